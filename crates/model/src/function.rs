@@ -1,0 +1,88 @@
+//! A function as Hako stores it: one record per function version (`$LATEST` is mutable, published
+//! versions are not). This is the storage shape (serialized by the store, versioned by its
+//! migrations), not a wire shape: `wire::FunctionConfiguration` is built from it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The function's lifecycle state, as AWS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum State {
+    Pending,
+    Active,
+    Inactive,
+    Failed,
+}
+
+/// The state of the last update, as AWS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LastUpdateStatus {
+    InProgress,
+    Successful,
+    Failed,
+}
+
+/// One function version's code and configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    pub name: String,
+    /// `$LATEST` or a published version number.
+    pub version: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    pub description: String,
+    pub timeout_seconds: i64,
+    pub memory_mb: i64,
+    pub ephemeral_storage_mb: i64,
+    pub architectures: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    /// Hex SHA-256 of the zip: the key of the content-addressed code store.
+    pub code_sha256_hex: String,
+    pub code_size: i64,
+    /// AWS's `LastModified` text (`2019-09-23T18:15:53.553+0000`).
+    pub last_modified: String,
+    pub revision_id: String,
+    pub state: State,
+    pub last_update_status: LastUpdateStatus,
+    pub tracing_mode: String,
+    pub log_format: String,
+    pub log_group: String,
+    pub dead_letter_target_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl FunctionRecord {
+    /// AWS's `CodeSha256`: the base64 of the zip's SHA-256.
+    pub fn code_sha256_base64(&self) -> String {
+        use base64::Engine as _;
+        let raw = hex::decode(&self.code_sha256_hex).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+}
+
+/// Formats a time the way Lambda's `LastModified` is written.
+pub fn format_last_modified(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+/// The default log group of a function.
+pub fn default_log_group(name: &str) -> String {
+    format!("/aws/lambda/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_modified_has_aws_format() {
+        let t = time::macros::datetime!(2019-09-23 18:15:53.553 UTC);
+        assert_eq!(format_last_modified(t), "2019-09-23T18:15:53.553+0000");
+    }
+}

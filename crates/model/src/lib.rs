@@ -1,0 +1,17 @@
+//! The Lambda domain: functions, their configuration, names and ARNs, runtimes, validation limits,
+//! and the wire shapes of the control plane (`wire`).
+//!
+//! Invariant: this crate does no IO and has no async. It is the single source of Lambda field names
+//! and validation limits; every other crate asks it.
+
+pub mod error;
+pub mod function;
+pub mod limits;
+pub mod names;
+pub mod runtime;
+pub mod wire;
+
+pub use error::{Error, ErrorKind};
+pub use function::{FunctionRecord, LastUpdateStatus, State};
+pub use names::{FunctionRef, Region};
+pub use runtime::Runtime;

@@ -1,0 +1,193 @@
+//! Function names, qualifiers and ARNs, parsed the way AWS accepts them: a bare name, `name:qualifier`,
+//! a partial ARN (`123456789012:function:name`) or a full ARN, each with an optional qualifier.
+
+use crate::error::{constraint, Error};
+use crate::limits::FUNCTION_NAME_MAX_CHARS;
+
+/// The region and account a Hako instance answers as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub region: String,
+    pub account_id: String,
+}
+
+impl Region {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>` (unqualified).
+    pub fn function_arn(&self, name: &str) -> String {
+        format!("arn:aws:lambda:{}:{}:function:{}", self.region, self.account_id, name)
+    }
+    /// The function ARN with a qualifier appended.
+    pub fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
+        format!("{}:{}", self.function_arn(name), qualifier)
+    }
+}
+
+/// A reference to a function as a request names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    pub name: String,
+    pub qualifier: Option<String>,
+}
+
+const NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn is_valid_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(is_name_char)
+}
+
+fn is_valid_qualifier(s: &str) -> bool {
+    s == "$LATEST" || (!s.is_empty() && s.len() <= 128 && s.chars().all(is_name_char))
+}
+
+fn pattern_error(input: &str) -> Error {
+    constraint(
+        input,
+        "functionName",
+        &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
+    )
+}
+
+impl FunctionRef {
+    /// Parses a `FunctionName` path parameter. `region` checks that a full ARN names this region
+    /// and account.
+    pub fn parse(input: &str, region: &Region) -> Result<FunctionRef, Error> {
+        if input.is_empty() || input.len() > 170 {
+            return Err(constraint(
+                input,
+                "functionName",
+                "Member must have length less than or equal to 140",
+            ));
+        }
+        let parts: Vec<&str> = input.split(':').collect();
+        let (name, qualifier) = if parts[0] == "arn" {
+            // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+            if parts.len() < 7 || parts.len() > 8 || parts[2] != "lambda" || parts[5] != "function" {
+                return Err(pattern_error(input));
+            }
+            if !parts[1].starts_with("aws") {
+                return Err(pattern_error(input));
+            }
+            if parts[3] != region.region || parts[4] != region.account_id {
+                return Err(Error::function_not_found(input));
+            }
+            (parts[6], parts.get(7).copied())
+        } else if parts.len() >= 3 && parts[1] == "function" {
+            // ACCOUNT:function:NAME[:QUALIFIER]
+            if parts.len() > 4 || parts[0].len() != 12 || !parts[0].chars().all(|c| c.is_ascii_digit()) {
+                return Err(pattern_error(input));
+            }
+            if parts[0] != region.account_id {
+                return Err(Error::function_not_found(input));
+            }
+            (parts[2], parts.get(3).copied())
+        } else if parts.len() <= 2 {
+            (parts[0], parts.get(1).copied())
+        } else {
+            return Err(pattern_error(input));
+        };
+        if !is_valid_name(name) {
+            return Err(pattern_error(input));
+        }
+        if name.len() > FUNCTION_NAME_MAX_CHARS {
+            return Err(Error::invalid(format!(
+                "Function name length must be less than or equal to {FUNCTION_NAME_MAX_CHARS} characters"
+            )));
+        }
+        if let Some(q) = qualifier {
+            if !is_valid_qualifier(q) {
+                return Err(pattern_error(input));
+            }
+        }
+        Ok(FunctionRef { name: name.to_string(), qualifier: qualifier.map(str::to_string) })
+    }
+
+    /// Merges a qualifier given in the name with one given as the `Qualifier` parameter; AWS
+    /// refuses two that differ.
+    pub fn with_qualifier(mut self, param: Option<&str>) -> Result<FunctionRef, Error> {
+        if let Some(p) = param {
+            if !is_valid_qualifier(p) {
+                return Err(constraint(
+                    p,
+                    "qualifier",
+                    "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
+                ));
+            }
+            match &self.qualifier {
+                Some(q) if q != p => {
+                    return Err(Error::invalid(
+                        "The derived qualifier from the function name does not match the specified qualifier.",
+                    ))
+                }
+                _ => self.qualifier = Some(p.to_string()),
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Checks a function name given at creation (no ARN prefix accepted other than AWS's forms, no
+/// qualifier allowed).
+pub fn parse_new_function_name(input: &str, region: &Region) -> Result<String, Error> {
+    let r = FunctionRef::parse(input, region)?;
+    if r.qualifier.is_some() {
+        return Err(Error::invalid(
+            "Function name cannot contain a qualifier when creating a function.",
+        ));
+    }
+    Ok(r.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region() -> Region {
+        Region { region: "us-east-1".into(), account_id: "123456789012".into() }
+    }
+
+    #[test]
+    fn accepts_every_form_aws_accepts() {
+        let r = region();
+        for (input, name, q) in [
+            ("f", "f", None),
+            ("f:1", "f", Some("1")),
+            ("f:$LATEST", "f", Some("$LATEST")),
+            ("123456789012:function:f", "f", None),
+            ("123456789012:function:f:prod", "f", Some("prod")),
+            ("arn:aws:lambda:us-east-1:123456789012:function:f", "f", None),
+            ("arn:aws:lambda:us-east-1:123456789012:function:f:7", "f", Some("7")),
+        ] {
+            let got = FunctionRef::parse(input, &r).unwrap();
+            assert_eq!(got.name, name, "{input}");
+            assert_eq!(got.qualifier.as_deref(), q, "{input}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_names() {
+        let r = region();
+        for input in ["", "a b", "f:1:2", "arn:aws:s3:::bucket", "a/b", "12:function:f"] {
+            assert!(FunctionRef::parse(input, &r).is_err(), "{input}");
+        }
+        let long = "a".repeat(65);
+        assert!(FunctionRef::parse(&long, &r).is_err());
+    }
+
+    #[test]
+    fn other_region_is_not_found() {
+        let e = FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:f", &region())
+            .unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::ResourceNotFound);
+    }
+
+    #[test]
+    fn conflicting_qualifiers_are_refused() {
+        let r = FunctionRef::parse("f:1", &region()).unwrap();
+        assert!(r.clone().with_qualifier(Some("2")).is_err());
+        assert_eq!(r.with_qualifier(Some("1")).unwrap().qualifier.as_deref(), Some("1"));
+    }
+}
