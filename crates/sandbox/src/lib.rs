@@ -1,1 +1,106 @@
-//! placeholder
+//! Runs one function process in a sandbox, and nothing else: it does not know Lambda.
+//!
+//! A caller describes the process with a [`SandboxSpec`] (program, arguments, environment,
+//! working directory, limits) and an [`Isolation`] backend starts it, returning a [`Sandbox`]
+//! handle: the process's pid, its merged stdout/stderr pipe, and ways to wait for it and to kill
+//! it with everything it started.
+//!
+//! Backends:
+//! - [`process::ProcessIsolation`]: a plain host process in its own process group, killed with
+//!   the group, and with a parent-death signal so that no process outlives Hako. No namespaces
+//!   and no cgroups: the development and unprivileged backend.
+//! - A Linux backend (namespaces, cgroups, seccomp) comes next behind the same trait.
+//!
+//! Invariant: this is the only crate allowed `unsafe`, libc/nix and `std::process::Command`.
+
+pub mod process;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+/// What to run, and within which limits.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    /// The executable (absolute path).
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// The complete environment (nothing is inherited).
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Memory limit in MiB (enforced by isolating backends).
+    pub memory_mb: u64,
+    /// Writable scratch space size in MiB (enforced by isolating backends).
+    pub tmp_mb: u64,
+}
+
+/// Errors of starting or managing a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot create the output pipe: {0}")]
+    Pipe(std::io::Error),
+    #[error("cannot start {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+}
+
+/// How a sandboxed process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit status {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal: {s}"),
+        }
+    }
+}
+
+/// Control of a running sandbox, shareable across tasks.
+pub trait SandboxControl: Send + Sync + std::fmt::Debug {
+    /// The pid of the sandbox's main process (as seen from the host).
+    fn pid(&self) -> u32;
+    /// Kills every process of the sandbox. Idempotent.
+    fn kill(&self);
+    /// Peak memory use in bytes, as far as the backend can tell.
+    fn peak_memory_bytes(&self) -> Option<u64>;
+}
+
+/// A started sandbox: its control, the read end of its merged stdout/stderr, and a future that
+/// resolves when its main process has exited (and its remaining processes have been killed).
+pub struct Spawned {
+    pub control: std::sync::Arc<dyn SandboxControl>,
+    pub output: OwnedFd,
+    pub exit: std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>,
+}
+
+impl std::fmt::Debug for Spawned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawned").field("control", &self.control).finish_non_exhaustive()
+    }
+}
+
+/// A way to start sandboxes.
+pub trait Isolation: Send + Sync + std::fmt::Debug {
+    /// The backend's name, for logs and `hako doctor`.
+    fn name(&self) -> &'static str;
+    /// Starts a sandbox. Must be called from within a tokio runtime.
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError>;
+}
+
+/// Runs a short host command and returns its stdout (used to ask interpreters their version).
+/// Bounded by `timeout`.
+pub async fn probe(program: &std::path::Path, args: &[&str], timeout: std::time::Duration) -> Option<String> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output()).await.ok()?.ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}

@@ -1,0 +1,156 @@
+//! The process backend: the function runs as a host process in its own process group.
+//!
+//! Limits: no filesystem, network, memory or CPU isolation. Its point is to let every other part of
+//! Hako run and be tested without privileges. Orphans are prevented by `PR_SET_PDEATHSIG` (the
+//! process dies with Hako) and by killing the whole process group.
+
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::process::Stdio;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::{ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Spawned};
+
+/// Starts sandboxes as plain host processes.
+#[derive(Debug, Default)]
+pub struct ProcessIsolation;
+
+#[derive(Debug)]
+struct ProcessControl {
+    pid: u32,
+    exited: AtomicBool,
+}
+
+impl Isolation for ProcessIsolation {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::Pipe(e.into()))?;
+        let write2 = write.try_clone().map_err(SandboxError::Pipe)?;
+        let mut cmd = std::process::Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::from(write2))
+            .process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
+        // is async-signal-safe; it touches no memory shared with the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.kill_on_drop(true);
+        let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+            program: spec.program.display().to_string(),
+            source,
+        })?;
+        let pid = child.id().unwrap_or(0);
+        let control = Arc::new(ProcessControl { pid, exited: AtomicBool::new(false) });
+        let c2 = control.clone();
+        let exit = Box::pin(async move {
+            let mut child = child;
+            let s = match child.wait().await {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    match (st.code(), st.signal()) {
+                        (Some(c), _) => ExitStatus::Code(c),
+                        (None, Some(sig)) => ExitStatus::Signal(sig),
+                        _ => ExitStatus::Code(-1),
+                    }
+                }
+                Err(_) => ExitStatus::Code(-1),
+            };
+            // Whatever the main process left behind in its group goes with it.
+            c2.kill();
+            c2.exited.store(true, Ordering::Release);
+            s
+        });
+        Ok(Spawned { control, output: read, exit })
+    }
+}
+
+impl SandboxControl for ProcessControl {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn kill(&self) {
+        if self.pid > 0 && !self.exited.load(Ordering::Acquire) {
+            // The group may already be gone; that is fine.
+            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        }
+    }
+
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn spec(script: &str) -> SandboxSpec {
+        SandboxSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("FOO".into(), "bar".into())],
+            cwd: "/".into(),
+            memory_mb: 128,
+            tmp_mb: 512,
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_with_only_the_given_env_and_captures_output() {
+        let sb = ProcessIsolation.spawn(&spec("echo $FOO; echo err >&2; echo ${HOME:-nohome}")).unwrap();
+        let out = sb.output;
+        assert_eq!(sb.exit.await, ExitStatus::Code(0));
+        let mut s = String::new();
+        std::fs::File::from(out).read_to_string(&mut s).unwrap();
+        assert_eq!(s, "bar\nerr\nnohome\n");
+    }
+
+    fn live_group_members(pgid: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else { continue };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" {
+                out.push(e.file_name().to_string_lossy().parse().unwrap_or(0));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn kill_takes_the_whole_group() {
+        let sb = ProcessIsolation.spawn(&spec("sleep 30 & sleep 30")).unwrap();
+        let pid = sb.control.pid();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        sb.control.kill();
+        let st = tokio::time::timeout(std::time::Duration::from_secs(5), sb.exit).await.unwrap();
+        assert_eq!(st, ExitStatus::Signal(9));
+        // No live process of the group is left (zombies wait for their reaper, not for us).
+        assert!(live_group_members(pid).is_empty());
+    }
+}

@@ -1,0 +1,323 @@
+//! The embedded database: function records and function logs in SQLite (WAL mode), with
+//! schema migrations keyed by `PRAGMA user_version`.
+//!
+//! One connection behind a mutex: control-plane queries are small and short, and the invoke hot
+//! path never touches the database (the engine caches resolved functions in memory).
+
+use std::path::Path;
+
+use hako_model::{Error, FunctionRecord};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// One line of a function's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub log_group: String,
+    pub log_stream: String,
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// The database handle.
+#[derive(Debug)]
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: functions and logs.
+    "CREATE TABLE functions (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+     );
+     CREATE TABLE logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        log_group TEXT NOT NULL,
+        log_stream TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        message TEXT NOT NULL
+     );
+     CREATE INDEX logs_by_group ON logs (log_group, id);",
+];
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::service(format!("database error: {e}"))
+}
+
+fn decode(json: &str) -> Result<FunctionRecord, Error> {
+    serde_json::from_str(json).map_err(|e| Error::service(format!("corrupt function record: {e}")))
+}
+
+fn encode(rec: &FunctionRecord) -> Result<String, Error> {
+    serde_json::to_string(rec).map_err(|e| Error::service(format!("cannot encode function record: {e}")))
+}
+
+impl Db {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Db, Error> {
+        let conn = Connection::open(path).map_err(db_err)?;
+        Self::init(conn)
+    }
+
+    /// Opens a read-only view of an existing database (for `hako logs`, beside a running server).
+    pub fn open_read_only(path: &Path) -> Result<Db, Error> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    /// An in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Db, Error> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Db, Error> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_err)?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(Error::service(format!(
+                "database schema version {version} is newer than this hako ({}): upgrade hako",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.unchecked_transaction().map_err(db_err)?;
+            tx.execute_batch(m).map_err(db_err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+        }
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    /// One version of a function.
+    pub fn get_function(&self, name: &str, version: &str) -> Result<Option<FunctionRecord>, Error> {
+        let conn = self.conn.lock();
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
+                params![name, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        json.as_deref().map(decode).transpose()
+    }
+
+    /// Inserts a new function version; `false` if it exists already.
+    pub fn insert_function(&self, rec: &FunctionRecord) -> Result<bool, Error> {
+        let json = encode(rec)?;
+        let conn = self.conn.lock();
+        let n = conn
+            .execute(
+                "INSERT OR IGNORE INTO functions (name, version, record) VALUES (?1, ?2, ?3)",
+                params![rec.name, rec.version, json],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Reads, changes and writes one function version in a single transaction. The closure's
+    /// error aborts the change and leaves the stored record as it was.
+    pub fn update_function<F>(&self, name: &str, version: &str, f: F) -> Result<FunctionRecord, Error>
+    where
+        F: FnOnce(&mut FunctionRecord) -> Result<(), Error>,
+    {
+        let conn = self.conn.lock();
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let json: Option<String> = tx
+            .query_row(
+                "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
+                params![name, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some(json) = json else {
+            return Err(Error::not_found(format!("function {name}:{version} not found")));
+        };
+        let mut rec = decode(&json)?;
+        f(&mut rec)?;
+        tx.execute(
+            "UPDATE functions SET record = ?3 WHERE name = ?1 AND version = ?2",
+            params![name, version, encode(&rec)?],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(rec)
+    }
+
+    /// Deletes every version of a function; `false` if there was none.
+    pub fn delete_function(&self, name: &str) -> Result<bool, Error> {
+        let conn = self.conn.lock();
+        let n = conn.execute("DELETE FROM functions WHERE name = ?1", params![name]).map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    /// Functions in name order, `$LATEST` only unless `all_versions`.
+    pub fn list_functions(&self, all_versions: bool) -> Result<Vec<FunctionRecord>, Error> {
+        let conn = self.conn.lock();
+        let sql = if all_versions {
+            "SELECT record FROM functions ORDER BY name, version"
+        } else {
+            "SELECT record FROM functions WHERE version = '$LATEST' ORDER BY name"
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err)?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(decode(&json.map_err(db_err)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether any stored version still uses the package `sha256_hex`.
+    pub fn code_in_use(&self, sha256_hex: &str) -> Result<bool, Error> {
+        let needle = format!("\"code_sha256_hex\":\"{sha256_hex}\"");
+        let conn = self.conn.lock();
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM functions WHERE instr(record, ?1) > 0",
+                params![needle],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    /// Appends log lines in one transaction.
+    pub fn append_logs(&self, lines: &[LogLine]) -> Result<(), Error> {
+        let conn = self.conn.lock();
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO logs (log_group, log_stream, ts_ms, message) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(db_err)?;
+            for l in lines {
+                stmt.execute(params![l.log_group, l.log_stream, l.timestamp_ms, l.message]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// Log lines of a group after the id `after` (0 for all), at most `limit`, oldest first.
+    pub fn read_logs(&self, log_group: &str, after: i64, limit: usize) -> Result<Vec<(i64, LogLine)>, Error> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, log_group, log_stream, ts_ms, message FROM logs
+                 WHERE log_group = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![log_group, after, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    LogLine {
+                        log_group: r.get(1)?,
+                        log_stream: r.get(2)?,
+                        timestamp_ms: r.get(3)?,
+                        message: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(db_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hako_model::{LastUpdateStatus, State};
+
+    fn rec(name: &str) -> FunctionRecord {
+        FunctionRecord {
+            name: name.into(),
+            version: "$LATEST".into(),
+            runtime: "provided.al2023".into(),
+            role: "arn:aws:iam::123456789012:role/r".into(),
+            handler: "h".into(),
+            description: String::new(),
+            timeout_seconds: 3,
+            memory_mb: 128,
+            ephemeral_storage_mb: 512,
+            architectures: vec!["x86_64".into()],
+            environment: Default::default(),
+            code_sha256_hex: "ab".repeat(32),
+            code_size: 10,
+            last_modified: "t".into(),
+            revision_id: "r1".into(),
+            state: State::Active,
+            last_update_status: LastUpdateStatus::Successful,
+            tracing_mode: "PassThrough".into(),
+            log_format: "Text".into(),
+            log_group: format!("/aws/lambda/{name}"),
+            dead_letter_target_arn: None,
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn functions_round_trip_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        {
+            let db = Db::open(&path).unwrap();
+            assert!(db.insert_function(&rec("b")).unwrap());
+            assert!(db.insert_function(&rec("a")).unwrap());
+            assert!(!db.insert_function(&rec("a")).unwrap());
+        }
+        let db = Db::open(&path).unwrap();
+        let names: Vec<_> = db.list_functions(false).unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(db.code_in_use(&"ab".repeat(32)).unwrap());
+        assert!(db.delete_function("a").unwrap());
+        assert!(db.get_function("a", "$LATEST").unwrap().is_none());
+    }
+
+    #[test]
+    fn failed_update_changes_nothing() {
+        let db = Db::open_in_memory().unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        let err = db
+            .update_function("f", "$LATEST", |r| {
+                r.timeout_seconds = 99;
+                Err(Error::invalid("no"))
+            })
+            .unwrap_err();
+        assert_eq!(err.message, "no");
+        assert_eq!(db.get_function("f", "$LATEST").unwrap().unwrap().timeout_seconds, 3);
+        let r = db.update_function("f", "$LATEST", |r| {
+            r.timeout_seconds = 9;
+            Ok(())
+        });
+        assert_eq!(r.unwrap().timeout_seconds, 9);
+    }
+
+    #[test]
+    fn logs_are_read_in_order_after_an_id() {
+        let db = Db::open_in_memory().unwrap();
+        let line = |m: &str| LogLine {
+            log_group: "/aws/lambda/f".into(),
+            log_stream: "s".into(),
+            timestamp_ms: 1,
+            message: m.into(),
+        };
+        db.append_logs(&[line("a"), line("b"), line("c")]).unwrap();
+        let all = db.read_logs("/aws/lambda/f", 0, 10).unwrap();
+        assert_eq!(all.len(), 3);
+        let after = db.read_logs("/aws/lambda/f", all[0].0, 10).unwrap();
+        assert_eq!(after.iter().map(|(_, l)| l.message.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+    }
+}
