@@ -1,1 +1,187 @@
-//! placeholder
+//! The Lambda control plane over HTTP (API version 2015-03-31): AWS's routes, shapes, headers and
+//! status codes, turning requests into store and engine calls.
+//!
+//! Invariant: the only crate that knows AWS error shapes and control-plane routes; every error
+//! becomes a response in `error::ApiError`'s one `IntoResponse`.
+
+mod account;
+pub mod error;
+mod functions;
+mod invoke;
+mod operations;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use hako_engine::{Engine, ResolvedFunction};
+use hako_model::{Error, ErrorKind, FunctionRecord, Region};
+use hako_store::{CodeStore, Db};
+use parking_lot::RwLock;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct ApiState {
+    pub db: Arc<Db>,
+    pub code: Arc<CodeStore>,
+    pub engine: Arc<Engine>,
+    pub region: Region,
+    /// Resolved functions by (name, version): the invoke path's only lookup.
+    resolved: RwLock<HashMap<(String, String), Arc<ResolvedFunction>>>,
+    /// Serialises control-plane writes to one function name at a time.
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl ApiState {
+    pub fn new(db: Arc<Db>, code: Arc<CodeStore>, engine: Arc<Engine>, region: Region) -> Arc<ApiState> {
+        Arc::new(ApiState {
+            db,
+            code,
+            engine,
+            region,
+            resolved: RwLock::new(HashMap::new()),
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Forgets what was resolved for `name` and retires its sandboxes.
+    pub(crate) fn invalidate(&self, name: &str) {
+        self.resolved.write().retain(|(n, _), _| n != name);
+        self.engine.retire_function(name);
+    }
+
+    /// The resolved function for `name` at `version`.
+    pub(crate) fn resolve(&self, name: &str, version: &str) -> Result<Arc<ResolvedFunction>, Error> {
+        if let Some(r) = self.resolved.read().get(&(name.to_string(), version.to_string())) {
+            return Ok(r.clone());
+        }
+        let rec = self
+            .db
+            .get_function(name, version)?
+            .ok_or_else(|| Error::function_not_found(&self.arn_of(name, version)))?;
+        let r = Arc::new(self.resolve_record(&rec)?);
+        self.resolved.write().insert((name.to_string(), version.to_string()), r.clone());
+        Ok(r)
+    }
+
+    fn resolve_record(&self, rec: &FunctionRecord) -> Result<ResolvedFunction, Error> {
+        let runtime = hako_model::Runtime::parse(&rec.runtime)?;
+        let code_dir = self.code.unpacked(&rec.code_sha256_hex)?;
+        Ok(ResolvedFunction {
+            name: rec.name.clone(),
+            version: rec.version.clone(),
+            arn: self.region.function_arn(&rec.name),
+            revision_id: rec.revision_id.clone(),
+            runtime,
+            handler: rec.handler.clone(),
+            timeout: std::time::Duration::from_secs(rec.timeout_seconds.max(1) as u64),
+            memory_mb: rec.memory_mb.max(128) as u64,
+            ephemeral_storage_mb: rec.ephemeral_storage_mb.max(512) as u64,
+            environment: rec.environment.clone(),
+            code_dir,
+            log_group: rec.log_group.clone(),
+        })
+    }
+
+    pub(crate) fn arn_of(&self, name: &str, version: &str) -> String {
+        if version == "$LATEST" {
+            self.region.function_arn(name)
+        } else {
+            self.region.qualified_arn(name, version)
+        }
+    }
+}
+
+/// The control-plane router.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/2015-03-31/functions", get(functions::list).post(functions::create))
+        .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
+        .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route("/2015-03-31/functions/{name}/code", axum::routing::put(functions::update_code))
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
+        .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
+        .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
+        .route("/2016-08-19/account-settings", get(account::get_account_settings))
+        .route("/2016-08-19/account-settings/", get(account::get_account_settings))
+        .route("/_hako/code/{file}", get(functions::download_code))
+        .route("/_hako/health", get(|| async { "ok" }))
+        .fallback(unknown_operation)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::map_response(add_request_id))
+        .with_state(state)
+}
+
+async fn add_request_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key("x-amzn-requestid") {
+        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            resp.headers_mut().insert("x-amzn-requestid", v);
+        }
+    }
+    resp
+}
+
+async fn unknown_operation(State(_): State<Arc<ApiState>>, req: Request) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    match operations::operation_for(&method, &path) {
+        Some(op) => ApiError(Error::new(
+            ErrorKind::NotImplemented,
+            format!("Hako does not implement the Lambda operation {op} yet"),
+        ))
+        .into_response(),
+        None => {
+            let (ty, _) = ("UnknownOperationException", ());
+            let mut r = ApiError(Error::not_found(format!("no Lambda operation at {method} {path}"))).into_response();
+            r.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(ty));
+            r
+        }
+    }
+}
+
+/// Reads a request body up to `limit` bytes, with AWS's error past it.
+pub(crate) async fn read_body(body: Body, limit: usize, operation: &str) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError(Error::new(
+            ErrorKind::RequestTooLarge,
+            format!("Request must be smaller than {limit} bytes for the {operation} operation"),
+        ))
+    })
+}
+
+/// Parses a JSON request body (empty means `{}`), with AWS's error for malformed content.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(Error::new(
+            ErrorKind::InvalidRequestContent,
+            format!("Could not parse request body into json: {e}"),
+        ))
+    })
+}
+
+/// A 200/201 JSON response.
+pub(crate) fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(b) => {
+            let mut r = (status, b).into_response();
+            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r
+        }
+        Err(e) => ApiError(Error::service(format!("cannot encode response: {e}"))).into_response(),
+    }
+}

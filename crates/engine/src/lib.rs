@@ -1,1 +1,567 @@
-//! placeholder
+//! The synchronous invoke path: warm pools, cold starts, concurrency, timeouts and the sandbox
+//! lifecycle, with the platform's log lines.
+//!
+//! Input: a [`ResolvedFunction`] (everything needed to run it, no further lookups) and an
+//! [`InvokeRequest`]. Output: an [`InvokeResult`] shaped like Lambda's (payload, function error,
+//! log tail, executed version).
+//!
+//! Invariant: no HTTP routing, no storage, no event sources here. Sandboxes come from a
+//! `hako_sandbox::Isolation`, runtimes meet the engine through `hako_runtime_api::Slot`.
+
+pub mod logs;
+pub mod runtimes;
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hako_model::{Error, ErrorKind, Runtime};
+use hako_runtime_api::{Invocation, Outcome, Ready, Slot};
+use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, watch};
+
+pub use logs::{LogRecord, LogSink, NullSink};
+pub use runtimes::{RuntimeInfo, Runtimes};
+
+use crate::logs::LogCapture;
+use crate::sandbox::Sandbox;
+
+/// How long a runtime may take to initialise before its first event (AWS: 10 s).
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account_id: String,
+    /// Hako's own API, given to functions as `AWS_ENDPOINT_URL_LAMBDA`.
+    pub api_endpoint: String,
+    /// How long an idle sandbox is kept warm.
+    pub idle_timeout: Duration,
+    /// Account-wide concurrent executions.
+    pub account_concurrency: usize,
+    /// The host's PATH, appended to the functions' PATH by the process backend.
+    pub host_path: String,
+}
+
+/// A function version with everything needed to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedFunction {
+    pub name: String,
+    /// `$LATEST` or a version number.
+    pub version: String,
+    /// The unqualified function ARN.
+    pub arn: String,
+    /// Changes whenever code or configuration changes: sandboxes of another revision retire.
+    pub revision_id: String,
+    pub runtime: Runtime,
+    pub handler: String,
+    pub timeout: Duration,
+    pub memory_mb: u64,
+    pub ephemeral_storage_mb: u64,
+    pub environment: BTreeMap<String, String>,
+    /// The unpacked package.
+    pub code_dir: PathBuf,
+    pub log_group: String,
+}
+
+/// One invocation as the caller asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    pub payload: Bytes,
+    /// The ARN the caller used (qualified when the caller named a qualifier).
+    pub invoked_arn: String,
+    /// The client context JSON (already base64-decoded).
+    pub client_context: Option<String>,
+    pub trace_id: Option<String>,
+    /// Whether the caller wants the log tail.
+    pub log_tail: bool,
+}
+
+/// An invocation's result, shaped like Lambda's Invoke response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeResult {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// The tail of the log (plain text; the API base64-encodes it).
+    pub log_tail: Option<String>,
+    pub executed_version: String,
+}
+
+#[derive(Debug)]
+struct Pool {
+    revision_id: String,
+    idle: Mutex<Vec<Arc<Sandbox>>>,
+    retired: AtomicBool,
+}
+
+impl Pool {
+    fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        for sb in self.idle.lock().drain(..) {
+            sb.kill();
+        }
+    }
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    isolation: Arc<dyn Isolation>,
+    runtimes: Runtimes,
+    sink: Arc<dyn LogSink>,
+    pools: Mutex<HashMap<(String, String), Arc<Pool>>>,
+    live: Mutex<HashMap<u64, Arc<Sandbox>>>,
+    next_id: AtomicU64,
+    inflight: AtomicUsize,
+    closing: AtomicBool,
+}
+
+/// Decrements the in-flight count when an invocation ends, however it ends.
+struct InflightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn error_payload(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string())
+}
+
+fn exit_message(request_id: &str, st: ExitStatus) -> String {
+    match st {
+        ExitStatus::Code(0) => format!("RequestId: {request_id} Error: Runtime exited without providing a reason"),
+        ExitStatus::Signal(9) => format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+        other => format!("RequestId: {request_id} Error: Runtime exited with error: {other}"),
+    }
+}
+
+impl Engine {
+    pub fn new(
+        cfg: EngineConfig,
+        isolation: Arc<dyn Isolation>,
+        runtimes: Runtimes,
+        sink: Arc<dyn LogSink>,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            cfg,
+            isolation,
+            runtimes,
+            sink,
+            pools: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            inflight: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn runtimes(&self) -> &Runtimes {
+        &self.runtimes
+    }
+
+    /// The isolation backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.isolation.name()
+    }
+
+    /// Invocations running now.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+
+    /// Sandboxes alive now.
+    pub fn live_sandboxes(&self) -> usize {
+        self.live.lock().len()
+    }
+
+    /// Retires every sandbox of a function (all versions): idle ones die now, busy ones when
+    /// their invocation ends.
+    pub fn retire_function(&self, name: &str) {
+        let pools: Vec<Arc<Pool>> = {
+            let mut map = self.pools.lock();
+            let keys: Vec<_> = map.keys().filter(|(n, _)| n == name).cloned().collect();
+            keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+        };
+        for p in pools {
+            p.retire();
+        }
+    }
+
+    /// Kills sandboxes idle for longer than the idle timeout. Call it periodically.
+    pub fn reap_idle(&self) -> usize {
+        let cutoff = Instant::now().checked_sub(self.cfg.idle_timeout);
+        let Some(cutoff) = cutoff else { return 0 };
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        let mut n = 0;
+        for p in pools {
+            let mut idle = p.idle.lock();
+            idle.retain(|sb| {
+                let keep = *sb.last_used.lock() > cutoff && sb.is_alive();
+                if !keep {
+                    sb.kill();
+                    n += 1;
+                }
+                keep
+            });
+        }
+        n
+    }
+
+    /// Stops accepting invocations, lets running ones finish for up to `grace`, then kills every
+    /// sandbox and waits (bounded) until their processes are gone.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.closing.store(true, Ordering::Release);
+        let deadline = Instant::now() + grace;
+        while self.inflight() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let all: Vec<Arc<Sandbox>> = self.live.lock().values().cloned().collect();
+        for sb in &all {
+            sb.kill();
+        }
+        for sb in &all {
+            let _ = tokio::time::timeout(Duration::from_secs(5), sb.wait_exit()).await;
+        }
+        for p in self.pools.lock().drain().map(|(_, p)| p) {
+            p.retire();
+        }
+    }
+
+    fn pool_for(&self, f: &ResolvedFunction) -> Arc<Pool> {
+        let key = (f.name.clone(), f.version.clone());
+        let mut map = self.pools.lock();
+        if let Some(p) = map.get(&key) {
+            if p.revision_id == f.revision_id {
+                return p.clone();
+            }
+            p.retire();
+        }
+        let p = Arc::new(Pool {
+            revision_id: f.revision_id.clone(),
+            idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+        });
+        map.insert(key, p.clone());
+        p
+    }
+
+    fn environment(&self, f: &ResolvedFunction, api: &str, stream: &str, init_type: &str) -> Vec<(String, String)> {
+        let task_root = f.code_dir.display().to_string();
+        let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
+        let path = format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{}", self.cfg.host_path);
+        let mut put = |k: &str, v: String| env.push((k.to_string(), v));
+        // The function's own variables first: the platform's below win (reserved keys are
+        // refused at configuration time anyway).
+        for (k, v) in &f.environment {
+            put(k, v.clone());
+        }
+        put("PATH", path);
+        put("LANG", "en_US.UTF-8".into());
+        put("TZ", ":UTC".into());
+        put("LD_LIBRARY_PATH", format!("{task_root}/lib:/opt/lib"));
+        put("_HANDLER", f.handler.clone());
+        put("AWS_REGION", self.cfg.region.clone());
+        put("AWS_DEFAULT_REGION", self.cfg.region.clone());
+        put("AWS_LAMBDA_FUNCTION_NAME", f.name.clone());
+        put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", f.memory_mb.to_string());
+        put("AWS_LAMBDA_FUNCTION_VERSION", f.version.clone());
+        put("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.clone());
+        put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
+        put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
+        put("AWS_LAMBDA_RUNTIME_API", api.to_string());
+        put("LAMBDA_TASK_ROOT", task_root);
+        put("LAMBDA_RUNTIME_DIR", self.runtimes.dir.display().to_string());
+        put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
+        put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
+        put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
+        put("AWS_SESSION_TOKEN", "hako-function-session".into());
+        put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
+        match &f.runtime {
+            Runtime::Python { name, .. } => {
+                put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
+                put("PYTHONUNBUFFERED", "1".into());
+                put("PYTHONDONTWRITEBYTECODE", "1".into());
+            }
+            Runtime::Node { name, .. } => {
+                put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
+                put("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules".into());
+            }
+            Runtime::Provided(_) => {}
+        }
+        env
+    }
+
+    /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API).
+    async fn start_sandbox(&self, f: &ResolvedFunction) -> Result<Arc<Sandbox>, String> {
+        let (program, args) = self.runtimes.command(&f.runtime, &f.code_dir)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind the Runtime API: {e}"))?;
+        let slot = Arc::new(Slot::new());
+        let server = hako_runtime_api::serve(listener, slot.clone())
+            .map_err(|e| format!("cannot start the Runtime API: {e}"))?;
+        let stream = logs::stream_name(&f.version);
+        let env = self.environment(f, &server.addr.to_string(), &stream, "on-demand");
+        let spec = SandboxSpec {
+            program,
+            args,
+            env,
+            cwd: f.code_dir.clone(),
+            memory_mb: f.memory_mb,
+            tmp_mb: f.ephemeral_storage_mb,
+        };
+        let spawned = self.isolation.spawn(&spec).map_err(|e| e.to_string())?;
+        let logs = LogCapture::new(spawned.output, self.sink.clone(), f.log_group.as_str().into(), stream.into())
+            .map_err(|e| format!("cannot capture output: {e}"))?;
+        tokio::spawn(logs.clone().run());
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let sb = Arc::new(Sandbox {
+            id,
+            slot,
+            control: spawned.control,
+            logs,
+            exited: exit_rx,
+            doomed: AtomicBool::new(false),
+            last_used: Mutex::new(Instant::now()),
+            _server: server,
+        });
+        self.live.lock().insert(id, sb.clone());
+        let exit = spawned.exit;
+        let weak = Arc::downgrade(&sb);
+        tokio::spawn(async move {
+            let st = exit.await;
+            let _ = exit_tx.send(Some(st));
+            if let Some(sb) = weak.upgrade() {
+                sb.doomed.store(true, Ordering::Release);
+                sb.logs.drain();
+            }
+        });
+        Ok(sb)
+    }
+
+    fn forget(&self, sb: &Sandbox) {
+        self.live.lock().remove(&sb.id);
+    }
+
+    /// Runs one invocation synchronously.
+    pub async fn invoke(&self, f: &ResolvedFunction, req: InvokeRequest) -> Result<InvokeResult, Error> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(Error::service("Hako is shutting down"));
+        }
+        let n = self.inflight.fetch_add(1, Ordering::AcqRel);
+        let _guard = InflightGuard(&self.inflight);
+        if n >= self.cfg.account_concurrency {
+            let mut e = Error::new(ErrorKind::TooManyRequests, "Rate Exceeded.");
+            e.reason = Some("ConcurrentInvocationLimitExceeded".into());
+            return Err(e);
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let pool = self.pool_for(f);
+        let warm = loop {
+            let Some(sb) = pool.idle.lock().pop() else { break None };
+            if sb.is_alive() {
+                break Some(sb);
+            }
+            self.forget(&sb);
+        };
+        let started = Instant::now();
+        let (sb, init) = match warm {
+            Some(sb) => (sb, None),
+            None => match self.start_sandbox(f).await {
+                Ok(sb) => (sb, Some(started)),
+                Err(msg) => {
+                    return Ok(InvokeResult {
+                        payload: error_payload(
+                            "Runtime.InvalidEntrypoint",
+                            &format!("RequestId: {request_id} Error: {msg}"),
+                        ),
+                        request_id,
+                        function_error: Some("Unhandled"),
+                        log_tail: None,
+                        executed_version: f.version.clone(),
+                    })
+                }
+            },
+        };
+        let result = self.run_on(f, &sb, init, &request_id, req).await;
+        // Back to the pool, or gone.
+        *sb.last_used.lock() = Instant::now();
+        if sb.is_alive() && !pool.retired.load(Ordering::Acquire) && !self.closing.load(Ordering::Acquire) {
+            pool.idle.lock().push(sb);
+        } else {
+            sb.kill();
+            self.forget(&sb);
+        }
+        Ok(result)
+    }
+
+    async fn run_on(
+        &self,
+        f: &ResolvedFunction,
+        sb: &Arc<Sandbox>,
+        cold_since: Option<Instant>,
+        request_id: &str,
+        req: InvokeRequest,
+    ) -> InvokeResult {
+        if req.log_tail {
+            sb.logs.begin_tail();
+        }
+        sb.logs.platform(format!("START RequestId: {request_id} Version: {}", f.version));
+        let (tx, mut rx) = oneshot::channel();
+        let trace_id = req.trace_id.clone().unwrap_or_else(|| new_trace_id());
+        sb.slot.deliver(
+            Invocation {
+                request_id: request_id.to_string(),
+                payload: req.payload,
+                timeout_ms: f.timeout.as_millis() as u64,
+                function_arn: req.invoked_arn,
+                trace_id,
+                client_context: req.client_context,
+                cognito_identity: None,
+            },
+            tx,
+        );
+        let mut init_duration = None;
+        let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
+        if let Some(since) = cold_since {
+            tokio::select! {
+                ready = sb.slot.ready() => match ready {
+                    Ready::Parked => init_duration = Some(since.elapsed()),
+                    Ready::InitError { error_type, body } => {
+                        let body = if body.is_empty() {
+                            error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
+                        } else { body };
+                        failure = Some((body, String::new()));
+                        sb.kill();
+                    }
+                },
+                st = sb.wait_exit() => {
+                    let msg = exit_message(request_id, st);
+                    failure = Some((error_payload("Runtime.ExitError", &msg), msg));
+                }
+                _ = tokio::time::sleep(INIT_LIMIT) => {
+                    let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
+                    failure = Some((error_payload("Sandbox.Timedout", &msg), msg));
+                    sb.kill();
+                }
+            }
+        }
+        let began = Instant::now();
+        let outcome = if failure.is_none() {
+            tokio::select! {
+                o = &mut rx => o.ok(),
+                st = sb.wait_exit() => {
+                    // A response posted just before the exit still counts.
+                    match rx.try_recv() {
+                        Ok(o) => Some(o),
+                        Err(_) => {
+                            let msg = exit_message(request_id, st);
+                            failure = Some((error_payload("Runtime.ExitError", &msg), msg));
+                            None
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(f.timeout) => {
+                    let secs = f.timeout.as_secs_f64();
+                    let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
+                    let line = format!("{} {request_id} Task timed out after {secs:.2} seconds", rfc3339_now());
+                    failure = Some((error_payload("Sandbox.Timedout", &msg), line));
+                    sb.kill();
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let duration = began.elapsed();
+        let (payload, function_error) = match (outcome, failure) {
+            (Some(Outcome::Response(b)), _) => (b, None),
+            (Some(Outcome::Error { error_type, body }), _) => {
+                let body = if body.is_empty() {
+                    error_payload(error_type.as_deref().unwrap_or("Unhandled"), "")
+                } else {
+                    body
+                };
+                (body, Some("Unhandled"))
+            }
+            (Some(Outcome::ResponseTooLarge), _) => (
+                error_payload(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        hako_runtime_api::MAX_RESPONSE_BYTES
+                    ),
+                ),
+                Some("Unhandled"),
+            ),
+            (None, Some((payload, line))) => {
+                sb.slot.take_inflight();
+                sb.logs.drain();
+                if !line.is_empty() {
+                    sb.logs.platform(line);
+                }
+                (payload, Some("Unhandled"))
+            }
+            (None, None) => {
+                sb.kill();
+                (error_payload("Runtime.Unknown", "the runtime went away"), Some("Unhandled"))
+            }
+        };
+        sb.logs.drain();
+        sb.logs.platform(format!("END RequestId: {request_id}"));
+        let ms = duration.as_secs_f64() * 1000.0;
+        let max_mb = sb.control.peak_memory_bytes().map(|b| b / (1024 * 1024)).unwrap_or(0);
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB\t",
+            ms.ceil().max(1.0) as u64,
+            f.memory_mb
+        );
+        if let Some(init) = init_duration {
+            report.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
+        }
+        if function_error.is_some() && !sb.is_alive() {
+            report.push_str("Status: error\t");
+        }
+        sb.logs.platform(report);
+        let log_tail = if req.log_tail { sb.logs.end_tail() } else { None };
+        InvokeResult {
+            request_id: request_id.to_string(),
+            payload,
+            function_error,
+            log_tail,
+            executed_version: f.version.clone(),
+        }
+    }
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An X-Ray trace header for an invocation that came without one.
+fn new_trace_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0", &r[..24], &r[..16], &r[24..32])
+}

@@ -1,1 +1,43 @@
-fn main() {}
+//! `hako`: the whole platform in one binary.
+//!
+//! Only this crate reads the environment, files and flags; the libraries get typed config.
+
+mod config;
+mod logsink;
+mod serve;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Hako: AWS Lambda on your own machine.
+#[derive(Debug, Parser)]
+#[command(name = "hako", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the platform: the Lambda API, sandboxes and the store.
+    Serve(config::ServeArgs),
+    /// Print a function's log (`--follow` to keep printing new lines).
+    Logs(config::LogsArgs),
+    /// List the runtimes this host offers.
+    Runtimes,
+    /// Measure invoke latency, throughput and cold starts against an endpoint.
+    Bench(hako_bench::BenchArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Logs(args) => serve::logs(args),
+        Command::Runtimes => serve::runtimes(),
+        Command::Bench(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+            rt.block_on(hako_bench::run(args))
+        }
+    }
+}

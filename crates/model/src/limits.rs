@@ -17,8 +17,8 @@ pub const UNZIPPED_MAX_BYTES: u64 = 250 * 1024 * 1024;
 pub const INVOKE_REQUEST_MAX_BYTES: usize = 6_291_456;
 /// Synchronous invocation response payload (AWS: 6 MB).
 pub const INVOKE_RESPONSE_MAX_BYTES: usize = 6_291_556;
-/// Asynchronous invocation payload (AWS: 1 MB since 2025... kept at the long-standing 256 KB).
-pub const ASYNC_REQUEST_MAX_BYTES: usize = 262_144;
+/// Asynchronous invocation payload (AWS: 1 MB since late 2025).
+pub const ASYNC_REQUEST_MAX_BYTES: usize = 1_048_576;
 /// Environment variables, keys and values together (AWS: 4 KB).
 pub const ENV_MAX_BYTES: usize = 4096;
 /// Description length.

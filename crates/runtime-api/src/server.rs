@@ -161,7 +161,11 @@ async fn next(slot: &Slot) -> Response<Full<Bytes>> {
         }
     };
     put(h, "lambda-runtime-aws-request-id", &inv.request_id);
-    put(h, "lambda-runtime-deadline-ms", &inv.deadline_ms.to_string());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    put(h, "lambda-runtime-deadline-ms", &(now_ms + inv.timeout_ms).to_string());
     put(h, "lambda-runtime-invoked-function-arn", &inv.function_arn);
     put(h, "lambda-runtime-trace-id", &inv.trace_id);
     if let Some(cc) = &inv.client_context {

@@ -9,8 +9,9 @@ use tokio::sync::{oneshot, Notify};
 pub struct Invocation {
     pub request_id: String,
     pub payload: Bytes,
-    /// Deadline in milliseconds since the epoch.
-    pub deadline_ms: u64,
+    /// The function's timeout: the deadline header is computed when the runtime receives the
+    /// event, so that a cold start's init time does not eat into it.
+    pub timeout_ms: u64,
     pub function_arn: String,
     pub trace_id: String,
     pub client_context: Option<String>,

@@ -1,0 +1,325 @@
+//! Functions: CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
+//! UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, and the download of a
+//! function's package behind GetFunction's `Code.Location`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hako_model::function::format_last_modified;
+use hako_model::wire::{
+    self, FunctionCodeLocation, FunctionConfiguration, GetFunctionResponse, ListFunctionsResponse,
+};
+use hako_model::{Error, ErrorKind, FunctionRecord, FunctionRef, LastUpdateStatus, State as FnState};
+
+use crate::error::{ApiError, ApiResult};
+use crate::{json_response, parse_json, read_body, ApiState};
+
+/// CreateFunction and UpdateFunctionCode bodies (AWS's figure).
+const CODE_REQUEST_MAX_BYTES: usize = 70_167_211;
+/// Other control-plane bodies.
+const CONFIG_REQUEST_MAX_BYTES: usize = 1024 * 1024;
+
+type Params = Query<HashMap<String, String>>;
+
+fn now() -> String {
+    format_last_modified(time::OffsetDateTime::now_utc())
+}
+
+fn revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Resolves the path's function name and the `Qualifier` parameter to (name, version).
+pub(crate) fn target(st: &ApiState, name: &str, q: &HashMap<String, String>) -> ApiResult<(String, String)> {
+    let r = FunctionRef::parse(name, &st.region)?.with_qualifier(q.get("Qualifier").map(String::as_str))?;
+    let version = r.qualifier.unwrap_or_else(|| "$LATEST".to_string());
+    Ok((r.name, version))
+}
+
+fn load(st: &ApiState, name: &str, version: &str) -> ApiResult<FunctionRecord> {
+    st.db
+        .get_function(name, version)?
+        .ok_or_else(|| ApiError(Error::function_not_found(&st.arn_of(name, version))))
+}
+
+fn config(st: &ApiState, rec: &FunctionRecord) -> FunctionConfiguration {
+    FunctionConfiguration::from_record(rec, &st.region)
+}
+
+fn check_revision(rec: &FunctionRecord, given: Option<&str>) -> Result<(), Error> {
+    match given {
+        Some(r) if r != rec.revision_id => Err(Error::new(
+            ErrorKind::PreconditionFailed,
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiResult<Response> {
+    let body = read_body(body, CODE_REQUEST_MAX_BYTES, "CreateFunction").await?;
+    let req: wire::CreateFunctionRequest = parse_json(&body)?;
+    let valid = wire::validate_create(req, &st.region, &now(), &revision())?;
+    st.engine.runtimes().check(&valid.record.runtime)?;
+    if valid.publish {
+        return Err(ApiError(Error::invalid("Publish is not supported by Hako yet: versions come in a later release.")));
+    }
+    let mut rec = valid.record;
+    let _w = st.writes.lock().await;
+    if st.db.get_function(&rec.name, "$LATEST")?.is_some() {
+        return Err(ApiError(Error::conflict(format!("Function already exist: {}", rec.name))));
+    }
+    let code = st.code.clone();
+    let zip = valid.zip;
+    let info = tokio::task::spawn_blocking(move || code.put_zip(&zip))
+        .await
+        .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+    // Unpack now, so the function is Active by the time anyone reads it back.
+    let code = st.code.clone();
+    let hex = info.sha256_hex.clone();
+    tokio::task::spawn_blocking(move || code.unpacked(&hex))
+        .await
+        .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+    rec.code_sha256_hex = info.sha256_hex;
+    rec.code_size = info.size as i64;
+    let mut stored = rec.clone();
+    stored.state = FnState::Active;
+    if !st.db.insert_function(&stored)? {
+        return Err(ApiError(Error::conflict(format!("Function already exist: {}", rec.name))));
+    }
+    tracing::info!(function = %rec.name, runtime = %rec.runtime, "function created");
+    // As AWS: the create response still says Pending; reads that follow see Active.
+    Ok(json_response(StatusCode::CREATED, &config(&st, &rec)))
+}
+
+pub(crate) async fn get(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (name, version) = target(&st, &name, &q)?;
+    let rec = load(&st, &name, &version)?;
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:9000");
+    let resp = GetFunctionResponse {
+        configuration: config(&st, &rec),
+        code: FunctionCodeLocation {
+            repository_type: "S3".to_string(),
+            location: format!("http://{host}/_hako/code/{}.zip", rec.code_sha256_hex),
+        },
+        tags: (version == "$LATEST").then(|| rec.tags.clone()),
+    };
+    Ok(json_response(StatusCode::OK, &resp))
+}
+
+pub(crate) async fn get_configuration(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
+    let (name, version) = target(&st, &name, &q)?;
+    let rec = load(&st, &name, &version)?;
+    Ok(json_response(StatusCode::OK, &config(&st, &rec)))
+}
+
+pub(crate) async fn list(State(st): State<Arc<ApiState>>, Query(q): Params) -> ApiResult<Response> {
+    let all = match q.get("FunctionVersion").map(String::as_str) {
+        None => false,
+        Some("ALL") => true,
+        Some(other) => {
+            return Err(ApiError(hako_model::error::constraint(
+                other,
+                "functionVersion",
+                "Member must satisfy enum value set: [ALL]",
+            )))
+        }
+    };
+    let max = match q.get("MaxItems") {
+        None => hako_model::limits::LIST_MAX_ITEMS,
+        Some(m) => match m.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => n.min(hako_model::limits::LIST_MAX_ITEMS),
+            _ => {
+                return Err(ApiError(hako_model::error::constraint(
+                    m,
+                    "maxItems",
+                    "Member must have value between 1 and 10000",
+                )))
+            }
+        },
+    };
+    let records = st.db.list_functions(all)?;
+    let key = |r: &FunctionRecord| format!("{}:{}", r.name, r.version);
+    let start = match q.get("Marker") {
+        None => 0,
+        Some(m) => match records.iter().position(|r| &key(r) == m) {
+            Some(i) => i + 1,
+            None => return Err(ApiError(Error::invalid(format!("Invalid marker: {m}")))),
+        },
+    };
+    let page: Vec<&FunctionRecord> = records.iter().skip(start).take(max).collect();
+    let next_marker = if start + page.len() < records.len() { page.last().map(|r| key(r)) } else { None };
+    let resp = ListFunctionsResponse { functions: page.into_iter().map(|r| config(&st, r)).collect(), next_marker };
+    Ok(json_response(StatusCode::OK, &resp))
+}
+
+pub(crate) async fn update_configuration(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let body = read_body(body, CONFIG_REQUEST_MAX_BYTES, "UpdateFunctionConfiguration").await?;
+    let req: wire::UpdateFunctionConfigurationRequest = parse_json(&body)?;
+    let r = FunctionRef::parse(&name, &st.region)?;
+    if r.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+        return Err(ApiError(Error::invalid("Only $LATEST can be updated")));
+    }
+    if let Some(rt) = &req.runtime {
+        st.engine.runtimes().check(rt)?;
+    }
+    let _w = st.writes.lock().await;
+    let rev = revision();
+    let ts = now();
+    let updated = st.db.update_function(&r.name, "$LATEST", |rec| {
+        check_revision(rec, req.revision_id.as_deref())?;
+        wire::apply_configuration_update(rec, req)?;
+        rec.revision_id = rev;
+        rec.last_modified = ts;
+        rec.last_update_status = LastUpdateStatus::Successful;
+        Ok(())
+    });
+    let mut rec = updated.map_err(|e| not_found_as_arn(&st, e, &r.name))?;
+    st.invalidate(&r.name);
+    rec.last_update_status = LastUpdateStatus::InProgress;
+    Ok(json_response(StatusCode::OK, &config(&st, &rec)))
+}
+
+fn not_found_as_arn(st: &ApiState, e: Error, name: &str) -> ApiError {
+    if e.kind == ErrorKind::ResourceNotFound {
+        ApiError(Error::function_not_found(&st.region.function_arn(name)))
+    } else {
+        ApiError(e)
+    }
+}
+
+pub(crate) async fn update_code(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
+    let body = read_body(body, CODE_REQUEST_MAX_BYTES, "UpdateFunctionCode").await?;
+    let req: wire::UpdateFunctionCodeRequest = parse_json(&body)?;
+    let r = FunctionRef::parse(&name, &st.region)?;
+    if r.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+        return Err(ApiError(Error::invalid("Only $LATEST can be updated")));
+    }
+    if req.image_uri.is_some() {
+        return Err(ApiError(Error::invalid("ImageUri is not supported by Hako: only Zip packages are.")));
+    }
+    if req.s3_bucket.is_some() || req.s3_key.is_some() {
+        return Err(ApiError(Error::invalid(
+            "Code from S3 (S3Bucket/S3Key) is not supported by Hako yet: upload the package with ZipFile.",
+        )));
+    }
+    if req.publish == Some(true) {
+        return Err(ApiError(Error::invalid("Publish is not supported by Hako yet: versions come in a later release.")));
+    }
+    let Some(zip_b64) = req.zip_file.as_deref() else {
+        return Err(ApiError(Error::invalid("Please provide a source for function code.")));
+    };
+    let architectures = req.architectures.clone();
+    if let Some(a) = &architectures {
+        if a.len() != 1 || !(a[0] == "x86_64" || a[0] == "arm64") {
+            return Err(ApiError(hako_model::error::constraint(
+                &format!("{a:?}"),
+                "architectures",
+                "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+            )));
+        }
+    }
+    let zip = wire::decode_zip(zip_b64)?;
+    let current = load(&st, &r.name, "$LATEST")?;
+    check_revision(&current, req.revision_id.as_deref())?;
+    let code = st.code.clone();
+    let info = tokio::task::spawn_blocking(move || {
+        let info = code.put_zip(&zip)?;
+        code.unpacked(&info.sha256_hex)?;
+        Ok::<_, Error>(info)
+    })
+    .await
+    .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+    if req.dry_run == Some(true) {
+        let mut preview = current;
+        preview.code_sha256_hex = info.sha256_hex;
+        preview.code_size = info.size as i64;
+        return Ok(json_response(StatusCode::OK, &config(&st, &preview)));
+    }
+    let _w = st.writes.lock().await;
+    let rev = revision();
+    let ts = now();
+    let old_hex = current.code_sha256_hex.clone();
+    let mut rec = st
+        .db
+        .update_function(&r.name, "$LATEST", |rec| {
+            check_revision(rec, req.revision_id.as_deref())?;
+            rec.code_sha256_hex = info.sha256_hex.clone();
+            rec.code_size = info.size as i64;
+            if let Some(a) = architectures {
+                rec.architectures = a;
+            }
+            rec.revision_id = rev;
+            rec.last_modified = ts;
+            rec.last_update_status = LastUpdateStatus::Successful;
+            Ok(())
+        })
+        .map_err(|e| not_found_as_arn(&st, e, &r.name))?;
+    st.invalidate(&r.name);
+    collect_code(&st, &old_hex);
+    rec.last_update_status = LastUpdateStatus::InProgress;
+    Ok(json_response(StatusCode::OK, &config(&st, &rec)))
+}
+
+/// Removes a package no stored version uses any more.
+fn collect_code(st: &ApiState, hex: &str) {
+    if !hex.is_empty() && !st.db.code_in_use(hex).unwrap_or(true) {
+        if let Err(e) = st.code.remove(hex) {
+            tracing::warn!(code = %hex, error = %e, "cannot remove an unused code package");
+        }
+    }
+}
+
+pub(crate) async fn delete(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> ApiResult<Response> {
+    let (name, version) = target(&st, &name, &q)?;
+    if q.contains_key("Qualifier") || version != "$LATEST" {
+        if version == "$LATEST" {
+            return Err(ApiError(Error::invalid("$LATEST version cannot be deleted without deleting the function.")));
+        }
+        return Err(ApiError(Error::function_not_found(&st.arn_of(&name, &version))));
+    }
+    let _w = st.writes.lock().await;
+    let rec = load(&st, &name, "$LATEST")?;
+    st.db.delete_function(&name)?;
+    st.invalidate(&name);
+    collect_code(&st, &rec.code_sha256_hex);
+    tracing::info!(function = %name, "function deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn download_code(State(st): State<Arc<ApiState>>, Path(file): Path<String>) -> ApiResult<Response> {
+    let hex = file.strip_suffix(".zip").unwrap_or(&file).to_string();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError(Error::not_found("no such code package")));
+    }
+    let path = st.code.zip_path(&hex);
+    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError(Error::not_found("no such code package")))?;
+    let mut r = (StatusCode::OK, bytes).into_response();
+    r.headers_mut().insert("content-type", HeaderValue::from_static("application/zip"));
+    Ok(r)
+}

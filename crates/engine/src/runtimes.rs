@@ -1,0 +1,148 @@
+//! Runtimes this host offers: `provided*` (the package's `bootstrap`) and the managed `python3.x`
+//! and `nodejsNN.x` runtimes, which run Hako's own runtime clients (embedded in the binary and
+//! written to the runtime directory at start) on the host's interpreters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hako_model::{runtime::AWS_RUNTIMES, Error, Runtime};
+
+const PYTHON_CLIENT: &str = include_str!("../runtimes/python/bootstrap.py");
+const NODE_CLIENT: &str = include_str!("../runtimes/node/bootstrap.mjs");
+
+/// One runtime the host can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    /// The AWS identifier (`python3.11`).
+    pub name: String,
+    /// The interpreter behind it, if managed.
+    pub interpreter: Option<PathBuf>,
+}
+
+/// The runtimes found on this host.
+#[derive(Debug, Clone)]
+pub struct Runtimes {
+    managed: BTreeMap<String, PathBuf>,
+    /// Where the embedded runtime clients were written.
+    pub dir: PathBuf,
+}
+
+fn find_in_path(path_var: &str, exe: &str) -> Option<PathBuf> {
+    path_var.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(exe)).find(|p| {
+        std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
+    })
+}
+
+fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(content) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content)?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Runtimes {
+    /// Writes the runtime clients under `dir` and looks for interpreters on `path_var` (the PATH
+    /// Hako was started with).
+    pub async fn discover(dir: &Path, path_var: &str) -> Result<Runtimes, Error> {
+        let io = |e: std::io::Error| Error::service(format!("cannot write runtime clients in {}: {e}", dir.display()));
+        write_if_changed(&dir.join("python/bootstrap.py"), PYTHON_CLIENT).map_err(io)?;
+        write_if_changed(&dir.join("node/bootstrap.mjs"), NODE_CLIENT).map_err(io)?;
+        let mut managed = BTreeMap::new();
+        for name in AWS_RUNTIMES {
+            match Runtime::parse(name) {
+                Ok(Runtime::Python { minor, .. }) => {
+                    // A name on PATH may be a shim (pyenv) that fails or costs milliseconds at
+                    // every start: ask the interpreter where it really is.
+                    if let Some(p) = find_in_path(path_var, &format!("python3.{minor}")) {
+                        let probe = hako_sandbox::probe(
+                            &p,
+                            &["-S", "-c", "import sys; print(sys.executable)"],
+                            Duration::from_secs(5),
+                        )
+                        .await;
+                        if let Some(real) = probe.map(|s| PathBuf::from(s.trim())).filter(|p| p.is_absolute()) {
+                            managed.insert(name.to_string(), real);
+                        }
+                    }
+                }
+                Ok(Runtime::Node { major, .. }) => {
+                    if let Some(p) = find_in_path(path_var, &format!("node{major}")) {
+                        managed.insert(name.to_string(), p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // `node` itself: ask its version once.
+        if let Some(node) = find_in_path(path_var, "node") {
+            if let Some(v) = hako_sandbox::probe(&node, &["--version"], Duration::from_secs(5)).await {
+                let major = v.trim().trim_start_matches('v').split('.').next().unwrap_or("");
+                let name = format!("nodejs{major}.x");
+                if AWS_RUNTIMES.contains(&name.as_str()) {
+                    managed.entry(name).or_insert(node);
+                }
+            }
+        }
+        Ok(Runtimes { managed, dir: dir.to_path_buf() })
+    }
+
+    /// Every runtime this host offers.
+    pub fn list(&self) -> Vec<RuntimeInfo> {
+        let mut out: Vec<RuntimeInfo> = ["provided", "provided.al2", "provided.al2023"]
+            .iter()
+            .map(|n| RuntimeInfo { name: n.to_string(), interpreter: None })
+            .collect();
+        out.extend(
+            self.managed.iter().map(|(n, p)| RuntimeInfo { name: n.clone(), interpreter: Some(p.clone()) }),
+        );
+        out
+    }
+
+    /// Checks that `name` can run here, with AWS's error when it cannot.
+    pub fn check(&self, name: &str) -> Result<Runtime, Error> {
+        let rt = Runtime::parse(name)?;
+        match &rt {
+            Runtime::Provided(_) => Ok(rt),
+            _ if self.managed.contains_key(name) => Ok(rt),
+            _ => Err(Error::invalid(format!(
+                "The runtime parameter of {name} is not available on this Hako host: no interpreter for it was found. Available runtimes: {}",
+                self.list().iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The program and arguments that start a function of this runtime, or AWS's error when the
+    /// package cannot start.
+    pub(crate) fn command(&self, rt: &Runtime, code_dir: &Path) -> Result<(PathBuf, Vec<String>), String> {
+        match rt {
+            Runtime::Provided(_) => {
+                let bootstrap = code_dir.join("bootstrap");
+                let ok = std::fs::metadata(&bootstrap)
+                    .map(|m| {
+                        use std::os::unix::fs::PermissionsExt;
+                        m.is_file() && m.permissions().mode() & 0o111 != 0
+                    })
+                    .unwrap_or(false);
+                if ok {
+                    Ok((bootstrap, vec![]))
+                } else {
+                    Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string())
+                }
+            }
+            Runtime::Python { name, .. } => match self.managed.get(name) {
+                Some(py) => Ok((py.clone(), vec![self.dir.join("python/bootstrap.py").display().to_string()])),
+                None => Err(format!("the runtime {name} is not available on this host")),
+            },
+            Runtime::Node { name, .. } => match self.managed.get(name) {
+                Some(node) => Ok((node.clone(), vec![self.dir.join("node/bootstrap.mjs").display().to_string()])),
+                None => Err(format!("the runtime {name} is not available on this host")),
+            },
+        }
+    }
+}

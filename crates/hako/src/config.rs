@@ -1,0 +1,55 @@
+//! Typed configuration: flags, with environment variables as fallbacks and defaults below them.
+//! Every duration or size carries its unit in its name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "HAKO_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Where Hako keeps its database, code packages and runtime files.
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// The AWS region Hako answers as.
+    #[arg(long, env = "HAKO_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The AWS account id Hako answers as.
+    #[arg(long, env = "HAKO_ACCOUNT_ID", default_value = "123456789012")]
+    pub account_id: String,
+    /// How long an idle sandbox stays warm.
+    #[arg(long, env = "HAKO_IDLE_TIMEOUT_SECONDS", default_value_t = 300)]
+    pub idle_timeout_seconds: u64,
+    /// Account-wide concurrent executions.
+    #[arg(long, env = "HAKO_ACCOUNT_CONCURRENCY", default_value_t = 1000)]
+    pub account_concurrency: usize,
+    /// How long running invocations may finish after SIGINT/SIGTERM.
+    #[arg(long, env = "HAKO_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+    /// Threads serving the API (the invoke path is fastest with few hand-offs between threads).
+    #[arg(long, env = "HAKO_WORKER_THREADS", default_value_t = 2)]
+    pub worker_threads: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LogsArgs {
+    /// The function's name.
+    pub function: String,
+    /// Keep printing new lines.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Hako's data directory.
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+}
+
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("hako")
+}

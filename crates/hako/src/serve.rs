@@ -1,0 +1,161 @@
+//! `hako serve`, `hako logs`, `hako runtimes`: wiring the libraries together.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hako_control_api::ApiState;
+use hako_engine::{Engine, EngineConfig, Runtimes};
+use hako_model::Region;
+use hako_sandbox::process::ProcessIsolation;
+use hako_store::{CodeStore, Db};
+
+use crate::config::{LogsArgs, ServeArgs};
+use crate::logsink::DbSink;
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HAKO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<()> {
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.worker_threads.max(1))
+        .enable_all()
+        .thread_name("hako")
+        .build()?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let db = Arc::new(Db::open(&data_dir.join("hako.db")).map_err(|e| anyhow::anyhow!("{}", e.message))?);
+    let code = Arc::new(CodeStore::open(&data_dir.join("code")).map_err(|e| anyhow::anyhow!("{}", e.message))?);
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let runtimes = Runtimes::discover(&data_dir.join("runtimes"), &host_path)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let (sink, log_thread) = DbSink::start(db.clone());
+    let isolation = Arc::new(ProcessIsolation);
+    tracing::warn!(
+        backend = "process",
+        "sandbox backend: process (functions run as plain host processes, without isolation or limits)"
+    );
+    let engine = Engine::new(
+        EngineConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            api_endpoint: format!("http://{addr}"),
+            idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
+            account_concurrency: args.account_concurrency,
+            host_path,
+        },
+        isolation,
+        runtimes,
+        sink,
+    );
+    let region = Region { region: args.region.clone(), account_id: args.account_id.clone() };
+    let state = ApiState::new(db, code, engine.clone(), region);
+    let app = hako_control_api::router(state);
+
+    let reaper_engine = engine.clone();
+    let reaper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let n = reaper_engine.reap_idle();
+            if n > 0 {
+                tracing::debug!(sandboxes = n, "reaped idle sandboxes");
+            }
+        }
+    });
+
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "hako listening on http://{addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%addr, data_dir = %data_dir.display(), "hako serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving the API")?;
+    tracing::info!("shutting down: waiting for running invocations");
+    reaper.abort();
+    engine.shutdown(Duration::from_secs(args.shutdown_grace_seconds)).await;
+    drop(engine);
+    let _ = log_thread;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub(crate) fn logs(args: LogsArgs) -> Result<()> {
+    let path = args.data_dir.join("hako.db");
+    if !path.exists() {
+        anyhow::bail!("no Hako database at {}: is --data-dir right?", path.display());
+    }
+    let db = Db::open_read_only(&path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let group = db
+        .get_function(&args.function, "$LATEST")
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .map(|r| r.log_group)
+        .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
+    let mut after = 0;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let lines = db.read_logs(&group, after, 1000).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        for (id, l) in &lines {
+            let ts = time::OffsetDateTime::from_unix_timestamp_nanos(l.timestamp_ms as i128 * 1_000_000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default();
+            writeln!(out, "{ts} {} {}", l.log_stream, l.message)?;
+            after = *id;
+        }
+        out.flush()?;
+        if lines.len() == 1000 {
+            continue;
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+pub(crate) fn runtimes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let found = rt
+        .block_on(Runtimes::discover(dir.path(), &host_path))
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    for r in found.list() {
+        match r.interpreter {
+            Some(p) => println!("{:<18} {}", r.name, p.display()),
+            None => println!("{:<18} (the package's or a layer's bootstrap)", r.name),
+        }
+    }
+    Ok(())
+}
