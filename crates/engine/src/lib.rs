@@ -260,7 +260,7 @@ impl Engine {
         p
     }
 
-    fn environment(&self, f: &ResolvedFunction, api: &str, stream: &str, init_type: &str) -> Vec<(String, String)> {
+    fn environment(&self, f: &ResolvedFunction, stream: &str, init_type: &str) -> Vec<(String, String)> {
         let task_root = f.code_dir.display().to_string();
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
         let path = format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{}", self.cfg.host_path);
@@ -283,7 +283,6 @@ impl Engine {
         put("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.clone());
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
-        put("AWS_LAMBDA_RUNTIME_API", api.to_string());
         put("LAMBDA_TASK_ROOT", task_root);
         put("LAMBDA_RUNTIME_DIR", self.runtimes.dir.display().to_string());
         put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
@@ -309,14 +308,8 @@ impl Engine {
     /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API).
     async fn start_sandbox(&self, f: &ResolvedFunction) -> Result<Arc<Sandbox>, String> {
         let (program, args) = self.runtimes.command(&f.runtime, &f.code_dir)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("cannot bind the Runtime API: {e}"))?;
-        let slot = Arc::new(Slot::new());
-        let server = hako_runtime_api::serve(listener, slot.clone())
-            .map_err(|e| format!("cannot start the Runtime API: {e}"))?;
         let stream = logs::stream_name(&f.version);
-        let env = self.environment(f, &server.addr.to_string(), &stream, "on-demand");
+        let env = self.environment(f, &stream, "on-demand");
         let spec = SandboxSpec {
             program,
             args,
@@ -324,8 +317,20 @@ impl Engine {
             cwd: f.code_dir.clone(),
             memory_mb: f.memory_mb,
             tmp_mb: f.ephemeral_storage_mb,
+            listener_env: Some("AWS_LAMBDA_RUNTIME_API".to_string()),
         };
         let spawned = self.isolation.spawn(&spec).map_err(|e| e.to_string())?;
+        let Some(listener) = spawned.listener else {
+            spawned.control.kill();
+            return Err("the sandbox backend gave no Runtime API listener".to_string());
+        };
+        let slot = Arc::new(Slot::new());
+        let server = tokio::net::TcpListener::from_std(listener)
+            .and_then(|l| hako_runtime_api::serve(l, slot.clone()))
+            .map_err(|e| {
+                spawned.control.kill();
+                format!("cannot start the Runtime API: {e}")
+            })?;
         let logs = LogCapture::new(spawned.output, self.sink.clone(), f.log_group.as_str().into(), stream.into())
             .map_err(|e| format!("cannot capture output: {e}"))?;
         tokio::spawn(logs.clone().run());

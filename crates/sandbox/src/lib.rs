@@ -32,6 +32,10 @@ pub struct SandboxSpec {
     pub memory_mb: u64,
     /// Writable scratch space size in MiB (enforced by isolating backends).
     pub tmp_mb: u64,
+    /// When set, the backend opens a TCP listener on the sandbox's own loopback, returns it in
+    /// [`Spawned::listener`] and puts its `host:port` (as the sandbox sees it) in this
+    /// environment variable.
+    pub listener_env: Option<String>,
 }
 
 /// Errors of starting or managing a sandbox.
@@ -39,6 +43,8 @@ pub struct SandboxSpec {
 pub enum SandboxError {
     #[error("cannot create the output pipe: {0}")]
     Pipe(std::io::Error),
+    #[error("cannot open the sandbox's listener: {0}")]
+    Listener(std::io::Error),
     #[error("cannot start {program}: {source}")]
     Spawn { program: String, source: std::io::Error },
 }
@@ -77,6 +83,8 @@ pub struct Spawned {
     pub control: std::sync::Arc<dyn SandboxControl>,
     pub output: OwnedFd,
     pub exit: std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>,
+    /// The listener asked for with [`SandboxSpec::listener_env`] (non-blocking).
+    pub listener: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Spawned {

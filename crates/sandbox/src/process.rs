@@ -33,10 +33,21 @@ impl Isolation for ProcessIsolation {
         let (read, write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::Pipe(e.into()))?;
         let write2 = write.try_clone().map_err(SandboxError::Pipe)?;
+        let mut env = spec.env.clone();
+        let listener = match &spec.listener_env {
+            Some(var) => {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(SandboxError::Listener)?;
+                l.set_nonblocking(true).map_err(SandboxError::Listener)?;
+                let addr = l.local_addr().map_err(SandboxError::Listener)?;
+                env.push((var.clone(), addr.to_string()));
+                Some(l)
+            }
+            None => None,
+        };
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::from(write))
@@ -79,7 +90,7 @@ impl Isolation for ProcessIsolation {
             c2.exited.store(true, Ordering::Release);
             s
         });
-        Ok(Spawned { control, output: read, exit })
+        Ok(Spawned { control, output: read, exit, listener })
     }
 }
 
@@ -116,6 +127,7 @@ mod tests {
             cwd: "/".into(),
             memory_mb: 128,
             tmp_mb: 512,
+            listener_env: None,
         }
     }
 
