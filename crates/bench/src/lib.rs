@@ -1,1 +1,804 @@
-//! placeholder
+//! `hako bench`: latency and throughput of any endpoint speaking the AWS
+//! Lambda API (`POST /2015-03-31/functions/{name}/invocations`), Hako or
+//! otherwise.
+//!
+//! Modes:
+//! - `warm` (default): closed-loop sync invokes from `--concurrency` workers,
+//!   each on one persistent HTTP/1.1 keep-alive connection, for
+//!   `--warmup-seconds` + `--duration-seconds`.
+//! - `cold`: `--samples` cold starts, each forced by an
+//!   UpdateFunctionConfiguration that adds a nonce environment variable,
+//!   followed by `--gap-ms` of idle and one timed sync invoke; also collects
+//!   the `Init Duration` of the `REPORT` log line (`X-Amz-Log-Type: Tail`).
+//! - `http-baseline`: the same load loop against an in-process bare hyper
+//!   server on loopback, the physical floor to put beside the other numbers.
+//! - `async`: `Event` invocations, measuring accepted/s and the 202 latency.
+//!
+//! Each run prints one JSON line on stdout (see [`Report`]); progress and
+//! diagnostics go to stderr. A run with more than `--max-error-percent`
+//! failures (default 1 %) prints its line and then fails.
+//!
+//! The load generator shares the machine with the server, so it is kept
+//! lean: a dedicated current-thread runtime by default (`--client-threads`),
+//! pre-built requests, latencies in a per-worker `Vec` merged and sorted at
+//! the end. Every loop is bounded by the duration or the sample count, and
+//! every request by `--request-timeout-seconds` (30 s).
+
+use std::future::Future;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+
+mod client;
+mod cold;
+mod load;
+mod payload;
+mod report;
+mod server;
+mod stats;
+
+pub use load::ErrorCounts;
+pub use payload::{build_payload, MIN_PAYLOAD_BYTES};
+pub use report::{Machine, Report};
+pub use stats::Summary;
+
+use crate::client::{function_path, Endpoint, RequestTemplate, X_AMZ_INVOCATION_TYPE};
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Sync invoke latency and throughput of a warm function.
+    Warm,
+    /// Cold-start latency (forces a new sandbox before each sample).
+    Cold,
+    /// The same load loop against an in-process bare HTTP server.
+    HttpBaseline,
+    /// Event (async) invocations: accepted/s and 202 latency.
+    Async,
+}
+
+impl Mode {
+    /// Name used in the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Warm => "warm",
+            Mode::Cold => "cold",
+            Mode::HttpBaseline => "http-baseline",
+            Mode::Async => "async",
+        }
+    }
+}
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InvocationType {
+    /// Synchronous (200 expected).
+    #[value(name = "RequestResponse")]
+    RequestResponse,
+    /// Asynchronous (202 expected).
+    #[value(name = "Event")]
+    Event,
+}
+
+impl InvocationType {
+    fn as_str(self) -> &'static str {
+        match self {
+            InvocationType::RequestResponse => "RequestResponse",
+            InvocationType::Event => "Event",
+        }
+    }
+
+    fn expected_status(self) -> StatusCode {
+        match self {
+            InvocationType::RequestResponse => StatusCode::OK,
+            InvocationType::Event => StatusCode::ACCEPTED,
+        }
+    }
+}
+
+/// Arguments of `hako bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Mode::Warm)]
+    pub mode: Mode,
+
+    /// Base URL of the Lambda API endpoint (plain http).
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub endpoint: String,
+
+    /// Function name or ARN (required except for http-baseline).
+    #[arg(long)]
+    pub function: Option<String>,
+
+    /// Concurrent workers, each with one keep-alive connection.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+
+    /// Measurement window per run (warm, async, http-baseline).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_seconds: f64,
+
+    /// Unmeasured load before the window.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_seconds: f64,
+
+    /// Request body size: a JSON object padded to exactly this many bytes.
+    #[arg(long, default_value_t = 64)]
+    pub payload_bytes: usize,
+
+    /// Invocation type; `Event` implies `--mode async`.
+    #[arg(long, value_enum)]
+    pub invocation_type: Option<InvocationType>,
+
+    /// Cold mode: number of cold starts to sample.
+    #[arg(long, default_value_t = 30)]
+    pub samples: usize,
+
+    /// Cold mode: idle time between the update settling and the invoke.
+    #[arg(long, default_value_t = 300)]
+    pub gap_ms: u64,
+
+    /// Repeat the run this many times (one JSON line each).
+    #[arg(long, default_value_t = 1)]
+    pub runs: u32,
+
+    /// Threads of the load generator (1 = current-thread runtime).
+    #[arg(long, default_value_t = 1)]
+    pub client_threads: usize,
+
+    /// Per-request timeout.
+    #[arg(long, default_value_t = 30.0)]
+    pub request_timeout_seconds: f64,
+
+    /// Cold mode: bound on waiting for `LastUpdateStatus: Successful`.
+    #[arg(long, default_value_t = 60.0)]
+    pub update_timeout_seconds: f64,
+
+    /// Fail the run when more than this percentage of requests failed.
+    #[arg(long, default_value_t = 1.0)]
+    pub max_error_percent: f64,
+}
+
+/// Runs the benchmark, printing one JSON line per run on stdout.
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let mut stdout = std::io::stdout();
+    run_to(args, &mut stdout).await
+}
+
+/// [`run`], writing the JSON lines to `out`.
+pub async fn run_to<W: Write + Send>(args: BenchArgs, out: &mut W) -> Result<()> {
+    let plan = Plan::new(&args)?;
+    let machine = Machine::detect();
+    for run in 1..=args.runs {
+        eprintln!(
+            "hako-bench: {} run {run}/{}: {}",
+            plan.mode.as_str(),
+            args.runs,
+            plan.describe()
+        );
+        let report = plan.run_once(run, &machine).await?;
+        writeln!(out, "{}", report.to_json_line()?).context("writing the report")?;
+        out.flush().context("flushing the report")?;
+        eprintln!("hako-bench: {}", summary_line(&report));
+        check_errors(&report, args.max_error_percent)?;
+    }
+    Ok(())
+}
+
+/// Validated arguments.
+#[derive(Debug, Clone)]
+struct Plan {
+    mode: Mode,
+    endpoint: String,
+    function: Option<String>,
+    invocation_type: InvocationType,
+    concurrency: usize,
+    client_threads: usize,
+    payload: Bytes,
+    warmup: Duration,
+    duration: Duration,
+    samples: usize,
+    gap: Duration,
+    request_timeout: Duration,
+    update_timeout: Duration,
+}
+
+fn seconds(name: &str, v: f64, allow_zero: bool) -> Result<Duration> {
+    let d = Duration::try_from_secs_f64(v)
+        .with_context(|| format!("--{name} must be a non-negative number of seconds, got {v}"))?;
+    if !allow_zero && d.is_zero() {
+        bail!("--{name} must be > 0");
+    }
+    Ok(d)
+}
+
+impl Plan {
+    fn new(a: &BenchArgs) -> Result<Self> {
+        let mode = match (a.mode, a.invocation_type) {
+            (Mode::Warm, Some(InvocationType::Event)) => Mode::Async,
+            (m, _) => m,
+        };
+        let invocation_type = match (mode, a.invocation_type) {
+            (Mode::Async, None | Some(InvocationType::Event)) => InvocationType::Event,
+            (Mode::Async, Some(InvocationType::RequestResponse)) => {
+                bail!("--mode async sends Event invocations; use --mode warm for RequestResponse")
+            }
+            (_, None | Some(InvocationType::RequestResponse)) => InvocationType::RequestResponse,
+            (m, Some(InvocationType::Event)) => {
+                bail!("--mode {} needs RequestResponse invocations", m.as_str())
+            }
+        };
+        let function = match (mode, &a.function) {
+            (_, Some(f)) => {
+                if f.is_empty() || f.contains(|c: char| c.is_whitespace() || "/?#%".contains(c)) {
+                    bail!("invalid --function {f:?}");
+                }
+                Some(f.clone())
+            }
+            (Mode::HttpBaseline, None) => None,
+            (m, None) => bail!("--mode {} needs --function NAME", m.as_str()),
+        };
+        if a.runs == 0 {
+            bail!("--runs must be >= 1");
+        }
+        if !(1..=10_000).contains(&a.concurrency) {
+            bail!("--concurrency must be in 1..=10000");
+        }
+        if !(1..=64).contains(&a.client_threads) {
+            bail!("--client-threads must be in 1..=64");
+        }
+        if mode == Mode::Cold && a.samples == 0 {
+            bail!("--samples must be >= 1");
+        }
+        if a.payload_bytes > 64 * 1024 * 1024 {
+            bail!("--payload-bytes must be at most 64 MiB");
+        }
+        if a.max_error_percent.is_nan() || a.max_error_percent < 0.0 {
+            bail!("--max-error-percent must be >= 0");
+        }
+        if mode != Mode::HttpBaseline {
+            Endpoint::parse(&a.endpoint)?;
+        }
+        Ok(Self {
+            mode,
+            endpoint: a.endpoint.clone(),
+            function,
+            invocation_type,
+            concurrency: if mode == Mode::Cold { 1 } else { a.concurrency },
+            client_threads: a.client_threads,
+            payload: Bytes::from(build_payload(a.payload_bytes)),
+            warmup: seconds("warmup-seconds", a.warmup_seconds, true)?,
+            duration: seconds("duration-seconds", a.duration_seconds, false)?,
+            samples: a.samples,
+            gap: Duration::from_millis(a.gap_ms),
+            request_timeout: seconds("request-timeout-seconds", a.request_timeout_seconds, false)?,
+            update_timeout: seconds("update-timeout-seconds", a.update_timeout_seconds, false)?,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.mode {
+            Mode::Cold => format!(
+                "{} function {:?}, {} samples, gap {} ms",
+                self.endpoint,
+                self.function.as_deref().unwrap_or(""),
+                self.samples,
+                self.gap.as_millis()
+            ),
+            Mode::HttpBaseline => format!(
+                "in-process loopback server, concurrency {}, warmup {:?}, measuring {:?}",
+                self.concurrency, self.warmup, self.duration
+            ),
+            Mode::Warm | Mode::Async => format!(
+                "{} function {:?}, concurrency {}, warmup {:?}, measuring {:?}",
+                self.endpoint,
+                self.function.as_deref().unwrap_or(""),
+                self.concurrency,
+                self.warmup,
+                self.duration
+            ),
+        }
+    }
+
+    async fn run_once(&self, run: u32, machine: &Machine) -> Result<Report> {
+        match self.mode {
+            Mode::Warm | Mode::Async => {
+                let endpoint = Endpoint::parse(&self.endpoint)?;
+                self.run_load(endpoint, self.endpoint.clone(), run, machine)
+                    .await
+            }
+            Mode::HttpBaseline => {
+                let server = server::LocalServer::start(server::baseline_handler())?;
+                let url = server.url();
+                let endpoint = Endpoint::parse(&url)?;
+                let report = self.run_load(endpoint, url, run, machine).await;
+                drop(server);
+                report
+            }
+            Mode::Cold => self.run_cold(run, machine).await,
+        }
+    }
+
+    fn base_report(&self, run: u32, endpoint: String, machine: &Machine) -> Report {
+        Report {
+            mode: self.mode.as_str(),
+            run,
+            endpoint,
+            function: self.function.clone(),
+            invocation_type: self.invocation_type.as_str(),
+            concurrency: self.concurrency,
+            client_threads: self.client_threads,
+            payload_bytes: self.payload.len(),
+            requests: 0,
+            errors: 0,
+            error_detail: ErrorCounts::default(),
+            warmup_s: None,
+            duration_s: 0.0,
+            throughput_per_s: None,
+            latency_us: None,
+            samples: None,
+            gap_ms: None,
+            init_duration_ms: None,
+            time_to_handler_us: None,
+            machine: machine.clone(),
+            timestamp: String::new(),
+        }
+    }
+
+    async fn run_load(
+        &self,
+        endpoint: Endpoint,
+        endpoint_url: String,
+        run: u32,
+        machine: &Machine,
+    ) -> Result<Report> {
+        let function = self.function.as_deref().unwrap_or("baseline");
+        let mut template = RequestTemplate::new(
+            &endpoint,
+            Method::POST,
+            &function_path(function, "/invocations"),
+            self.payload.clone(),
+        )?;
+        if self.invocation_type == InvocationType::Event {
+            template =
+                template.with_header(X_AMZ_INVOCATION_TYPE, HeaderValue::from_static("Event"));
+        }
+        let spec = load::LoadSpec {
+            endpoint,
+            template,
+            concurrency: self.concurrency,
+            warmup: self.warmup,
+            duration: self.duration,
+            expected: self.invocation_type.expected_status(),
+            request_timeout: self.request_timeout,
+        };
+        let outcome = on_load_thread(self.client_threads, move || load::run_load(spec)).await?;
+
+        let secs = outcome.measured.as_secs_f64();
+        let ok = outcome.requests - outcome.errors.total().min(outcome.requests);
+        let mut r = self.base_report(run, endpoint_url, machine);
+        r.requests = outcome.requests;
+        r.errors = outcome.errors.total();
+        r.error_detail = outcome.errors;
+        r.warmup_s = Some(round(self.warmup.as_secs_f64(), 3));
+        r.duration_s = round(secs, 3);
+        r.throughput_per_s = Some(if secs > 0.0 {
+            round(ok as f64 / secs, 1)
+        } else {
+            0.0
+        });
+        r.latency_us = stats::summarize_u64(&outcome.latencies_us);
+        if self.mode == Mode::Async {
+            // Hook: time from the 202 to the handler starting is filled in
+            // by a later issue (needs a handler-side timestamp); null today.
+            r.time_to_handler_us = Some(None);
+        }
+        r.timestamp = report::now_rfc3339();
+        Ok(r)
+    }
+
+    async fn run_cold(&self, run: u32, machine: &Machine) -> Result<Report> {
+        let spec = cold::ColdSpec {
+            endpoint: Endpoint::parse(&self.endpoint)?,
+            function: self
+                .function
+                .clone()
+                .context("cold mode needs --function")?,
+            samples: self.samples,
+            gap: self.gap,
+            payload: self.payload.clone(),
+            request_timeout: self.request_timeout,
+            update_timeout: self.update_timeout,
+        };
+        let outcome = on_load_thread(self.client_threads, move || cold::run_cold(spec)).await??;
+        let mut r = self.base_report(run, self.endpoint.clone(), machine);
+        r.requests = outcome.requests;
+        r.errors = outcome.errors.total();
+        r.error_detail = outcome.errors;
+        r.duration_s = round(outcome.elapsed.as_secs_f64(), 3);
+        r.latency_us = stats::summarize_u64(&outcome.latencies_us);
+        r.samples = Some(self.samples);
+        r.gap_ms = Some(u64::try_from(self.gap.as_millis()).unwrap_or(u64::MAX));
+        r.init_duration_ms = Some(stats::summarize_f64(&outcome.init_ms));
+        if outcome.init_ms.len() < outcome.latencies_us.len() {
+            eprintln!(
+                "hako-bench: warning: {} of {} successful cold invokes reported no Init Duration",
+                outcome.latencies_us.len() - outcome.init_ms.len(),
+                outcome.latencies_us.len()
+            );
+        }
+        r.timestamp = report::now_rfc3339();
+        Ok(r)
+    }
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// Runs `f` on a dedicated thread with its own runtime (current-thread for
+/// one thread), isolating the load generator from the caller's runtime.
+async fn on_load_thread<T, F, Fut>(threads: usize, f: F) -> Result<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("hako-bench-load".into())
+        .spawn(move || {
+            let rt = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()
+            };
+            let res = rt
+                .map(|rt| rt.block_on(f()))
+                .map_err(|e| anyhow::anyhow!("building the load runtime: {e}"));
+            let _ = tx.send(res);
+        })
+        .context("spawning the load thread")?;
+    rx.await.context("the load thread panicked")?
+}
+
+fn summary_line(r: &Report) -> String {
+    let lat = r.latency_us.map_or_else(
+        || "no successful requests".to_string(),
+        |l| format!("p50 {} us, p99 {} us, max {} us", l.p50, l.p99, l.max),
+    );
+    let tput = r
+        .throughput_per_s
+        .map_or_else(String::new, |t| format!(" = {t}/s"));
+    let init = match r.init_duration_ms {
+        Some(Some(i)) => format!("; Init Duration p50 {} ms, max {} ms", i.p50, i.max),
+        _ => String::new(),
+    };
+    format!(
+        "{} run {}: {} requests, {} errors in {:.3} s{tput}; {lat}{init}",
+        r.mode, r.run, r.requests, r.errors, r.duration_s
+    )
+}
+
+fn check_errors(r: &Report, max_error_percent: f64) -> Result<()> {
+    if r.requests == 0 {
+        bail!("{} run {}: no requests completed", r.mode, r.run);
+    }
+    let pct = r.errors as f64 * 100.0 / r.requests as f64;
+    if pct > max_error_percent {
+        let detail = serde_json::to_string(&r.error_detail).unwrap_or_default();
+        bail!(
+            "{} run {}: {} of {} requests failed ({pct:.2}% > {max_error_percent}%): {detail}",
+            r.mode,
+            r.run,
+            r.errors,
+            r.requests
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use base64::Engine as _;
+    use clap::Parser;
+    use http_body_util::Full;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    fn parse(argv: &[&str]) -> BenchArgs {
+        let mut v = vec!["bench"];
+        v.extend_from_slice(argv);
+        Cli::try_parse_from(v).expect("valid arguments").args
+    }
+
+    fn lines(out: &[u8]) -> Vec<Value> {
+        std::str::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let a = parse(&["--function", "f"]);
+        assert_eq!(a.mode, Mode::Warm);
+        assert_eq!(a.concurrency, 1);
+        assert_eq!(a.duration_seconds, 10.0);
+        assert_eq!(a.warmup_seconds, 2.0);
+        assert_eq!(a.payload_bytes, 64);
+        assert_eq!(a.samples, 30);
+        assert_eq!(a.gap_ms, 300);
+        let p = Plan::new(&a).expect("plan");
+        assert_eq!(p.invocation_type, InvocationType::RequestResponse);
+        assert_eq!(p.payload.len(), 64);
+
+        let p =
+            Plan::new(&parse(&["--function", "f", "--invocation-type", "Event"])).expect("plan");
+        assert_eq!(p.mode, Mode::Async);
+        assert_eq!(p.invocation_type, InvocationType::Event);
+
+        assert!(Plan::new(&parse(&[])).is_err(), "warm needs --function");
+        assert!(Plan::new(&parse(&["--mode", "http-baseline"])).is_ok());
+        assert!(Plan::new(&parse(&[
+            "--mode",
+            "cold",
+            "--function",
+            "f",
+            "--invocation-type",
+            "Event"
+        ]))
+        .is_err());
+        assert!(Plan::new(&parse(&["--function", "a/b"])).is_err());
+        assert!(Plan::new(&parse(&["--function", "f", "--duration-seconds", "0"])).is_err());
+        assert!(Plan::new(&parse(&["--function", "f", "--endpoint", "https://x"])).is_err());
+    }
+
+    /// Acceptance: http-baseline for ~1 s yields a parsable line with
+    /// throughput > 0 and no errors.
+    #[tokio::test]
+    async fn http_baseline_runs_in_process() {
+        let args = parse(&[
+            "--mode",
+            "http-baseline",
+            "--concurrency",
+            "2",
+            "--duration-seconds",
+            "0.8",
+            "--warmup-seconds",
+            "0.2",
+        ]);
+        let mut out = Vec::new();
+        run_to(args, &mut out).await.expect("baseline run");
+        let l = lines(&out);
+        assert_eq!(l.len(), 1);
+        let r = &l[0];
+        assert_eq!(r["mode"], "http-baseline");
+        assert_eq!(r["concurrency"], 2);
+        assert_eq!(r["payload_bytes"], 64);
+        assert_eq!(r["errors"], 0);
+        assert!(r["requests"].as_u64().expect("requests") > 0);
+        assert!(r["throughput_per_s"].as_f64().expect("throughput") > 0.0);
+        assert!(r["latency_us"]["p50"].as_u64().is_some());
+        assert!(r["latency_us"]["p999"].as_u64().is_some());
+        assert!(r["machine"]["cpus"].as_u64().expect("cpus") >= 1);
+        assert!(r["machine"]["kernel"].is_string());
+        assert!(r["timestamp"].is_string());
+        assert!(r.get("init_duration_ms").is_none());
+    }
+
+    /// A scripted Lambda API: configuration GET/PUT with one `InProgress`
+    /// poll after each update, and invokes that answer per `mode`.
+    #[derive(Default)]
+    struct MockState {
+        vars: BTreeMap<String, String>,
+        pending_polls: u32,
+        puts: Vec<Value>,
+        invokes: u32,
+    }
+
+    fn mock(state: Arc<Mutex<MockState>>, invoke_status: u16, fn_error: bool) -> server::Handler {
+        Arc::new(move |parts, body| {
+            let mut st = state.lock().expect("lock");
+            let path = parts.uri.path().to_string();
+            let json_resp = |status: u16, v: Value| {
+                let mut r = http::Response::new(Full::new(Bytes::from(v.to_string())));
+                *r.status_mut() = StatusCode::from_u16(status).expect("status");
+                r
+            };
+            if path == "/2015-03-31/functions/f/configuration" {
+                if parts.method == Method::PUT {
+                    let v: Value = serde_json::from_slice(&body).expect("PUT body JSON");
+                    st.vars = v["Environment"]["Variables"]
+                        .as_object()
+                        .expect("vars")
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().expect("str").to_string()))
+                        .collect();
+                    st.puts.push(v);
+                    st.pending_polls = 1;
+                    return json_resp(
+                        200,
+                        json!({"FunctionName":"f","LastUpdateStatus":"InProgress"}),
+                    );
+                }
+                let status = if st.pending_polls > 0 {
+                    st.pending_polls -= 1;
+                    "InProgress"
+                } else {
+                    "Successful"
+                };
+                return json_resp(
+                    200,
+                    json!({"FunctionName":"f","Environment":{"Variables":st.vars},"LastUpdateStatus":status}),
+                );
+            }
+            if path == "/2015-03-31/functions/f/invocations" {
+                st.invokes += 1;
+                let is_event = parts
+                    .headers
+                    .get("x-amz-invocation-type")
+                    .is_some_and(|v| v == "Event");
+                let mut r = json_resp(
+                    if is_event { 202 } else { invoke_status },
+                    json!({"ok":true}),
+                );
+                if fn_error {
+                    r.headers_mut().insert(
+                        "x-amz-function-error",
+                        HeaderValue::from_static("Unhandled"),
+                    );
+                }
+                if parts
+                    .headers
+                    .get("x-amz-log-type")
+                    .is_some_and(|v| v == "Tail")
+                {
+                    let tail = format!(
+                        "REPORT RequestId: {}\tDuration: 1.0 ms\tInit Duration: {}.5 ms\t\n",
+                        st.invokes,
+                        100 + st.invokes
+                    );
+                    let enc = base64::engine::general_purpose::STANDARD.encode(tail);
+                    r.headers_mut()
+                        .insert("x-amz-log-result", HeaderValue::from_str(&enc).expect("hv"));
+                }
+                return r;
+            }
+            json_resp(404, json!({"message":"not found"}))
+        })
+    }
+
+    #[tokio::test]
+    async fn cold_mode_against_mock() {
+        let state = Arc::new(Mutex::new(MockState::default()));
+        state
+            .lock()
+            .expect("lock")
+            .vars
+            .insert("KEEP".into(), "me".into());
+        let srv = server::LocalServer::start(mock(Arc::clone(&state), 200, false)).expect("server");
+        let args = parse(&[
+            "--mode",
+            "cold",
+            "--endpoint",
+            &srv.url(),
+            "--function",
+            "f",
+            "--samples",
+            "3",
+            "--gap-ms",
+            "5",
+        ]);
+        let mut out = Vec::new();
+        run_to(args, &mut out).await.expect("cold run");
+        let r = &lines(&out)[0];
+        assert_eq!(r["mode"], "cold");
+        assert_eq!(r["requests"], 3);
+        assert_eq!(r["errors"], 0);
+        assert_eq!(r["samples"], 3);
+        assert_eq!(r["latency_us"]["count"], 3);
+        assert_eq!(r["init_duration_ms"]["count"], 3);
+        assert_eq!(r["init_duration_ms"]["min"], 101.5);
+        assert_eq!(r["init_duration_ms"]["max"], 103.5);
+
+        let st = state.lock().expect("lock");
+        assert_eq!(st.invokes, 3);
+        // 3 nonce updates, each keeping KEEP, then one restore without it.
+        assert_eq!(st.puts.len(), 4);
+        let nonces: Vec<&str> = st.puts[..3]
+            .iter()
+            .map(|p| {
+                assert_eq!(p["Environment"]["Variables"]["KEEP"], "me");
+                p["Environment"]["Variables"][cold::NONCE_VAR]
+                    .as_str()
+                    .expect("nonce")
+            })
+            .collect();
+        assert!(nonces[0] != nonces[1] && nonces[1] != nonces[2]);
+        assert_eq!(
+            st.puts[3],
+            json!({"Environment":{"Variables":{"KEEP":"me"}}})
+        );
+        assert_eq!(st.vars.get("KEEP").map(String::as_str), Some("me"));
+        assert!(!st.vars.contains_key(cold::NONCE_VAR));
+    }
+
+    #[tokio::test]
+    async fn function_errors_fail_loudly_after_printing() {
+        let state = Arc::new(Mutex::new(MockState::default()));
+        let srv = server::LocalServer::start(mock(Arc::clone(&state), 200, true)).expect("server");
+        let args = parse(&[
+            "--endpoint",
+            &srv.url(),
+            "--function",
+            "f",
+            "--duration-seconds",
+            "0.2",
+            "--warmup-seconds",
+            "0",
+        ]);
+        let mut out = Vec::new();
+        let err = run_to(args, &mut out).await.expect_err("must fail");
+        assert!(err.to_string().contains("failed"), "{err}");
+        let r = &lines(&out)[0];
+        assert!(r["errors"].as_u64().expect("errors") > 0);
+        assert_eq!(r["errors"], r["requests"]);
+        assert_eq!(r["error_detail"]["function_error"], r["errors"]);
+        assert!(r["latency_us"].is_null());
+    }
+
+    #[tokio::test]
+    async fn async_mode_expects_202() {
+        let state = Arc::new(Mutex::new(MockState::default()));
+        let srv = server::LocalServer::start(mock(Arc::clone(&state), 500, false)).expect("server");
+        let args = parse(&[
+            "--mode",
+            "async",
+            "--endpoint",
+            &srv.url(),
+            "--function",
+            "f",
+            "--duration-seconds",
+            "0.2",
+            "--warmup-seconds",
+            "0",
+            "--runs",
+            "2",
+        ]);
+        let mut out = Vec::new();
+        run_to(args, &mut out).await.expect("async run");
+        let l = lines(&out);
+        assert_eq!(l.len(), 2);
+        for (i, r) in l.iter().enumerate() {
+            assert_eq!(r["mode"], "async");
+            assert_eq!(r["run"], i + 1);
+            assert_eq!(r["invocation_type"], "Event");
+            assert_eq!(r["errors"], 0);
+            assert!(r["throughput_per_s"].as_f64().expect("tput") > 0.0);
+            assert!(r["time_to_handler_us"].is_null());
+            assert!(r.get("time_to_handler_us").is_some());
+        }
+    }
+}
