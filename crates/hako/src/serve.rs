@@ -44,7 +44,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let (sink, log_thread) = DbSink::start(db.clone());
+    let (sink, log_thread) = DbSink::start(db.clone()).context("starting the log writer")?;
     let isolation = Arc::new(ProcessIsolation);
     tracing::warn!(
         backend = "process",
@@ -61,7 +61,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         isolation,
         runtimes,
-        sink,
+        sink.clone(),
     );
     let region = Region { region: args.region.clone(), account_id: args.account_id.clone() };
     let state = ApiState::new(db, code, engine.clone(), region);
@@ -93,7 +93,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     reaper.abort();
     engine.shutdown(Duration::from_secs(args.shutdown_grace_seconds)).await;
     drop(engine);
-    let _ = log_thread;
+    sink.stop();
+    let _ = log_thread.join();
     tracing::info!("stopped");
     Ok(())
 }

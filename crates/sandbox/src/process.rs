@@ -22,6 +22,8 @@ pub struct ProcessIsolation;
 struct ProcessControl {
     pid: u32,
     exited: AtomicBool,
+    /// `/proc/<pid>/status`, kept open: re-reading it costs one pread, not open+read+close.
+    status: Option<std::fs::File>,
 }
 
 impl Isolation for ProcessIsolation {
@@ -70,7 +72,8 @@ impl Isolation for ProcessIsolation {
             source,
         })?;
         let pid = child.id().unwrap_or(0);
-        let control = Arc::new(ProcessControl { pid, exited: AtomicBool::new(false) });
+        let status = std::fs::File::open(format!("/proc/{pid}/status")).ok();
+        let control = Arc::new(ProcessControl { pid, exited: AtomicBool::new(false), status });
         let c2 = control.clone();
         let exit = Box::pin(async move {
             let mut child = child;
@@ -107,7 +110,10 @@ impl SandboxControl for ProcessControl {
     }
 
     fn peak_memory_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 4096];
+        let n = self.status.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let status = std::str::from_utf8(&buf[..n]).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
