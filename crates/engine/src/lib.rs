@@ -138,6 +138,14 @@ fn error_payload(error_type: &str, message: &str) -> Bytes {
     Bytes::from(serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string())
 }
 
+/// The error of a runtime that exited: `Runtime.OutOfMemory` when the sandbox's memory limit
+/// killed it, as on AWS.
+fn exit_error(request_id: &str, st: ExitStatus, oom: bool) -> (Bytes, String) {
+    let msg = exit_message(request_id, st);
+    let error_type = if oom { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+    (error_payload(error_type, &msg), msg)
+}
+
 fn exit_message(request_id: &str, st: ExitStatus) -> String {
     match st {
         ExitStatus::Code(0) => format!("RequestId: {request_id} Error: Runtime exited without providing a reason"),
@@ -261,7 +269,7 @@ impl Engine {
     }
 
     fn environment(&self, f: &ResolvedFunction, stream: &str, init_type: &str) -> Vec<(String, String)> {
-        let task_root = f.code_dir.display().to_string();
+        let task_root = self.isolation.task_root(&f.code_dir).display().to_string();
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
         let path = format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{}", self.cfg.host_path);
         let mut put = |k: &str, v: String| env.push((k.to_string(), v));
@@ -284,7 +292,7 @@ impl Engine {
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
         put("LAMBDA_TASK_ROOT", task_root);
-        put("LAMBDA_RUNTIME_DIR", self.runtimes.dir.display().to_string());
+        put("LAMBDA_RUNTIME_DIR", self.isolation.runtime_root(&self.runtimes.dir).display().to_string());
         put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
         put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
         put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
@@ -307,14 +315,19 @@ impl Engine {
 
     /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API).
     async fn start_sandbox(&self, f: &ResolvedFunction) -> Result<Arc<Sandbox>, String> {
-        let (program, args) = self.runtimes.command(&f.runtime, &f.code_dir)?;
+        let task_root = self.isolation.task_root(&f.code_dir);
+        let runtime_root = self.isolation.runtime_root(&self.runtimes.dir);
+        let (program, args) = self.runtimes.command(&f.runtime, &f.code_dir, &task_root, &runtime_root)?;
         let stream = logs::stream_name(&f.version);
         let env = self.environment(f, &stream, "on-demand");
         let spec = SandboxSpec {
             program,
             args,
             env,
-            cwd: f.code_dir.clone(),
+            cwd: task_root,
+            code_dir: f.code_dir.clone(),
+            runtime_dir: Some(self.runtimes.dir.clone()),
+            readonly_mounts: self.runtimes.mounts(&f.runtime),
             memory_mb: f.memory_mb,
             tmp_mb: f.ephemeral_storage_mb,
             listener_env: Some("AWS_LAMBDA_RUNTIME_API".to_string()),
@@ -344,6 +357,7 @@ impl Engine {
             exited: exit_rx,
             doomed: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
+            idle: Mutex::new(sandbox::IdleState::default()),
             _server: server,
         });
         self.live.lock().insert(id, sb.clone());
@@ -381,6 +395,7 @@ impl Engine {
         let warm = loop {
             let Some(sb) = pool.idle.lock().pop() else { break None };
             if sb.is_alive() {
+                sb.wake();
                 break Some(sb);
             }
             self.forget(&sb);
@@ -408,6 +423,7 @@ impl Engine {
         // Back to the pool, or gone.
         *sb.last_used.lock() = Instant::now();
         if sb.is_alive() && !pool.retired.load(Ordering::Acquire) && !self.closing.load(Ordering::Acquire) {
+            sb.rest();
             pool.idle.lock().push(sb);
         } else {
             sb.kill();
@@ -447,7 +463,10 @@ impl Engine {
         if let Some(since) = cold_since {
             tokio::select! {
                 ready = sb.slot.ready() => match ready {
-                    Ready::Parked => init_duration = Some(since.elapsed()),
+                    Ready::Parked => {
+                        init_duration = Some(since.elapsed());
+                        sb.control.initialized();
+                    }
                     Ready::InitError { error_type, body } => {
                         let body = if body.is_empty() {
                             error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
@@ -457,8 +476,7 @@ impl Engine {
                     }
                 },
                 st = sb.wait_exit() => {
-                    let msg = exit_message(request_id, st);
-                    failure = Some((error_payload("Runtime.ExitError", &msg), msg));
+                    failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
                 }
                 _ = tokio::time::sleep(INIT_LIMIT) => {
                     let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
@@ -476,8 +494,7 @@ impl Engine {
                     match rx.try_recv() {
                         Ok(o) => Some(o),
                         Err(_) => {
-                            let msg = exit_message(request_id, st);
-                            failure = Some((error_payload("Runtime.ExitError", &msg), msg));
+                            failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
                             None
                         }
                     }

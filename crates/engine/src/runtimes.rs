@@ -117,9 +117,36 @@ impl Runtimes {
         }
     }
 
+    /// Host directories a sandbox of this runtime must see (read-only, at the same path): the
+    /// interpreter's installation prefix when it lives outside the system directories (e.g.
+    /// `/root/.pyenv/versions/3.11.7` for its `bin/python3.11`).
+    pub(crate) fn mounts(&self, rt: &Runtime) -> Vec<PathBuf> {
+        let name = match rt {
+            Runtime::Python { name, .. } | Runtime::Node { name, .. } => name,
+            Runtime::Provided(_) => return vec![],
+        };
+        let Some(exe) = self.managed.get(name) else { return vec![] };
+        let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.clone());
+        if ["/usr", "/bin", "/lib", "/lib64", "/sbin"].iter().any(|d| exe.starts_with(d)) {
+            return vec![];
+        }
+        // <prefix>/bin/<exe>, else the executable's directory.
+        match exe.parent().filter(|b| b.file_name().is_some_and(|n| n == "bin")).and_then(Path::parent) {
+            Some(prefix) if prefix != Path::new("/") => vec![prefix.to_path_buf()],
+            _ => exe.parent().map(|p| vec![p.to_path_buf()]).unwrap_or_default(),
+        }
+    }
+
     /// The program and arguments that start a function of this runtime, or AWS's error when the
-    /// package cannot start.
-    pub(crate) fn command(&self, rt: &Runtime, code_dir: &Path) -> Result<(PathBuf, Vec<String>), String> {
+    /// package cannot start. `code_dir` is the code's host path; `task_root` and `runtime_root`
+    /// are where the sandbox sees the code and [`Runtimes::dir`].
+    pub(crate) fn command(
+        &self,
+        rt: &Runtime,
+        code_dir: &Path,
+        task_root: &Path,
+        runtime_root: &Path,
+    ) -> Result<(PathBuf, Vec<String>), String> {
         match rt {
             Runtime::Provided(_) => {
                 let bootstrap = code_dir.join("bootstrap");
@@ -130,17 +157,17 @@ impl Runtimes {
                     })
                     .unwrap_or(false);
                 if ok {
-                    Ok((bootstrap, vec![]))
+                    Ok((task_root.join("bootstrap"), vec![]))
                 } else {
                     Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string())
                 }
             }
             Runtime::Python { name, .. } => match self.managed.get(name) {
-                Some(py) => Ok((py.clone(), vec![self.dir.join("python/bootstrap.py").display().to_string()])),
+                Some(py) => Ok((py.clone(), vec![runtime_root.join("python/bootstrap.py").display().to_string()])),
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
             Runtime::Node { name, .. } => match self.managed.get(name) {
-                Some(node) => Ok((node.clone(), vec![self.dir.join("node/bootstrap.mjs").display().to_string()])),
+                Some(node) => Ok((node.clone(), vec![runtime_root.join("node/bootstrap.mjs").display().to_string()])),
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
         }

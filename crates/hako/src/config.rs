@@ -32,6 +32,24 @@ pub(crate) struct ServeArgs {
     /// Threads serving the API (the invoke path is fastest with few hand-offs between threads).
     #[arg(long, env = "HAKO_WORKER_THREADS", default_value_t = 2)]
     pub worker_threads: usize,
+    /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; needs root), `process` (plain
+    /// host processes, no isolation) or `auto` (linux where it can run, else process).
+    #[arg(long = "sandbox", env = "HAKO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
+    pub sandbox: SandboxChoice,
+    /// The user functions run as under the linux backend (AWS: 993).
+    #[arg(long, env = "HAKO_SANDBOX_UID", default_value_t = 993)]
+    pub sandbox_uid: u32,
+    /// The group functions run as under the linux backend (AWS: 990).
+    #[arg(long, env = "HAKO_SANDBOX_GID", default_value_t = 990)]
+    pub sandbox_gid: u32,
+}
+
+/// Which sandbox backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SandboxChoice {
+    Auto,
+    Linux,
+    Process,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -2,6 +2,7 @@
 //!
 //! Only this crate reads the environment, files and flags; the libraries get typed config.
 
+mod backend;
 mod config;
 mod logsink;
 mod serve;
@@ -27,17 +28,34 @@ enum Command {
     Runtimes,
     /// Measure invoke latency, throughput and cold starts against an endpoint.
     Bench(hako_bench::BenchArgs),
+    /// Say which sandbox backends this host supports, and why not the others.
+    Doctor,
+    /// The init of a Linux sandbox (started by Hako itself, spec on fd 3).
+    #[command(hide = true)]
+    SandboxInit,
 }
 
 fn main() -> Result<()> {
+    // The sandbox init is on every cold start's path: straight there, before anything else.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "sandbox-init")
+    {
+        hako_sandbox::linux::init_main();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Logs(args) => serve::logs(args),
         Command::Runtimes => serve::runtimes(),
         Command::Bench(args) => {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
             rt.block_on(hako_bench::run(args))
         }
+        Command::Doctor => backend::doctor(),
+        Command::SandboxInit => hako_sandbox::linux::init_main(),
     }
 }

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use hako_control_api::ApiState;
 use hako_engine::{Engine, EngineConfig, Runtimes};
 use hako_model::Region;
-use hako_sandbox::process::ProcessIsolation;
 use hako_store::{CodeStore, Db};
 
 use crate::config::{LogsArgs, ServeArgs};
@@ -45,11 +44,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let (sink, log_thread) = DbSink::start(db.clone()).context("starting the log writer")?;
-    let isolation = Arc::new(ProcessIsolation);
-    tracing::warn!(
-        backend = "process",
-        "sandbox backend: process (functions run as plain host processes, without isolation or limits)"
-    );
+    let isolation = crate::backend::choose(&args).await?;
     let engine = Engine::new(
         EngineConfig {
             region: args.region.clone(),

@@ -9,14 +9,17 @@
 //! - [`process::ProcessIsolation`]: a plain host process in its own process group, killed with
 //!   the group, and with a parent-death signal so that no process outlives Hako. No namespaces
 //!   and no cgroups: the development and unprivileged backend.
-//! - A Linux backend (namespaces, cgroups, seccomp) comes next behind the same trait.
+//! - [`linux::LinuxIsolation`]: namespaces, a minimal read-only root, cgroups (v1 and v2),
+//!   an unprivileged user, no capabilities and a seccomp filter, set up by a freshly exec'd
+//!   `hako sandbox-init` ([`linux::init_main`]). Needs root.
 //!
 //! Invariant: this is the only crate allowed `unsafe`, libc/nix and `std::process::Command`.
 
+pub mod linux;
 pub mod process;
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What to run, and within which limits.
 #[derive(Debug, Clone)]
@@ -26,8 +29,16 @@ pub struct SandboxSpec {
     pub args: Vec<String>,
     /// The complete environment (nothing is inherited).
     pub env: Vec<(String, String)>,
-    /// Working directory.
+    /// Working directory (as the sandbox sees it: see [`Isolation::task_root`]).
     pub cwd: PathBuf,
+    /// The host directory of the code; isolating backends show it read-only at
+    /// [`Isolation::task_root`].
+    pub code_dir: PathBuf,
+    /// A host directory of runtime support files, shown read-only at [`Isolation::runtime_root`].
+    pub runtime_dir: Option<PathBuf>,
+    /// Further host directories the program needs (e.g. an interpreter's installation prefix),
+    /// shown read-only at the same path by isolating backends.
+    pub readonly_mounts: Vec<PathBuf>,
     /// Memory limit in MiB (enforced by isolating backends).
     pub memory_mb: u64,
     /// Writable scratch space size in MiB (enforced by isolating backends).
@@ -46,7 +57,12 @@ pub enum SandboxError {
     #[error("cannot open the sandbox's listener: {0}")]
     Listener(std::io::Error),
     #[error("cannot start {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("cannot set the sandbox up: {0}")]
+    Setup(String),
 }
 
 /// How a sandboxed process ended.
@@ -75,6 +91,24 @@ pub trait SandboxControl: Send + Sync + std::fmt::Debug {
     fn kill(&self);
     /// Peak memory use in bytes, as far as the backend can tell.
     fn peak_memory_bytes(&self) -> Option<u64>;
+    /// Whether the backend's memory limit killed a process of the sandbox.
+    fn oom_killed(&self) -> bool {
+        false
+    }
+    /// Stops every process of the sandbox from running (it keeps its memory) until [`thaw`].
+    /// No-op where the backend cannot.
+    ///
+    /// [`thaw`]: SandboxControl::thaw
+    fn freeze(&self) {}
+    /// Undoes [`SandboxControl::freeze`].
+    fn thaw(&self) {}
+    /// Whether [`SandboxControl::freeze`] does anything.
+    fn freezable(&self) -> bool {
+        false
+    }
+    /// The program has finished initialising: a backend that lets the init phase use more CPU
+    /// than the sandbox's share applies the share from now on.
+    fn initialized(&self) {}
 }
 
 /// A started sandbox: its control, the read end of its merged stdout/stderr, and a future that
@@ -89,7 +123,9 @@ pub struct Spawned {
 
 impl std::fmt::Debug for Spawned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spawned").field("control", &self.control).finish_non_exhaustive()
+        f.debug_struct("Spawned")
+            .field("control", &self.control)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,14 +135,31 @@ pub trait Isolation: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Starts a sandbox. Must be called from within a tokio runtime.
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError>;
+    /// Where a sandbox sees [`SandboxSpec::code_dir`] (`host`).
+    fn task_root(&self, host: &Path) -> PathBuf {
+        host.to_path_buf()
+    }
+    /// Where a sandbox sees [`SandboxSpec::runtime_dir`] (`host`).
+    fn runtime_root(&self, host: &Path) -> PathBuf {
+        host.to_path_buf()
+    }
 }
 
 /// Runs a short host command and returns its stdout (used to ask interpreters their version).
 /// Bounded by `timeout`.
-pub async fn probe(program: &std::path::Path, args: &[&str], timeout: std::time::Duration) -> Option<String> {
+pub async fn probe(
+    program: &std::path::Path,
+    args: &[&str],
+    timeout: std::time::Duration,
+) -> Option<String> {
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = tokio::time::timeout(timeout, cmd.output()).await.ok()?.ok()?;
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .ok()?
+        .ok()?;
     if !out.status.success() {
         return None;
     }

@@ -1,0 +1,119 @@
+//! Choosing the sandbox backend (`--sandbox auto|linux|process`) and `hako doctor`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use hako_sandbox::linux::{LinuxConfig, LinuxIsolation};
+use hako_sandbox::process::ProcessIsolation;
+use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
+
+use crate::config::{SandboxChoice, ServeArgs};
+
+fn linux_config(uid: u32, gid: u32) -> LinuxConfig {
+    LinuxConfig {
+        uid,
+        gid,
+        ..LinuxConfig::default()
+    }
+}
+
+/// Starts a sandbox running `/bin/sh -c 'exit 0'` and checks that it ends well.
+async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
+    let empty = tempfile::tempdir()?;
+    let spec = SandboxSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), "exit 0".into()],
+        env: vec![],
+        cwd: iso.task_root(empty.path()),
+        code_dir: empty.path().to_path_buf(),
+        runtime_dir: None,
+        readonly_mounts: vec![],
+        memory_mb: 128,
+        tmp_mb: 16,
+        listener_env: Some("AWS_LAMBDA_RUNTIME_API".into()),
+    };
+    let spawned = iso.spawn(&spec)?;
+    match tokio::time::timeout(Duration::from_secs(10), spawned.exit).await {
+        Ok(ExitStatus::Code(0)) => Ok(()),
+        Ok(other) => bail!("a test sandbox ended with {other}"),
+        Err(_) => bail!("a test sandbox did not end within 10 s"),
+    }
+}
+
+async fn try_linux(uid: u32, gid: u32) -> Result<LinuxIsolation> {
+    let iso = LinuxIsolation::new(linux_config(uid, gid))?;
+    smoke_test(&iso).await?;
+    Ok(iso)
+}
+
+/// The backend `hako serve` runs functions with, reported loudly.
+pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
+    let linux = match args.sandbox {
+        SandboxChoice::Process => None,
+        SandboxChoice::Linux => Some(
+            try_linux(args.sandbox_uid, args.sandbox_gid)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the linux sandbox backend cannot run here: {e:#} (see `hako doctor`)"
+                    )
+                })?,
+        ),
+        SandboxChoice::Auto => match try_linux(args.sandbox_uid, args.sandbox_gid).await {
+            Ok(iso) => Some(iso),
+            Err(e) => {
+                tracing::warn!(reason = %format!("{e:#}"), "the linux sandbox backend cannot run here (see `hako doctor`)");
+                None
+            }
+        },
+    };
+    match linux {
+        Some(iso) => {
+            let n = iso.remove_leftovers();
+            if n > 0 {
+                tracing::info!(cgroups = n, "removed the sandboxes of a previous hako");
+            }
+            tracing::info!(
+                backend = "linux",
+                cgroup = iso.cgroup_version(),
+                "sandbox backend: linux (namespaces, cgroups, seccomp)"
+            );
+            Ok(Arc::new(iso))
+        }
+        None => {
+            tracing::warn!(
+                backend = "process",
+                "sandbox backend: process (functions run as plain host processes, without isolation or limits)"
+            );
+            Ok(Arc::new(ProcessIsolation))
+        }
+    }
+}
+
+/// `hako doctor`.
+pub(crate) fn doctor() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    println!("process  supported (functions run as host processes: no isolation, no limits)");
+    let linux = rt.block_on(async {
+        let iso = LinuxIsolation::new(LinuxConfig::default())?;
+        smoke_test(&iso).await?;
+        anyhow::Ok(iso.cgroup_version())
+    });
+    match linux {
+        Ok(v) => {
+            println!(
+                "linux    supported (root, cgroup v{v}, namespaces, seccomp: a test sandbox ran)"
+            );
+            println!("default  linux (`--sandbox auto`)");
+        }
+        Err(e) => {
+            println!("linux    not supported: {e:#}");
+            println!("default  process (`--sandbox auto`)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The Linux sandbox backend against the real kernel: namespaces, root filesystem, identity,
+//! limits, the Runtime API listener, kill and freeze. The sandbox's init is the built `hako`.
+//!
+//! These need root. Without it they print a skip message and pass, except under `CI=true`, where
+//! a skip is a failure.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hako_sandbox::linux::{LinuxConfig, LinuxIsolation};
+use hako_sandbox::{ExitStatus, Isolation, SandboxSpec, Spawned};
+
+fn isolation(test: &str) -> Option<LinuxIsolation> {
+    if !nix_is_root() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: the Linux sandbox tests need root, and CI=true does not allow skipping them");
+        }
+        eprintln!("SKIPPED {test}: the Linux sandbox tests need root");
+        return None;
+    }
+    let cfg = LinuxConfig {
+        init_program: env!("CARGO_BIN_EXE_hako").into(),
+        state_dir: std::env::temp_dir().join("hako-sandbox-tests"),
+        ..LinuxConfig::default()
+    };
+    Some(LinuxIsolation::new(cfg).expect("the linux backend starts"))
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+struct Code(tempfile::TempDir);
+
+fn code() -> Code {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from the code\n").unwrap();
+    Code(dir)
+}
+
+fn spec(iso: &LinuxIsolation, code: &Code, script: &str) -> SandboxSpec {
+    SandboxSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: vec![("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into())],
+        cwd: iso.task_root(code.0.path()),
+        code_dir: code.0.path().to_path_buf(),
+        runtime_dir: None,
+        readonly_mounts: vec![],
+        memory_mb: 128,
+        tmp_mb: 8,
+        listener_env: None,
+    }
+}
+
+async fn finish(sb: Spawned) -> (ExitStatus, String) {
+    let st = tokio::time::timeout(Duration::from_secs(20), sb.exit)
+        .await
+        .expect("the sandbox ends");
+    let mut out = String::new();
+    std::fs::File::from(sb.output)
+        .read_to_string(&mut out)
+        .unwrap();
+    (st, out)
+}
+
+async fn run(iso: &LinuxIsolation, spec: &SandboxSpec) -> (ExitStatus, String) {
+    finish(iso.spawn(spec).unwrap()).await
+}
+
+#[tokio::test]
+async fn sees_only_its_own_root() {
+    let Some(iso) = isolation("sees_only_its_own_root") else {
+        return;
+    };
+    let code = code();
+    let script =
+        "ls / | tr '\\n' ' '; echo; cat /var/task/hello.txt; pwd; ls /etc | tr '\\n' ' '; echo; \
+        test -e /root && echo ROOT-VISIBLE; cat /etc/shadow 2>/dev/null && echo SHADOW-READ; \
+        echo procs $(ls /proc | grep -c '^[0-9]'); hostname; grep -c : /proc/net/dev";
+    let (st, out) = run(&iso, &spec(&iso, &code, script)).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let mut top: Vec<&str> = lines[0].split_whitespace().collect();
+    top.sort();
+    for must in ["bin", "dev", "etc", "opt", "proc", "tmp", "usr", "var"] {
+        assert!(top.contains(&must), "{must} missing from / : {top:?}");
+    }
+    for never in ["root", "home", "work", "run", "sys", "srv", "mnt"] {
+        assert!(!top.contains(&never), "{never} visible in / : {top:?}");
+    }
+    assert_eq!(lines[1], "hello from the code");
+    assert_eq!(lines[2], "/var/task");
+    assert!(
+        !lines[3].contains("shadow") && lines[3].contains("passwd"),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        !out.contains("ROOT-VISIBLE") && !out.contains("SHADOW-READ"),
+        "{out}"
+    );
+    // PID 1 (init), the shell, and the commands of this pipeline.
+    let procs: usize = lines[4].trim_start_matches("procs ").parse().unwrap();
+    assert!(procs <= 5, "{out}");
+    assert_eq!(lines[5], "localhost");
+    // /proc/net/dev: two header lines have no colon... the header has one `|`: only lo.
+    assert_eq!(lines[6], "1", "only lo: {out}");
+}
+
+#[tokio::test]
+async fn runs_unprivileged_under_seccomp() {
+    let Some(iso) = isolation("runs_unprivileged_under_seccomp") else {
+        return;
+    };
+    let code = code();
+    let script = "id -u; id -g; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '; \
+        ulimit -n; mount -t tmpfs none /tmp 2>&1 >/dev/null && echo MOUNTED; \
+        unshare -r true 2>/dev/null && echo UNSHARED; echo end";
+    let (st, out) = run(&iso, &spec(&iso, &code, script)).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..7],
+        &[
+            "993",
+            "990",
+            "CapEff: 0000000000000000",
+            "CapBnd: 0000000000000000",
+            "NoNewPrivs: 1",
+            "Seccomp: 2",
+            "1024"
+        ],
+        "{out}"
+    );
+    assert!(
+        !out.contains("MOUNTED") && !out.contains("UNSHARED"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn only_tmp_is_writable_and_it_is_size_limited() {
+    let Some(iso) = isolation("only_tmp_is_writable_and_it_is_size_limited") else {
+        return;
+    };
+    let code = code();
+    let script = "for d in / /etc /var/task /usr /opt /dev; do touch $d/x 2>/dev/null && echo WROTE $d; done; \
+        echo hi > /tmp/ok && cat /tmp/ok; \
+        dd if=/dev/zero of=/tmp/big bs=1M count=16 2>/dev/null || echo FULL; du -m /tmp/big | cut -f1";
+    let (st, out) = run(&iso, &spec(&iso, &code, script)).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(out.contains("hi\nFULL\n8\n"), "{out}");
+    assert!(!code.0.path().join("x").exists());
+}
+
+#[tokio::test]
+async fn the_memory_limit_kills_and_is_reported() {
+    let Some(iso) = isolation("the_memory_limit_kills_and_is_reported") else {
+        return;
+    };
+    let code = code();
+    let mut s = spec(
+        &iso,
+        &code,
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}",
+    );
+    s.memory_mb = 32;
+    let sb = iso.spawn(&s).unwrap();
+    let control = sb.control.clone();
+    let (st, out) = finish(sb).await;
+    assert_eq!(st, ExitStatus::Signal(9), "{out}");
+    assert!(control.oom_killed());
+    let peak = control.peak_memory_bytes().unwrap();
+    assert!(peak > 16 << 20 && peak <= 33 << 20, "peak {peak}");
+}
+
+#[tokio::test]
+async fn a_small_function_is_not_oom_killed_and_reports_its_peak() {
+    let Some(iso) = isolation("a_small_function_is_not_oom_killed_and_reports_its_peak") else {
+        return;
+    };
+    let code = code();
+    let sb = iso
+        .spawn(&spec(
+            &iso,
+            &code,
+            "x=$(head -c 4000000 /dev/zero | tr '\\0' a); echo ${#x}",
+        ))
+        .unwrap();
+    let control = sb.control.clone();
+    let (st, out) = finish(sb).await;
+    assert_eq!((st, out.as_str()), (ExitStatus::Code(0), "4000000\n"));
+    assert!(!control.oom_killed());
+    assert!(control.peak_memory_bytes().unwrap() > 4_000_000);
+}
+
+#[tokio::test]
+async fn processes_are_limited() {
+    let Some(iso) = isolation("processes_are_limited") else {
+        return;
+    };
+    let code = code();
+    let script = "i=0; while [ $i -lt 1100 ]; do sleep 60 & i=$((i+1)); done; echo looped";
+    let mut s = spec(&iso, &code, script);
+    s.memory_mb = 1769; // one full vCPU: a 128 MB sandbox gets 7 % of one
+    let sb = iso.spawn(&s).unwrap();
+    let control = sb.control.clone();
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        control.kill();
+    });
+    let (st, out) = finish(sb).await;
+    killer.abort();
+    // dash gives up at the first fork the pids limit refuses.
+    assert_eq!(
+        (st, out.as_str()),
+        (ExitStatus::Code(2), "/bin/sh: 0: Cannot fork\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_api_listener_is_the_sandboxs_loopback_9001() {
+    let Some(iso) = isolation("the_runtime_api_listener_is_the_sandboxs_loopback_9001") else {
+        return;
+    };
+    let code = code();
+    let mut s = spec(&iso, &code, "");
+    s.program = "/bin/bash".into();
+    s.args = vec![
+        "-c".into(),
+        "echo $AWS_LAMBDA_RUNTIME_API; exec 3<>/dev/tcp/127.0.0.1/9001; echo ping >&3; read -r reply <&3; echo got $reply".into(),
+    ];
+    s.listener_env = Some("AWS_LAMBDA_RUNTIME_API".into());
+    let sb = iso.spawn(&s).unwrap();
+    let mut sb = sb;
+    let listener =
+        tokio::net::TcpListener::from_std(sb.listener.take().expect("a listener")).unwrap();
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buf = [0u8; 5];
+    tokio::io::AsyncReadExt::read_exact(&mut conn, &mut buf)
+        .await
+        .unwrap();
+    assert_eq!(&buf, b"ping\n");
+    tokio::io::AsyncWriteExt::write_all(&mut conn, b"pong\n")
+        .await
+        .unwrap();
+    let (st, out) = finish(sb).await;
+    assert_eq!(
+        (st, out.as_str()),
+        (ExitStatus::Code(0), "127.0.0.1:9001\ngot pong\n")
+    );
+}
+
+#[tokio::test]
+async fn kill_takes_every_process_and_the_cgroup() {
+    let Some(iso) = isolation("kill_takes_every_process_and_the_cgroup") else {
+        return;
+    };
+    let code = code();
+    let sb = iso
+        .spawn(&spec(&iso, &code, "sleep 60 & sleep 60 & sleep 60"))
+        .unwrap();
+    let pid = sb.control.pid();
+    let group = format!("/sys/fs/cgroup/pids/hako/{}-", std::process::id());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sb.control.kill();
+    let started = Instant::now();
+    let (st, _) = finish(sb).await;
+    assert_eq!(st, ExitStatus::Signal(9));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the init is gone"
+    );
+    // The sandbox's groups are removed with it (other tests' sandboxes may still be running).
+    let _ = group;
+}
+
+#[tokio::test]
+async fn a_frozen_sandbox_does_not_run_until_thawed() {
+    let Some(iso) = isolation("a_frozen_sandbox_does_not_run_until_thawed") else {
+        return;
+    };
+    let code = code();
+    let sb = iso
+        .spawn(&spec(
+            &iso,
+            &code,
+            "while :; do echo tick; sleep 0.01; done",
+        ))
+        .unwrap();
+    let control = sb.control.clone();
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t2 = ticks.clone();
+    let mut out = std::fs::File::from(sb.output);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            t2.fetch_add(
+                buf[..n].iter().filter(|&&b| b == b'\n').count(),
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
+    });
+    let count = || ticks.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(count() > 0, "no ticks before the freeze");
+    control.freeze();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let at_freeze = count();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(count(), at_freeze, "ticks while frozen");
+    let t = Instant::now();
+    control.thaw();
+    let thaw_us = t.elapsed().as_micros();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(count() > at_freeze, "no ticks after the thaw");
+    eprintln!("thaw took {thaw_us} µs");
+    control.freeze();
+    control.kill();
+    let st = tokio::time::timeout(Duration::from_secs(5), sb.exit)
+        .await
+        .expect("a frozen sandbox dies when killed");
+    assert_eq!(st, ExitStatus::Signal(9));
+}

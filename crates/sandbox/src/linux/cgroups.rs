@@ -1,0 +1,605 @@
+//! Cgroups of sandboxes, on the v1 (one hierarchy per controller) and v2 (unified) layouts.
+//!
+//! Every sandbox gets its own group under a Hako-owned parent named `hako` at the root of each
+//! hierarchy used (`/sys/fs/cgroup/memory/hako/<id>` on v1, `/sys/fs/cgroup/hako/<id>` on v2), so
+//! that groups left behind by a Hako that was killed can be found and removed at the next start.
+//! All of it is plain file IO against a root directory, which lets the unit tests run on a
+//! temporary directory tree.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Memory that makes one full vCPU, as on AWS Lambda.
+pub(crate) const MB_PER_VCPU: u64 = 1769;
+/// The CPU controller's period.
+pub(crate) const CPU_PERIOD_US: u64 = 100_000;
+
+/// Which cgroup layout the host has, with where its hierarchies are mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// One directory per controller: memory, cpu, pids, freezer.
+    V1 {
+        memory: PathBuf,
+        cpu: PathBuf,
+        pids: PathBuf,
+        freezer: PathBuf,
+    },
+    /// The unified hierarchy's mount point.
+    V2 { root: PathBuf },
+}
+
+/// Limits of one sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) memory_mb: u64,
+    pub(crate) pids: u64,
+}
+
+impl Limits {
+    /// CPU quota per [`CPU_PERIOD_US`], proportional to memory (1769 MB = one vCPU), at least 1 ms.
+    pub(crate) fn cpu_quota_us(&self) -> u64 {
+        (CPU_PERIOD_US * self.memory_mb / MB_PER_VCPU).max(1000)
+    }
+
+    /// The quota of the init phase: at least one full vCPU (AWS boosts the CPU of the init
+    /// phase; a 128 MB Python runtime would otherwise take ~0.7 s to start at 7 % of a CPU).
+    pub(crate) fn init_cpu_quota_us(&self) -> u64 {
+        self.cpu_quota_us().max(CPU_PERIOD_US)
+    }
+}
+
+/// Errors of managing cgroups.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no usable cgroup hierarchy: {0}")]
+    NotFound(String),
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CgroupError + 'a {
+    move |source| CgroupError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(io_err("write", path))
+}
+
+impl Layout {
+    /// Finds the layout from `/proc/self/mountinfo`'s text. v2 is used only when the unified
+    /// hierarchy has the memory controller; otherwise the v1 controllers must all be mounted.
+    pub(crate) fn from_mountinfo(
+        mountinfo: &str,
+        v2_controllers: impl Fn(&Path) -> Option<String>,
+    ) -> Result<Layout, CgroupError> {
+        let mut v1: Vec<(PathBuf, Vec<String>)> = Vec::new();
+        let mut v2 = None;
+        for line in mountinfo.lines() {
+            // id parent major:minor root mountpoint opts [optional...] - fstype source superopts
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mount_point = match left.split(' ').nth(4) {
+                Some(m) => PathBuf::from(m),
+                None => continue,
+            };
+            let mut r = right.split(' ');
+            let fstype = r.next().unwrap_or("");
+            let superopts = r.nth(1).unwrap_or("");
+            match fstype {
+                "cgroup2" if v2.is_none() => v2 = Some(mount_point),
+                "cgroup" => v1.push((
+                    mount_point,
+                    superopts.split(',').map(str::to_string).collect(),
+                )),
+                _ => {}
+            }
+        }
+        if let Some(root) = v2 {
+            let has_memory = v2_controllers(&root)
+                .map(|c| c.split_whitespace().any(|c| c == "memory"))
+                .unwrap_or(false);
+            if has_memory {
+                return Ok(Layout::V2 { root });
+            }
+        }
+        let find = |c: &str| {
+            v1.iter().find(|(_, opts)| opts.iter().any(|o| o == c)).map(|(m, _)| m.clone()).ok_or_else(|| {
+                CgroupError::NotFound(format!("the cgroup v1 controller {c} is not mounted, and cgroup v2 has no memory controller"))
+            })
+        };
+        Ok(Layout::V1 {
+            memory: find("memory")?,
+            cpu: find("cpu")?,
+            pids: find("pids")?,
+            freezer: find("freezer")?,
+        })
+    }
+
+    /// The host's layout.
+    pub(crate) fn detect() -> Result<Layout, CgroupError> {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(io_err("read", Path::new("/proc/self/mountinfo")))?;
+        Layout::from_mountinfo(&mi, |root| {
+            std::fs::read_to_string(root.join("cgroup.controllers")).ok()
+        })
+    }
+
+    pub(crate) fn version(&self) -> u8 {
+        match self {
+            Layout::V1 { .. } => 1,
+            Layout::V2 { .. } => 2,
+        }
+    }
+
+    /// The Hako-owned parent directories (one per hierarchy).
+    fn parents(&self) -> Vec<PathBuf> {
+        match self {
+            Layout::V1 {
+                memory,
+                cpu,
+                pids,
+                freezer,
+            } => [memory, cpu, pids, freezer]
+                .iter()
+                .map(|m| m.join(PARENT))
+                .collect(),
+            Layout::V2 { root } => vec![root.join(PARENT)],
+        }
+    }
+}
+
+const PARENT: &str = "hako";
+
+/// The Hako-owned part of the host's cgroups.
+#[derive(Debug, Clone)]
+pub(crate) struct Cgroups {
+    layout: Layout,
+}
+
+impl Cgroups {
+    /// Creates the Hako parent groups (and on v2 enables the controllers for them).
+    pub(crate) fn open(layout: Layout) -> Result<Cgroups, CgroupError> {
+        for p in layout.parents() {
+            std::fs::create_dir_all(&p).map_err(io_err("create", &p))?;
+        }
+        if let Layout::V2 { root } = &layout {
+            let ctl = "+memory +cpu +pids";
+            write(&root.join("cgroup.subtree_control"), ctl)?;
+            write(&root.join(PARENT).join("cgroup.subtree_control"), ctl)?;
+        }
+        Ok(Cgroups { layout })
+    }
+
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Removes the sandbox groups under the Hako parents for which `stale(name)` holds (left by a
+    /// previous Hako), killing what still runs in them. Returns how many groups were removed.
+    pub(crate) fn remove_leftovers(&self, stale: impl Fn(&str) -> bool) -> usize {
+        let mut n = 0;
+        for parent in self.layout.parents() {
+            let Ok(rd) = std::fs::read_dir(&parent) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    continue;
+                }
+                if !stale(&e.file_name().to_string_lossy()) {
+                    continue;
+                }
+                let dir = e.path();
+                kill_all(&dir);
+                // v1: frozen tasks die only once thawed.
+                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+                if remove_dir_retrying(&dir) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Creates the group of one sandbox with its limits.
+    pub(crate) fn create(&self, name: &str, limits: Limits) -> Result<Cgroup, CgroupError> {
+        let dirs: Vec<PathBuf> = self.layout.parents().iter().map(|p| p.join(name)).collect();
+        for d in &dirs {
+            match std::fs::create_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err("create", d)(e)),
+            }
+        }
+        let cg = Cgroup {
+            layout: self.layout.clone(),
+            limits,
+            dirs,
+        };
+        if let Err(e) = cg.set_limits(limits) {
+            cg.destroy();
+            return Err(e);
+        }
+        Ok(cg)
+    }
+}
+
+fn kill_all(dir: &Path) {
+    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// rmdir, retried briefly while the group's last tasks are still exiting.
+fn remove_dir_retrying(dir: &Path) -> bool {
+    for i in 0..50 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(if i < 10 {
+                1
+            } else {
+                10
+            })),
+        }
+    }
+    false
+}
+
+/// The group(s) of one sandbox: one directory per v1 controller, or one v2 directory.
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    layout: Layout,
+    limits: Limits,
+    /// v1: memory, cpu, pids, freezer (the order of [`Layout::parents`]); v2: the one group.
+    dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    fn memory(&self) -> &Path {
+        &self.dirs[0]
+    }
+
+    fn freezer(&self) -> &Path {
+        self.dirs
+            .last()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new("/nonexistent"))
+    }
+
+    fn set_limits(&self, l: Limits) -> Result<(), CgroupError> {
+        let bytes = (l.memory_mb * 1024 * 1024).to_string();
+        let quota = l.init_cpu_quota_us();
+        match &self.layout {
+            Layout::V1 { .. } => {
+                let (mem, cpu, pids) = (&self.dirs[0], &self.dirs[1], &self.dirs[2]);
+                write(&mem.join("memory.limit_in_bytes"), &bytes)?;
+                // No swap: memory+swap may not exceed memory (the file exists only with swap
+                // accounting).
+                let memsw = mem.join("memory.memsw.limit_in_bytes");
+                if memsw.exists() {
+                    write(&memsw, &bytes)?;
+                }
+                let _ = std::fs::write(mem.join("memory.swappiness"), "0");
+                write(&cpu.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                write(&pids.join("pids.max"), &l.pids.to_string())?;
+            }
+            Layout::V2 { .. } => {
+                let d = &self.dirs[0];
+                write(&d.join("memory.max"), &bytes)?;
+                let swap = d.join("memory.swap.max");
+                if swap.exists() {
+                    write(&swap, "0")?;
+                }
+                // The whole sandbox dies on OOM, as a microVM would.
+                let _ = std::fs::write(d.join("memory.oom.group"), "1");
+                write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+                write(&d.join("pids.max"), &l.pids.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the init phase's CPU boost: from now on the sandbox gets its share.
+    pub(crate) fn apply_cpu_share(&self) -> Result<(), CgroupError> {
+        let quota = self.limits.cpu_quota_us();
+        match self.layout {
+            Layout::V1 { .. } => write(&self.dirs[1].join("cpu.cfs_quota_us"), &quota.to_string()),
+            Layout::V2 { .. } => write(
+                &self.dirs[0].join("cpu.max"),
+                &format!("{quota} {CPU_PERIOD_US}"),
+            ),
+        }
+    }
+
+    /// The `cgroup.procs` files a process writes `0` into to join the sandbox's group(s).
+    pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// The highest memory use so far, in bytes.
+    pub(crate) fn peak_memory_bytes(&self) -> Option<u64> {
+        let file = match self.layout {
+            Layout::V1 { .. } => "memory.max_usage_in_bytes",
+            Layout::V2 { .. } => "memory.peak",
+        };
+        std::fs::read_to_string(self.memory().join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// How many processes the OOM killer has killed in the group.
+    pub(crate) fn oom_kills(&self) -> u64 {
+        let file = match self.layout {
+            Layout::V1 { .. } => "memory.oom_control",
+            Layout::V2 { .. } => "memory.events",
+        };
+        std::fs::read_to_string(self.memory().join(file))
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("oom_kill ")
+                        .and_then(|v| v.trim().parse().ok())
+                })
+            })
+            .unwrap_or(0)
+    }
+
+    /// Stops every process of the group. v1 freezing completes asynchronously.
+    pub(crate) fn freeze(&self) -> io::Result<()> {
+        match self.layout {
+            Layout::V1 { .. } => std::fs::write(self.freezer().join("freezer.state"), "FROZEN"),
+            Layout::V2 { .. } => std::fs::write(self.dirs[0].join("cgroup.freeze"), "1"),
+        }
+    }
+
+    /// Lets the group's processes run again.
+    pub(crate) fn thaw(&self) -> io::Result<()> {
+        match self.layout {
+            Layout::V1 { .. } => std::fs::write(self.freezer().join("freezer.state"), "THAWED"),
+            Layout::V2 { .. } => std::fs::write(self.dirs[0].join("cgroup.freeze"), "0"),
+        }
+    }
+
+    /// SIGKILLs every process in the group (v2: `cgroup.kill`), then thaws it so that frozen
+    /// processes can die.
+    pub(crate) fn kill_all(&self) {
+        // Dying processes are charged CPU time too: a throttled group can take seconds to die.
+        match self.layout {
+            Layout::V1 { .. } => {
+                let _ = std::fs::write(self.dirs[1].join("cpu.cfs_quota_us"), "-1");
+            }
+            Layout::V2 { .. } => {
+                let _ = std::fs::write(self.dirs[0].join("cpu.max"), "max");
+            }
+        }
+        match self.layout {
+            // Every process of the sandbox is in all of its v1 groups.
+            Layout::V1 { .. } => kill_all(&self.dirs[0]),
+            Layout::V2 { .. } => {
+                if std::fs::write(self.dirs[0].join("cgroup.kill"), "1").is_err() {
+                    kill_all(&self.dirs[0]);
+                }
+            }
+        }
+        let _ = self.thaw();
+    }
+
+    /// Removes the group, waiting (blocking) a little while its processes exit. Best effort.
+    pub(crate) fn destroy(&self) -> bool {
+        let mut ok = true;
+        for d in &self.dirs {
+            ok &= remove_dir_retrying(d);
+        }
+        ok
+    }
+
+    /// One attempt at removing the group's directories; true when none is left.
+    pub(crate) fn try_destroy(&self) -> bool {
+        let mut ok = true;
+        for d in &self.dirs {
+            match std::fs::remove_dir(d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => ok = false,
+            }
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO_V1: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn hybrid_host_without_v2_memory_is_v1() {
+        let l = Layout::from_mountinfo(MOUNTINFO_V1, |_| Some(String::new())).unwrap();
+        assert_eq!(
+            l,
+            Layout::V1 {
+                memory: "/sys/fs/cgroup/memory".into(),
+                cpu: "/sys/fs/cgroup/cpu".into(),
+                pids: "/sys/fs/cgroup/pids".into(),
+                freezer: "/sys/fs/cgroup/freezer".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn unified_with_memory_is_v2() {
+        let mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        let l = Layout::from_mountinfo(mi, |_| Some("cpuset cpu io memory pids".into())).unwrap();
+        assert_eq!(
+            l,
+            Layout::V2 {
+                root: "/sys/fs/cgroup".into()
+            }
+        );
+        assert!(Layout::from_mountinfo(mi, |_| Some("cpu".into())).is_err());
+    }
+
+    #[test]
+    fn cpu_quota_is_proportional_to_memory() {
+        assert_eq!(
+            Limits {
+                memory_mb: 1769,
+                pids: 1
+            }
+            .cpu_quota_us(),
+            100_000
+        );
+        assert_eq!(
+            Limits {
+                memory_mb: 3538,
+                pids: 1
+            }
+            .cpu_quota_us(),
+            200_000
+        );
+        assert_eq!(
+            Limits {
+                memory_mb: 128,
+                pids: 1
+            }
+            .cpu_quota_us(),
+            7235
+        );
+        assert_eq!(
+            Limits {
+                memory_mb: 1,
+                pids: 1
+            }
+            .cpu_quota_us(),
+            1000
+        );
+    }
+
+    fn fake_v1(root: &Path) -> Layout {
+        let l = Layout::V1 {
+            memory: root.join("memory"),
+            cpu: root.join("cpu"),
+            pids: root.join("pids"),
+            freezer: root.join("freezer"),
+        };
+        for p in l.parents() {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        l
+    }
+
+    #[test]
+    fn v1_limits_and_readings_go_to_the_right_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cgs = Cgroups::open(fake_v1(tmp.path())).unwrap();
+        let cg = cgs
+            .create(
+                "sb-1",
+                Limits {
+                    memory_mb: 256,
+                    pids: 1024,
+                },
+            )
+            .unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        assert_eq!(
+            read("memory/hako/sb-1/memory.limit_in_bytes"),
+            (256u64 << 20).to_string()
+        );
+        assert_eq!(
+            read("cpu/hako/sb-1/cpu.cfs_quota_us"),
+            "100000",
+            "init boost"
+        );
+        cg.apply_cpu_share().unwrap();
+        assert_eq!(read("cpu/hako/sb-1/cpu.cfs_quota_us"), "14471");
+        assert_eq!(read("cpu/hako/sb-1/cpu.cfs_period_us"), "100000");
+        assert_eq!(read("pids/hako/sb-1/pids.max"), "1024");
+        assert_eq!(cg.procs_files().len(), 4);
+        std::fs::write(
+            tmp.path()
+                .join("memory/hako/sb-1/memory.max_usage_in_bytes"),
+            "4096\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("memory/hako/sb-1/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        )
+        .unwrap();
+        assert_eq!(cg.peak_memory_bytes(), Some(4096));
+        assert_eq!(cg.oom_kills(), 2);
+        cg.freeze().unwrap();
+        assert_eq!(read("freezer/hako/sb-1/freezer.state"), "FROZEN");
+        cg.thaw().unwrap();
+        assert_eq!(read("freezer/hako/sb-1/freezer.state"), "THAWED");
+    }
+
+    #[test]
+    fn v2_limits_and_readings_go_to_the_right_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::V2 {
+            root: tmp.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(tmp.path().join("hako")).unwrap();
+        let cgs = Cgroups::open(layout).unwrap();
+        let cg = cgs
+            .create(
+                "sb-2",
+                Limits {
+                    memory_mb: 1769,
+                    pids: 1024,
+                },
+            )
+            .unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        assert_eq!(read("cgroup.subtree_control"), "+memory +cpu +pids");
+        assert_eq!(read("hako/sb-2/memory.max"), (1769u64 << 20).to_string());
+        assert_eq!(read("hako/sb-2/cpu.max"), "100000 100000");
+        cg.apply_cpu_share().unwrap();
+        assert_eq!(read("hako/sb-2/cpu.max"), "100000 100000");
+        assert_eq!(read("hako/sb-2/memory.oom.group"), "1");
+        std::fs::write(
+            tmp.path().join("hako/sb-2/memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("hako/sb-2/memory.peak"), "123\n").unwrap();
+        assert_eq!(cg.oom_kills(), 1);
+        assert_eq!(cg.peak_memory_bytes(), Some(123));
+        cg.freeze().unwrap();
+        assert_eq!(read("hako/sb-2/cgroup.freeze"), "1");
+        assert_eq!(
+            cg.procs_files(),
+            vec![tmp.path().join("hako/sb-2/cgroup.procs")]
+        );
+    }
+}

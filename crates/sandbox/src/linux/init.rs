@@ -1,0 +1,372 @@
+//! The sandbox's init: what `hako sandbox-init` runs, in a freshly exec'd, single-threaded
+//! process. Never called from the async runtime.
+//!
+//! Three processes, from the host's point of view:
+//! 1. the *outer* helper (the process Hako started): reads the spec from fd 3, joins the
+//!    sandbox's cgroups, unshares the mount, PID, IPC, UTS and network namespaces and forks;
+//!    it then waits for the inner init, kills it if Hako goes away (fd 3 closes), and finally
+//!    exits the way the function did, so that Hako sees the function's status;
+//! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem and
+//!    `pivot_root`s into it, sets the hostname, brings `lo` up, opens the Runtime API listener
+//!    and sends it to Hako over fd 3 (SCM_RIGHTS), forks the function and reaps zombies until
+//!    the function exits (its exit takes every other process of the namespace with it);
+//! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
+//!    and the seccomp filter, then execs the program.
+//!
+//! Messages to Hako on fd 3: `OK` (with the listener attached when one was asked for) once the
+//! sandbox is ready, or `ERR:<message>` when it cannot be set up.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use serde::{Deserialize, Serialize};
+
+use super::mounts::{self, MountOp};
+use super::{net, seccomp};
+
+/// The fd on which the init gets its spec and talks to Hako.
+pub(crate) const CONTROL_FD: i32 = 3;
+/// Exit code of an init that could not set the sandbox up.
+const SETUP_FAILED: i32 = 125;
+
+/// What the init needs: everything decided by Hako beforehand.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InitSpec {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) hostname: String,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    /// The host directory the root is assembled on.
+    pub(crate) root: PathBuf,
+    pub(crate) mounts: Vec<MountOp>,
+    /// `cgroup.procs` files to join.
+    pub(crate) cgroup_procs: Vec<PathBuf>,
+    /// Open the Runtime API listener on 127.0.0.1 at this port.
+    pub(crate) listen_port: Option<u16>,
+    pub(crate) seccomp: Vec<seccomp::Program>,
+    pub(crate) nofile: u64,
+}
+
+/// The entry point of `hako sandbox-init`. Never returns.
+pub fn init_main() -> ! {
+    // SAFETY: fd 3 is handed to this process by the Linux backend (dup2 before exec) and nothing
+    // else in this fresh process has taken ownership of it.
+    let control = unsafe { OwnedFd::from_raw_fd(CONTROL_FD) };
+    let code = match outer(&control) {
+        Ok(code) => code,
+        Err(msg) => {
+            report_error(control.as_fd(), &msg);
+            SETUP_FAILED
+        }
+    };
+    std::process::exit(code)
+}
+
+fn report_error(control: BorrowedFd<'_>, msg: &str) {
+    let _ = net::send_with_fd(control, format!("ERR:{msg}").as_bytes(), None);
+    let _ = writeln!(std::io::stderr(), "hako sandbox-init: {msg}");
+}
+
+fn read_spec(control: BorrowedFd<'_>) -> Result<InitSpec, String> {
+    let mut buf = vec![0u8; 1 << 20];
+    let (n, _) =
+        net::recv_with_fd(control, &mut buf).map_err(|e| format!("cannot read the spec: {e}"))?;
+    serde_json::from_slice(&buf[..n]).map_err(|e| format!("invalid spec: {e}"))
+}
+
+fn write_file(path: &std::path::Path, value: &str) -> Result<(), String> {
+    std::fs::write(path, value)
+        .map_err(|e| format!("cannot write {} to {}: {e}", value.trim(), path.display()))
+}
+
+/// The outer helper. Returns the exit code to leave with.
+fn outer(control: &OwnedFd) -> Result<i32, String> {
+    nix::fcntl::fcntl(
+        control.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| format!("cannot set close-on-exec on the control fd: {e}"))?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let spec = read_spec(control.as_fd())?;
+    // The OOM killer should pick the function, never the init processes (inherited; the function
+    // resets it). Best effort: lowering it needs CAP_SYS_RESOURCE, which some hosts withhold.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
+    for p in &spec.cgroup_procs {
+        write_file(p, "0")?;
+    }
+    let ns = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWNET;
+    nix::sched::unshare(ns).map_err(|e| format!("cannot create the namespaces: {e}"))?;
+    let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| format!("cannot create a pipe: {e}"))?;
+    // SAFETY: this process is single-threaded (a fresh exec of the hako binary that started no
+    // threads), so the child may use the allocator and everything else freely.
+    match unsafe { nix::unistd::fork() }
+        .map_err(|e| format!("cannot fork the sandbox's init: {e}"))?
+    {
+        ForkResult::Child => {
+            drop(status_r);
+            let code = match inner(&spec, control.as_fd(), status_w) {
+                Ok(never) => match never {},
+                Err(msg) => {
+                    report_error(control.as_fd(), &msg);
+                    SETUP_FAILED
+                }
+            };
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => {
+            drop(status_w);
+            drop(spec);
+            supervise(control, child, status_r)
+        }
+    }
+}
+
+/// Waits for the inner init; kills it when Hako closes the control socket. Returns the exit code
+/// to leave with, or re-raises the function's fatal signal.
+fn supervise(control: &OwnedFd, child: Pid, status_r: OwnedFd) -> Result<i32, String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no pointers.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    let pidfd = if pidfd >= 0 {
+        // SAFETY: pidfd_open just returned this descriptor and nothing else owns it.
+        Some(unsafe { OwnedFd::from_raw_fd(pidfd as i32) })
+    } else {
+        None
+    };
+    let mut hako_gone = false;
+    loop {
+        if let Some(pidfd) = &pidfd {
+            let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            if !hako_gone {
+                fds.push(PollFd::new(control.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            let control_ready = fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .map(|r| !r.is_empty())
+                .unwrap_or(false);
+            let child_done = fds[0].revents().map(|r| !r.is_empty()).unwrap_or(false);
+            if control_ready && !hako_gone {
+                let mut buf = [0u8; 64];
+                match net::recv_with_fd(control.as_fd(), &mut buf) {
+                    Ok((0, _)) | Err(_) => {
+                        hako_gone = true;
+                        let _ = kill(child, Signal::SIGKILL);
+                    }
+                    Ok(_) => {}
+                }
+            }
+            if !child_done {
+                continue;
+            }
+        }
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                return Ok(match read_status(&status_r) {
+                    Some(FunctionStatus::Code(c)) => c,
+                    Some(FunctionStatus::Signal(s)) => reraise(s),
+                    None => code,
+                })
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                return Ok(match read_status(&status_r) {
+                    Some(FunctionStatus::Code(c)) => c,
+                    Some(FunctionStatus::Signal(s)) => reraise(s),
+                    None => reraise(sig as i32),
+                })
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("waitpid: {e}")),
+        }
+    }
+}
+
+enum FunctionStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+fn read_status(r: &OwnedFd) -> Option<FunctionStatus> {
+    let mut buf = [0u8; 5];
+    let n = nix::unistd::read(r.as_raw_fd(), &mut buf).ok()?;
+    if n != 5 {
+        return None;
+    }
+    let v = i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    match buf[0] {
+        b'C' => Some(FunctionStatus::Code(v)),
+        b'S' => Some(FunctionStatus::Signal(v)),
+        _ => None,
+    }
+}
+
+/// Dies of `sig` (so that Hako sees the function's signal), or exits 128+sig if it cannot.
+fn reraise(sig: i32) -> i32 {
+    if let Ok(s) = Signal::try_from(sig) {
+        // SAFETY: restoring the default disposition of a signal; no handler is involved.
+        let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
+        let _ =
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        let _ = kill(nix::unistd::getpid(), s);
+    }
+    128 + sig
+}
+
+/// The inner init (PID 1 of the sandbox). Only returns on error.
+fn inner(
+    spec: &InitSpec,
+    control: BorrowedFd<'_>,
+    status_w: OwnedFd,
+) -> Result<std::convert::Infallible, String> {
+    // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
+    // it died before this line, Hako's kill swept the cgroup, which we are already in.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl: {e}"))?;
+    mounts::build_root(&spec.root, &spec.mounts)?;
+    nix::unistd::sethostname(&spec.hostname)
+        .map_err(|e| format!("cannot set the hostname: {e}"))?;
+    net::loopback_up()?;
+    let listener = match spec.listen_port {
+        Some(port) => Some(
+            std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+                format!("cannot listen on 127.0.0.1:{port} inside the sandbox: {e}")
+            })?,
+        ),
+        None => None,
+    };
+    let exec = Exec::prepare(spec)?;
+    net::send_with_fd(control, b"OK", listener.as_ref().map(|l| l.as_raw_fd()))
+        .map_err(|e| format!("cannot hand the listener to hako: {e}"))?;
+    drop(listener);
+    // SAFETY: this process (PID 1 of the sandbox) is single-threaded.
+    let function = match unsafe { nix::unistd::fork() }
+        .map_err(|e| format!("cannot fork the function: {e}"))?
+    {
+        ForkResult::Child => {
+            let err = exec.run(spec);
+            let _ = writeln!(
+                std::io::stderr(),
+                "hako: cannot start {}: {err}",
+                spec.program.display()
+            );
+            // SAFETY: _exit ends the process without running anything else.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    // Reap everything (orphans are re-parented to us) until the function itself exits.
+    let status = loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == function => {
+                break FunctionStatus::Code(code)
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == function => {
+                break FunctionStatus::Signal(sig as i32)
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break FunctionStatus::Code(-1),
+        }
+    };
+    let mut msg = [0u8; 5];
+    let (tag, v) = match status {
+        FunctionStatus::Code(c) => (b'C', c),
+        FunctionStatus::Signal(s) => (b'S', s),
+    };
+    msg[0] = tag;
+    msg[1..].copy_from_slice(&v.to_le_bytes());
+    let _ = nix::unistd::write(&status_w, &msg);
+    // Leaving takes every other process of the namespace with us.
+    std::process::exit(0)
+}
+
+/// Everything the function's exec needs, allocated before the fork.
+struct Exec {
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Exec {
+    fn prepare(spec: &InitSpec) -> Result<Exec, String> {
+        let c = |s: &str| CString::new(s).map_err(|_| format!("a NUL byte in {s:?}"));
+        let program = c(&spec.program.to_string_lossy())?;
+        let mut argv = vec![program.clone()];
+        for a in &spec.args {
+            argv.push(c(a)?);
+        }
+        let envp = spec
+            .env
+            .iter()
+            .map(|(k, v)| c(&format!("{k}={v}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Exec {
+            program,
+            argv,
+            envp,
+        })
+    }
+
+    /// In the function's process: drops everything and execs. Returns only on failure.
+    fn run(&self, spec: &InitSpec) -> String {
+        match self.drop_and_exec(spec) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    fn drop_and_exec(&self, spec: &InitSpec) -> Result<std::convert::Infallible, String> {
+        use nix::sys::resource::{setrlimit, Resource};
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        let _ = std::fs::write("/proc/self/oom_score_adj", "0");
+        nix::unistd::chdir(&spec.cwd)
+            .map_err(|e| format!("cannot chdir to {}: {e}", spec.cwd.display()))?;
+        setrlimit(Resource::RLIMIT_NOFILE, spec.nofile, spec.nofile)
+            .map_err(|e| format!("setrlimit: {e}"))?;
+        setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("setrlimit: {e}"))?;
+        // Empty the capability bounding set (needs CAP_SETPCAP, so before the uid change, which
+        // clears the other sets).
+        for cap in 0..=63 {
+            // SAFETY: prctl with integer arguments only.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+                break; // past the last capability this kernel knows
+            }
+        }
+        let (uid, gid) = (Uid::from_raw(spec.uid), Gid::from_raw(spec.gid));
+        nix::unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+        nix::unistd::setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
+        nix::unistd::setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+        // Rust ignores SIGPIPE at start; the function gets the default, and an empty mask.
+        // SAFETY: restoring a default disposition; no handler is involved.
+        let _ = unsafe {
+            nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+        };
+        let _ =
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        seccomp::install(&spec.seccomp)?;
+        let e = nix::unistd::execve(&self.program, &self.argv, &self.envp).unwrap_err();
+        Err(e.to_string())
+    }
+}

@@ -1,0 +1,434 @@
+//! The Linux backend: each sandbox in its own mount, PID, IPC, UTS and network namespaces, on a
+//! minimal read-only root, in its own cgroup (memory, CPU, pids, freezer), as an unprivileged
+//! user without capabilities, under a seccomp filter.
+//!
+//! Hako never sets namespaces up in its own (multi-threaded) process: [`LinuxIsolation::spawn`]
+//! starts a fresh copy of the hako binary as `hako sandbox-init` ([`init_main`]) with the spec on
+//! fd 3, and the init does the rest (see [`init`]). Hako keeps the other end of fd 3: the init
+//! sends the Runtime API listener over it, and when Hako dies the socket closes and the sandbox
+//! dies with it.
+//!
+//! Not done yet: outbound network (the namespace has only `lo`), layers at `/opt`, user-namespace
+//! (rootless) operation.
+
+mod cgroups;
+mod init;
+mod mounts;
+mod net;
+mod seccomp;
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::Pid;
+
+pub use cgroups::CgroupError;
+pub use init::init_main;
+pub use mounts::{RUNTIME_ROOT, TASK_ROOT};
+pub use seccomp::SeccompError;
+
+use crate::{ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Spawned};
+
+/// The port of the Runtime API inside every sandbox, as on AWS.
+pub const RUNTIME_API_PORT: u16 = 9001;
+/// Processes and threads per sandbox, and open files per process (AWS's limits).
+const MAX_PIDS: u64 = 1024;
+const MAX_FILES: u64 = 1024;
+/// How long the init may take to report the sandbox ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of the Linux backend.
+#[derive(Debug, Clone)]
+pub struct LinuxConfig {
+    /// The program to run as the sandbox's init, and its arguments: the hako binary itself with
+    /// `sandbox-init` (tests point it at the built binary).
+    pub init_program: PathBuf,
+    pub init_args: Vec<String>,
+    /// The unprivileged user and group functions run as (AWS: 993 and 990).
+    pub uid: u32,
+    pub gid: u32,
+    pub user_name: String,
+    pub hostname: String,
+    /// A host directory for Hako's per-sandbox mount points (`<state_dir>/root`).
+    pub state_dir: PathBuf,
+}
+
+impl Default for LinuxConfig {
+    fn default() -> Self {
+        LinuxConfig {
+            init_program: PathBuf::from("/proc/self/exe"),
+            init_args: vec!["sandbox-init".into()],
+            uid: 993,
+            gid: 990,
+            user_name: "sbx_user1051".into(),
+            hostname: "localhost".into(),
+            state_dir: PathBuf::from("/run/hako"),
+        }
+    }
+}
+
+/// Why the Linux backend cannot run here.
+#[derive(Debug, thiserror::Error)]
+pub enum LinuxError {
+    #[error("the Linux backend needs root (euid 0); running as uid {0}")]
+    NotRoot(u32),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    #[error("cannot create {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Starts sandboxes with namespaces, cgroups and seccomp.
+#[derive(Debug)]
+pub struct LinuxIsolation {
+    cfg: LinuxConfig,
+    cgroups: cgroups::Cgroups,
+    seccomp: Vec<seccomp::Program>,
+    system_mounts: Vec<mounts::MountOp>,
+    root: PathBuf,
+}
+
+/// Numbers the sandboxes of this process (cgroups are named `<pid>-<n>`), across instances.
+static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);
+
+impl LinuxIsolation {
+    /// Checks the host (root, cgroups), compiles the seccomp policy and prepares the state
+    /// directory. Does not touch other Hako instances' sandboxes.
+    pub fn new(cfg: LinuxConfig) -> Result<LinuxIsolation, LinuxError> {
+        let euid = nix::unistd::geteuid().as_raw();
+        if euid != 0 {
+            return Err(LinuxError::NotRoot(euid));
+        }
+        let cgroups = cgroups::Cgroups::open(cgroups::Layout::detect()?)?;
+        let seccomp = seccomp::compile(seccomp::DEFAULT_POLICY)?;
+        let root = cfg.state_dir.join("root");
+        std::fs::create_dir_all(&root).map_err(|source| LinuxError::StateDir {
+            path: root.clone(),
+            source,
+        })?;
+        let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
+        Ok(LinuxIsolation {
+            cfg,
+            cgroups,
+            seccomp,
+            system_mounts,
+            root,
+        })
+    }
+
+    /// The cgroup version in use (1 or 2).
+    pub fn cgroup_version(&self) -> u8 {
+        self.cgroups.layout().version()
+    }
+
+    /// Removes the cgroups (and kills the processes) of sandboxes whose Hako is gone, e.g. after
+    /// `kill -9`. Groups are named `<hako pid>-<n>`: those of live processes are left alone.
+    pub fn remove_leftovers(&self) -> usize {
+        self.cgroups.remove_leftovers(|name| {
+            let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            match pid {
+                Some(pid) if pid as u32 == std::process::id() => false,
+                Some(pid) => kill(Pid::from_raw(pid), None).is_err(),
+                None => false,
+            }
+        })
+    }
+
+    fn wait_ready(&self, sock: &OwnedFd) -> Result<Option<std::net::TcpListener>, SandboxError> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let setup = |m: String| SandboxError::Setup(m);
+        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+        let ms =
+            PollTimeout::try_from(READY_TIMEOUT.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+        let n = loop {
+            match poll(&mut fds, ms) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.map_err(|e| setup(format!("poll: {e}")))?,
+            }
+        };
+        if n == 0 {
+            return Err(setup(format!(
+                "the sandbox was not ready within {} s",
+                READY_TIMEOUT.as_secs()
+            )));
+        }
+        let mut buf = [0u8; 4096];
+        let (len, fd) = net::recv_with_fd(sock.as_fd(), &mut buf)
+            .map_err(|e| setup(format!("recvmsg: {e}")))?;
+        let msg = String::from_utf8_lossy(&buf[..len]);
+        if let Some(err) = msg.strip_prefix("ERR:") {
+            return Err(setup(err.to_string()));
+        }
+        if msg != "OK" {
+            return Err(setup(if len == 0 {
+                "the sandbox's init exited".into()
+            } else {
+                format!("unexpected message {msg:?}")
+            }));
+        }
+        match fd {
+            Some(fd) => {
+                let l = std::net::TcpListener::from(fd);
+                l.set_nonblocking(true).map_err(SandboxError::Listener)?;
+                Ok(Some(l))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LinuxControl {
+    /// The outer init's pid.
+    pid: u32,
+    cgroup: cgroups::Cgroup,
+    exited: AtomicBool,
+    frozen: AtomicBool,
+    /// Set once the sandbox has exited: its last readings.
+    final_peak: AtomicU64,
+    final_oom: AtomicBool,
+    /// Hako's end of fd 3: closing it kills the sandbox.
+    _control: OwnedFd,
+}
+
+impl LinuxControl {
+    /// Records the last readings, then removes the cgroup (retrying while processes exit).
+    async fn finish(&self) {
+        self.final_peak.store(
+            self.cgroup.peak_memory_bytes().unwrap_or(0),
+            Ordering::Release,
+        );
+        self.final_oom
+            .store(self.cgroup.oom_kills() > 0, Ordering::Release);
+        self.exited.store(true, Ordering::Release);
+        self.cgroup.kill_all();
+        for _ in 0..200 {
+            if self.cgroup.try_destroy() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tracing::warn!(pid = self.pid, "a sandbox's cgroup could not be removed");
+    }
+}
+
+impl SandboxControl for LinuxControl {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn kill(&self) {
+        if self.exited.load(Ordering::Acquire) {
+            return;
+        }
+        // The inner init dies with the outer one (parent-death signal), and the PID namespace with
+        // its init; the cgroup sweep covers the rest, and thaws frozen processes so they can die.
+        let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        self.cgroup.kill_all();
+    }
+
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        if self.exited.load(Ordering::Acquire) {
+            return Some(self.final_peak.load(Ordering::Acquire));
+        }
+        self.cgroup.peak_memory_bytes()
+    }
+
+    fn oom_killed(&self) -> bool {
+        if self.exited.load(Ordering::Acquire) {
+            return self.final_oom.load(Ordering::Acquire);
+        }
+        self.cgroup.oom_kills() > 0
+    }
+
+    fn freeze(&self) {
+        if !self.exited.load(Ordering::Acquire) && !self.frozen.swap(true, Ordering::AcqRel) {
+            let _ = self.cgroup.freeze();
+        }
+    }
+
+    fn thaw(&self) {
+        if self.frozen.swap(false, Ordering::AcqRel) {
+            let _ = self.cgroup.thaw();
+        }
+    }
+
+    fn freezable(&self) -> bool {
+        true
+    }
+
+    fn initialized(&self) {
+        if !self.exited.load(Ordering::Acquire) {
+            let _ = self.cgroup.apply_cpu_share();
+        }
+    }
+}
+
+impl Isolation for LinuxIsolation {
+    fn name(&self) -> &'static str {
+        "linux"
+    }
+
+    fn task_root(&self, _host: &Path) -> PathBuf {
+        PathBuf::from(TASK_ROOT)
+    }
+
+    fn runtime_root(&self, _host: &Path) -> PathBuf {
+        PathBuf::from(RUNTIME_ROOT)
+    }
+
+    fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError> {
+        let setup = |m: String| SandboxError::Setup(m);
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT_SANDBOX.fetch_add(1, Ordering::Relaxed)
+        );
+        let limits = cgroups::Limits {
+            memory_mb: spec.memory_mb,
+            pids: MAX_PIDS,
+        };
+        let cgroup = self
+            .cgroups
+            .create(&name, limits)
+            .map_err(|e| setup(e.to_string()))?;
+        let mut env = spec.env.clone();
+        if let Some(var) = &spec.listener_env {
+            env.push((var.clone(), format!("127.0.0.1:{RUNTIME_API_PORT}")));
+        }
+        let plan = mounts::sandbox_plan(
+            &self.system_mounts,
+            &spec.code_dir,
+            spec.runtime_dir.as_deref(),
+            &spec.readonly_mounts,
+            spec.tmp_mb,
+        );
+        let init = init::InitSpec {
+            program: spec.program.clone(),
+            args: spec.args.clone(),
+            env,
+            cwd: spec.cwd.clone(),
+            hostname: self.cfg.hostname.clone(),
+            uid: self.cfg.uid,
+            gid: self.cfg.gid,
+            root: self.root.clone(),
+            mounts: plan,
+            cgroup_procs: cgroup.procs_files(),
+            listen_port: spec.listener_env.as_ref().map(|_| RUNTIME_API_PORT),
+            seccomp: self.seccomp.clone(),
+            nofile: MAX_FILES,
+        };
+        let fail = |e: SandboxError| {
+            cgroup.kill_all();
+            cgroup.destroy();
+            e
+        };
+        let result = (|| {
+            let bytes = serde_json::to_vec(&init)
+                .map_err(|e| setup(format!("cannot encode the spec: {e}")))?;
+            let (ours, theirs) = socketpair(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| setup(format!("socketpair: {e}")))?;
+            net::send_with_fd(ours.as_fd(), &bytes, None)
+                .map_err(|e| setup(format!("cannot send the spec: {e}")))?;
+            let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| SandboxError::Pipe(e.into()))?;
+            let write2 = write.try_clone().map_err(SandboxError::Pipe)?;
+            let mut cmd = std::process::Command::new(&self.cfg.init_program);
+            cmd.args(&self.cfg.init_args)
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(write))
+                .stderr(Stdio::from(write2))
+                .process_group(0);
+            let fd = theirs.as_raw_fd();
+            // SAFETY: the closure runs in the forked child before exec and only calls dup2(2) and
+            // fcntl(2), which are async-signal-safe; it touches no memory shared with the parent.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if fd == init::CONTROL_FD {
+                        if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    } else if libc::dup2(fd, init::CONTROL_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut cmd = tokio::process::Command::from(cmd);
+            cmd.kill_on_drop(true);
+            let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+                program: self.cfg.init_program.display().to_string(),
+                source,
+            })?;
+            drop(theirs);
+            // Waiting for the init takes milliseconds: let the runtime move other tasks off this
+            // worker meanwhile.
+            let ready = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                    tokio::task::block_in_place(|| self.wait_ready(&ours))
+                }
+                _ => self.wait_ready(&ours),
+            };
+            match ready {
+                Ok(l) => Ok((child, read, ours, l)),
+                Err(e) => {
+                    // The init's own message is in its output; the child is killed on drop.
+                    drop(child);
+                    Err(e)
+                }
+            }
+        })();
+        let (child, output, control_fd, listener) = result.map_err(fail)?;
+        let pid = child.id().unwrap_or(0);
+        let control = Arc::new(LinuxControl {
+            pid,
+            cgroup,
+            exited: AtomicBool::new(false),
+            frozen: AtomicBool::new(false),
+            final_peak: AtomicU64::new(0),
+            final_oom: AtomicBool::new(false),
+            _control: control_fd,
+        });
+        let c2 = control.clone();
+        let exit = Box::pin(async move {
+            let mut child = child;
+            let s = match child.wait().await {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    match (st.code(), st.signal()) {
+                        (Some(c), _) => ExitStatus::Code(c),
+                        (None, Some(sig)) => ExitStatus::Signal(sig),
+                        _ => ExitStatus::Code(-1),
+                    }
+                }
+                Err(_) => ExitStatus::Code(-1),
+            };
+            c2.finish().await;
+            s
+        });
+        Ok(Spawned {
+            control,
+            output,
+            exit,
+            listener,
+        })
+    }
+}

@@ -1,0 +1,382 @@
+//! The sandbox's root filesystem: a plan (plain data, computed by Hako from the host's layout and
+//! the spec) and its execution inside the sandbox's init, ending in `pivot_root`.
+//!
+//! The root is a small tmpfs holding: the host's system directories read-only (`/usr`, `/lib*`,
+//! `/bin`, `/sbin`, or the symlinks a merged-/usr host has for them), an `/etc` with only
+//! `passwd`, `group`, `hosts`, `nsswitch.conf` and the host's `resolv.conf`, `ld.so.cache` and
+//! certificates, the code at `/var/task` and the runtime clients at `/var/runtime` read-only, an
+//! empty `/opt`, a size-limited `/tmp`, a fresh `/proc` and a `/dev` with only null, zero, full,
+//! random, urandom and tty. The root itself is read-only once assembled.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use serde::{Deserialize, Serialize};
+
+/// Where the function's code appears inside.
+pub const TASK_ROOT: &str = "/var/task";
+/// Where the runtime directory appears inside.
+pub const RUNTIME_ROOT: &str = "/var/runtime";
+
+/// The host directories a runtime needs, bound read-only (or re-created as symlinks).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin",
+];
+/// Host files and directories of `/etc` that are bound read-only when they exist.
+const ETC_BINDS: &[&str] = &[
+    "/etc/resolv.conf",
+    "/etc/ld.so.cache",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/pki",
+    "/etc/alternatives",
+];
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// One step of assembling the root. Paths in `dst`/`path` are as seen inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum MountOp {
+    /// A host file or directory, read-only, nosuid, nodev.
+    BindRo {
+        src: PathBuf,
+        dst: PathBuf,
+    },
+    /// A host device node, bound under `/dev`.
+    Dev {
+        name: String,
+    },
+    Symlink {
+        target: PathBuf,
+        path: PathBuf,
+    },
+    Dir {
+        path: PathBuf,
+        mode: u32,
+    },
+    File {
+        path: PathBuf,
+        contents: String,
+        mode: u32,
+    },
+    Tmpfs {
+        dst: PathBuf,
+        size_mb: u64,
+        mode: u32,
+    },
+    Proc,
+}
+
+/// The per-host part of the plan (the same for every sandbox), computed once.
+pub(crate) fn system_plan(uid: u32, gid: u32, user: &str) -> Vec<MountOp> {
+    let mut ops = Vec::new();
+    for d in SYSTEM_DIRS {
+        let p = Path::new(d);
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(p) {
+                    ops.push(MountOp::Symlink {
+                        target,
+                        path: p.into(),
+                    });
+                }
+            }
+            Ok(m) if m.is_dir() => ops.push(MountOp::BindRo {
+                src: p.into(),
+                dst: p.into(),
+            }),
+            _ => {}
+        }
+    }
+    ops.push(MountOp::Dir {
+        path: "/etc".into(),
+        mode: 0o755,
+    });
+    let passwd =
+        format!("root:x:0:0:root:/root:/sbin/nologin\n{user}:x:{uid}:{gid}::/tmp:/sbin/nologin\n");
+    let group = format!("root:x:0:\n{user}:x:{gid}:\n");
+    for (name, contents) in [
+        ("passwd", passwd),
+        ("group", group),
+        (
+            "hosts",
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string(),
+        ),
+        (
+            "nsswitch.conf",
+            "passwd: files\ngroup: files\nhosts: files dns\n".to_string(),
+        ),
+    ] {
+        ops.push(MountOp::File {
+            path: Path::new("/etc").join(name),
+            contents,
+            mode: 0o644,
+        });
+    }
+    for f in ETC_BINDS {
+        if Path::new(f).exists() {
+            ops.push(MountOp::BindRo {
+                src: f.into(),
+                dst: f.into(),
+            });
+        }
+    }
+    ops.push(MountOp::Tmpfs {
+        dst: "/dev".into(),
+        size_mb: 1,
+        mode: 0o755,
+    });
+    for d in DEVICES {
+        if Path::new("/dev").join(d).exists() {
+            ops.push(MountOp::Dev {
+                name: d.to_string(),
+            });
+        }
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        ops.push(MountOp::Symlink {
+            target: target.into(),
+            path: Path::new("/dev").join(name),
+        });
+    }
+    ops.push(MountOp::Proc);
+    ops.push(MountOp::Dir {
+        path: "/opt".into(),
+        mode: 0o755,
+    });
+    ops
+}
+
+/// Whether `p` is already visible through one of the system binds.
+fn under_system_dir(p: &Path) -> bool {
+    SYSTEM_DIRS.iter().any(|d| p.starts_with(d))
+}
+
+/// The whole plan of one sandbox.
+pub(crate) fn sandbox_plan(
+    system: &[MountOp],
+    code_dir: &Path,
+    runtime_dir: Option<&Path>,
+    readonly_mounts: &[PathBuf],
+    tmp_mb: u64,
+) -> Vec<MountOp> {
+    let mut ops = system.to_vec();
+    ops.push(MountOp::BindRo {
+        src: code_dir.into(),
+        dst: TASK_ROOT.into(),
+    });
+    if let Some(r) = runtime_dir {
+        ops.push(MountOp::BindRo {
+            src: r.into(),
+            dst: RUNTIME_ROOT.into(),
+        });
+    }
+    for m in readonly_mounts {
+        if m.is_absolute() && !under_system_dir(m) && m.exists() {
+            ops.push(MountOp::BindRo {
+                src: m.clone(),
+                dst: m.clone(),
+            });
+        }
+    }
+    ops.push(MountOp::Tmpfs {
+        dst: "/tmp".into(),
+        size_mb: tmp_mb.max(1),
+        mode: 0o1777,
+    });
+    ops
+}
+
+fn inside(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap_or(p))
+}
+
+fn errno<'a>(what: &str, p: &'a Path) -> impl FnOnce(nix::Error) -> String + 'a {
+    let what = what.to_string();
+    move |e| format!("cannot {what} {}: {e}", p.display())
+}
+
+fn io<'a>(what: &str, p: &'a Path) -> impl FnOnce(std::io::Error) -> String + 'a {
+    let what = what.to_string();
+    move |e| format!("cannot {what} {}: {e}", p.display())
+}
+
+fn bind_ro(src: &Path, dst: &Path) -> Result<(), String> {
+    if src.is_dir() {
+        std::fs::create_dir_all(dst).map_err(io("create", dst))?;
+    } else {
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+        std::fs::File::create(dst).map_err(io("create", dst))?;
+    }
+    mount(
+        Some(src),
+        dst,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(errno("bind", src))?;
+    let ro = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    mount(None::<&str>, dst, None::<&str>, ro, None::<&str>).map_err(errno("make read-only", dst))
+}
+
+/// Assembles the root at `root` (a host directory) and makes it the process's `/`: runs in the
+/// sandbox's init, in its own mount namespace, as root.
+pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    // Nothing of what follows may propagate to the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(errno("make private", Path::new("/")))?;
+    mount(
+        Some("tmpfs"),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=4m,mode=0755"),
+    )
+    .map_err(errno("mount the root tmpfs on", root))?;
+    for op in ops {
+        match op {
+            MountOp::BindRo { src, dst } => bind_ro(src, &inside(root, dst))?,
+            MountOp::Dev { name } => {
+                let src = Path::new("/dev").join(name);
+                let dst = inside(root, &src);
+                std::fs::File::create(&dst).map_err(io("create", &dst))?;
+                mount(
+                    Some(&src),
+                    &dst,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(errno("bind", &src))?;
+            }
+            MountOp::Symlink { target, path } => {
+                let p = inside(root, path);
+                symlink(target, &p).map_err(io("create the symlink", &p))?;
+            }
+            MountOp::Dir { path, mode } => {
+                let p = inside(root, path);
+                std::fs::create_dir_all(&p).map_err(io("create", &p))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io("chmod", &p))?;
+            }
+            MountOp::File {
+                path,
+                contents,
+                mode,
+            } => {
+                let p = inside(root, path);
+                std::fs::write(&p, contents).map_err(io("write", &p))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io("chmod", &p))?;
+            }
+            MountOp::Tmpfs { dst, size_mb, mode } => {
+                let p = inside(root, dst);
+                std::fs::create_dir_all(&p).map_err(io("create", &p))?;
+                let data = format!("size={size_mb}m,mode={mode:o}");
+                let mut flags = MsFlags::MS_NOSUID;
+                if dst != Path::new("/dev") {
+                    flags |= MsFlags::MS_NODEV;
+                }
+                mount(Some("tmpfs"), &p, Some("tmpfs"), flags, Some(data.as_str()))
+                    .map_err(errno("mount tmpfs on", &p))?;
+            }
+            MountOp::Proc => {
+                let p = inside(root, Path::new("/proc"));
+                std::fs::create_dir_all(&p).map_err(io("create", &p))?;
+                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                mount(Some("proc"), &p, Some("proc"), flags, None::<&str>)
+                    .map_err(errno("mount proc on", &p))?;
+            }
+        }
+    }
+    // pivot_root(".", "."): the old root ends up stacked under the new one, then is detached.
+    nix::unistd::chdir(root).map_err(errno("chdir to", root))?;
+    nix::unistd::pivot_root(".", ".").map_err(errno("pivot_root to", root))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(errno("detach the old root", Path::new("/")))?;
+    nix::unistd::chdir("/").map_err(errno("chdir to", Path::new("/")))?;
+    let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(None::<&str>, "/", None::<&str>, ro, None::<&str>)
+        .map_err(errno("make read-only", Path::new("/")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_has_code_runtime_and_sized_tmp() {
+        let system = vec![MountOp::Proc];
+        let plan = sandbox_plan(
+            &system,
+            Path::new("/data/code/abc"),
+            Some(Path::new("/data/runtimes")),
+            &[
+                "/usr/lib/python3".into(),
+                "relative".into(),
+                std::env::temp_dir(),
+            ],
+            512,
+        );
+        assert_eq!(
+            plan,
+            vec![
+                MountOp::Proc,
+                MountOp::BindRo {
+                    src: "/data/code/abc".into(),
+                    dst: TASK_ROOT.into()
+                },
+                MountOp::BindRo {
+                    src: "/data/runtimes".into(),
+                    dst: RUNTIME_ROOT.into()
+                },
+                MountOp::BindRo {
+                    src: std::env::temp_dir(),
+                    dst: std::env::temp_dir()
+                },
+                MountOp::Tmpfs {
+                    dst: "/tmp".into(),
+                    size_mb: 512,
+                    mode: 0o1777
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_system_plan_has_the_sandbox_user_and_no_host_etc() {
+        let plan = system_plan(993, 990, "sbx_user1051");
+        let passwd = plan.iter().find_map(|op| match op {
+            MountOp::File { path, contents, .. } if path == Path::new("/etc/passwd") => {
+                Some(contents.clone())
+            }
+            _ => None,
+        });
+        assert!(passwd.unwrap().contains("sbx_user1051:x:993:990:"));
+        assert!(!plan
+            .iter()
+            .any(|op| matches!(op, MountOp::BindRo { src, .. } if src == Path::new("/etc"))));
+        assert!(plan.contains(&MountOp::Proc));
+        assert!(plan
+            .iter()
+            .any(|op| matches!(op, MountOp::Dev { name } if name == "null")));
+    }
+}
