@@ -375,10 +375,10 @@ fn valid_env_key(k: &str) -> bool {
 
 /// Checks environment variables as AWS does.
 pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), Error> {
-    for k in vars.keys() {
-        if !valid_env_key(k) {
+    if vars.keys().any(|k| !valid_env_key(k)) {
+        {
             return Err(Error::validation(format!(
-                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key '{k}')"
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
             )));
         }
     }
