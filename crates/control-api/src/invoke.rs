@@ -89,13 +89,10 @@ pub(crate) async fn invoke(
         }
     };
     let f = st.resolve(&fname, &version)?;
-    let invoked_arn = if q.contains_key("Qualifier") || name.matches(':').count() % 2 == 1 && !name.starts_with("arn") {
-        st.arn_of(&fname, &version)
-    } else if name.starts_with("arn:") {
-        name.clone()
-    } else {
-        f.arn.clone()
-    };
+    // The function sees the ARN the caller used: qualified when the caller named a qualifier.
+    let qualified = q.contains_key("Qualifier")
+        || hako_model::FunctionRef::parse(&name, &st.region).is_ok_and(|r| r.qualifier.is_some());
+    let invoked_arn = if qualified { st.region.qualified_arn(&fname, &version) } else { f.arn.clone() };
     let req = InvokeRequest {
         payload,
         invoked_arn,

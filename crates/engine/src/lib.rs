@@ -392,44 +392,57 @@ impl Engine {
         }
         let request_id = uuid::Uuid::new_v4().to_string();
         let pool = self.pool_for(f);
-        let warm = loop {
-            let Some(sb) = pool.idle.lock().pop() else { break None };
-            if sb.is_alive() {
-                sb.wake();
-                break Some(sb);
-            }
-            self.forget(&sb);
-        };
-        let started = Instant::now();
-        let (sb, init) = match warm {
-            Some(sb) => (sb, None),
-            None => match self.start_sandbox(f).await {
-                Ok(sb) => (sb, Some(started)),
-                Err(msg) => {
-                    return Ok(InvokeResult {
-                        payload: error_payload(
-                            "Runtime.InvalidEntrypoint",
-                            &format!("RequestId: {request_id} Error: {msg}"),
-                        ),
-                        request_id,
-                        function_error: Some("Unhandled"),
-                        log_tail: None,
-                        executed_version: f.version.clone(),
-                    })
+        let mut req = req;
+        // A warm sandbox that dies before its runtime takes the event never saw it: the event
+        // is run again on a fresh sandbox (at most once more).
+        for attempt in 0..2 {
+            let warm = if attempt == 0 {
+                loop {
+                    let Some(sb) = pool.idle.lock().pop() else { break None };
+                    if sb.is_alive() {
+                        sb.wake();
+                        break Some(sb);
+                    }
+                    self.forget(&sb);
                 }
-            },
-        };
-        let result = self.run_on(f, &sb, init, &request_id, req).await;
-        // Back to the pool, or gone.
-        *sb.last_used.lock() = Instant::now();
-        if sb.is_alive() && !pool.retired.load(Ordering::Acquire) && !self.closing.load(Ordering::Acquire) {
-            sb.rest();
-            pool.idle.lock().push(sb);
-        } else {
-            sb.kill();
-            self.forget(&sb);
+            } else {
+                None
+            };
+            let started = Instant::now();
+            let (sb, init) = match warm {
+                Some(sb) => (sb, None),
+                None => match self.start_sandbox(f).await {
+                    Ok(sb) => (sb, Some(started)),
+                    Err(msg) => {
+                        return Ok(InvokeResult {
+                            payload: error_payload(
+                                "Runtime.InvalidEntrypoint",
+                                &format!("RequestId: {request_id} Error: {msg}"),
+                            ),
+                            request_id,
+                            function_error: Some("Unhandled"),
+                            log_tail: None,
+                            executed_version: f.version.clone(),
+                        })
+                    }
+                },
+            };
+            let result = self.run_on(f, &sb, init, &request_id, req).await;
+            // Back to the pool, or gone.
+            *sb.last_used.lock() = Instant::now();
+            if sb.is_alive() && !pool.retired.load(Ordering::Acquire) && !self.closing.load(Ordering::Acquire) {
+                sb.rest();
+                pool.idle.lock().push(sb);
+            } else {
+                sb.kill();
+                self.forget(&sb);
+            }
+            match result {
+                Ok(r) => return Ok(r),
+                Err(again) => req = again,
+            }
         }
-        Ok(result)
+        Err(Error::service(format!("RequestId: {request_id} Error: no sandbox could take the event")))
     }
 
     async fn run_on(
@@ -439,27 +452,15 @@ impl Engine {
         cold_since: Option<Instant>,
         request_id: &str,
         req: InvokeRequest,
-    ) -> InvokeResult {
+    ) -> Result<InvokeResult, InvokeRequest> {
+        let req_log_tail = req.log_tail;
         if req.log_tail {
             sb.logs.begin_tail();
         }
-        sb.logs.platform(format!("START RequestId: {request_id} Version: {}", f.version));
-        let (tx, mut rx) = oneshot::channel();
-        let trace_id = req.trace_id.clone().unwrap_or_else(|| new_trace_id());
-        sb.slot.deliver(
-            Invocation {
-                request_id: request_id.to_string(),
-                payload: req.payload,
-                timeout_ms: f.timeout.as_millis() as u64,
-                function_arn: req.invoked_arn,
-                trace_id,
-                client_context: req.client_context,
-                cognito_identity: None,
-            },
-            tx,
-        );
         let mut init_duration = None;
         let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
+        // A cold sandbox first initialises (its output goes before START, as on AWS); the event
+        // is delivered once the runtime asks for it.
         if let Some(since) = cold_since {
             tokio::select! {
                 ready = sb.slot.ready() => match ready {
@@ -485,6 +486,22 @@ impl Engine {
                 }
             }
         }
+        sb.logs.drain();
+        sb.logs.platform(format!("START RequestId: {request_id} Version: {}", f.version));
+        let (tx, mut rx) = oneshot::channel();
+        let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
+        let invocation = Invocation {
+            request_id: request_id.to_string(),
+            payload: req.payload,
+            timeout_ms: f.timeout.as_millis() as u64,
+            function_arn: req.invoked_arn,
+            trace_id,
+            client_context: req.client_context,
+            cognito_identity: None,
+        };
+        if failure.is_none() {
+            sb.slot.deliver(invocation, tx);
+        }
         let began = Instant::now();
         let outcome = if failure.is_none() {
             tokio::select! {
@@ -493,6 +510,20 @@ impl Engine {
                     // A response posted just before the exit still counts.
                     match rx.try_recv() {
                         Ok(o) => Some(o),
+                        Err(_) if cold_since.is_none() && sb.slot.is_queued() => {
+                            if let Some(inv) = sb.slot.withdraw() {
+                                sb.logs.platform(format!("END RequestId: {request_id}"));
+                                return Err(InvokeRequest {
+                                    payload: inv.payload,
+                                    invoked_arn: inv.function_arn,
+                                    client_context: inv.client_context,
+                                    trace_id: Some(inv.trace_id),
+                                    log_tail: req_log_tail,
+                                });
+                            }
+                            failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
+                            None
+                        }
                         Err(_) => {
                             failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
                             None
@@ -561,14 +592,14 @@ impl Engine {
             report.push_str("Status: error\t");
         }
         sb.logs.platform(report);
-        let log_tail = if req.log_tail { sb.logs.end_tail() } else { None };
-        InvokeResult {
+        let log_tail = if req_log_tail { sb.logs.end_tail() } else { None };
+        Ok(InvokeResult {
             request_id: request_id.to_string(),
             payload,
             function_error,
             log_tail,
             executed_version: f.version.clone(),
-        }
+        })
     }
 }
 

@@ -153,7 +153,9 @@ async fn next(slot: &Slot) -> Response<Full<Bytes>> {
             }
         },
     };
-    let mut r = json(StatusCode::OK, inv.payload);
+    // An Invoke without a payload reaches the function as `{}`, as on AWS.
+    let payload = if inv.payload.is_empty() { Bytes::from_static(b"{}") } else { inv.payload };
+    let mut r = json(StatusCode::OK, payload);
     let h = r.headers_mut();
     let put = |h: &mut http::HeaderMap, k: &'static str, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {

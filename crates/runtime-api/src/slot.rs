@@ -101,6 +101,20 @@ impl Slot {
         st.inflight.take()
     }
 
+    /// Takes back an invocation the runtime has not received yet (it is still queued), e.g.
+    /// because the sandbox died before asking for it: the caller may run it elsewhere.
+    pub fn withdraw(&self) -> Option<Invocation> {
+        let mut st = self.state.lock();
+        let inv = st.queued.take()?;
+        st.inflight = None;
+        Some(inv)
+    }
+
+    /// Whether an invocation waits for the runtime to ask for it.
+    pub fn is_queued(&self) -> bool {
+        self.state.lock().queued.is_some()
+    }
+
     /// Whether the runtime is parked in `/next` right now.
     pub fn is_parked(&self) -> bool {
         self.state.lock().parked.is_some()
