@@ -53,7 +53,8 @@ fn decode(json: &str) -> Result<FunctionRecord, Error> {
 }
 
 fn encode(rec: &FunctionRecord) -> Result<String, Error> {
-    serde_json::to_string(rec).map_err(|e| Error::service(format!("cannot encode function record: {e}")))
+    serde_json::to_string(rec)
+        .map_err(|e| Error::service(format!("cannot encode function record: {e}")))
 }
 
 impl Db {
@@ -67,8 +68,11 @@ impl Db {
     pub fn open_read_only(path: &Path) -> Result<Db, Error> {
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
-        Ok(Db { conn: Mutex::new(conn) })
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// An in-memory database, for tests.
@@ -77,11 +81,17 @@ impl Db {
     }
 
     fn init(conn: Connection) -> Result<Db, Error> {
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db_err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(db_err)?;
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
             return Err(Error::service(format!(
@@ -92,10 +102,13 @@ impl Db {
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.unchecked_transaction().map_err(db_err)?;
             tx.execute_batch(m).map_err(db_err)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// One version of a function.
@@ -127,7 +140,12 @@ impl Db {
 
     /// Reads, changes and writes one function version in a single transaction. The closure's
     /// error aborts the change and leaves the stored record as it was.
-    pub fn update_function<F>(&self, name: &str, version: &str, f: F) -> Result<FunctionRecord, Error>
+    pub fn update_function<F>(
+        &self,
+        name: &str,
+        version: &str,
+        f: F,
+    ) -> Result<FunctionRecord, Error>
     where
         F: FnOnce(&mut FunctionRecord) -> Result<(), Error>,
     {
@@ -142,7 +160,9 @@ impl Db {
             .optional()
             .map_err(db_err)?;
         let Some(json) = json else {
-            return Err(Error::not_found(format!("function {name}:{version} not found")));
+            return Err(Error::not_found(format!(
+                "function {name}:{version} not found"
+            )));
         };
         let mut rec = decode(&json)?;
         f(&mut rec)?;
@@ -158,7 +178,9 @@ impl Db {
     /// Deletes every version of a function; `false` if there was none.
     pub fn delete_function(&self, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
-        let n = conn.execute("DELETE FROM functions WHERE name = ?1", params![name]).map_err(db_err)?;
+        let n = conn
+            .execute("DELETE FROM functions WHERE name = ?1", params![name])
+            .map_err(db_err)?;
         Ok(n > 0)
     }
 
@@ -171,7 +193,9 @@ impl Db {
             "SELECT record FROM functions WHERE version = '$LATEST' ORDER BY name"
         };
         let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
         let mut out = Vec::new();
         for json in rows {
             out.push(decode(&json.map_err(db_err)?)?);
@@ -204,14 +228,25 @@ impl Db {
                 )
                 .map_err(db_err)?;
             for l in lines {
-                stmt.execute(params![l.log_group, l.log_stream, l.timestamp_ms, l.message]).map_err(db_err)?;
+                stmt.execute(params![
+                    l.log_group,
+                    l.log_stream,
+                    l.timestamp_ms,
+                    l.message
+                ])
+                .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)
     }
 
     /// Log lines of a group after the id `after` (0 for all), at most `limit`, oldest first.
-    pub fn read_logs(&self, log_group: &str, after: i64, limit: usize) -> Result<Vec<(i64, LogLine)>, Error> {
+    pub fn read_logs(
+        &self,
+        log_group: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, LogLine)>, Error> {
         let conn = self.conn.lock();
         let mut stmt = conn
             .prepare_cached(
@@ -279,7 +314,12 @@ mod tests {
             assert!(!db.insert_function(&rec("a")).unwrap());
         }
         let db = Db::open(&path).unwrap();
-        let names: Vec<_> = db.list_functions(false).unwrap().into_iter().map(|r| r.name).collect();
+        let names: Vec<_> = db
+            .list_functions(false)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(db.code_in_use(&"ab".repeat(32)).unwrap());
         assert!(db.delete_function("a").unwrap());
@@ -297,7 +337,13 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(err.message, "no");
-        assert_eq!(db.get_function("f", "$LATEST").unwrap().unwrap().timeout_seconds, 3);
+        assert_eq!(
+            db.get_function("f", "$LATEST")
+                .unwrap()
+                .unwrap()
+                .timeout_seconds,
+            3
+        );
         let r = db.update_function("f", "$LATEST", |r| {
             r.timeout_seconds = 9;
             Ok(())
@@ -318,6 +364,12 @@ mod tests {
         let all = db.read_logs("/aws/lambda/f", 0, 10).unwrap();
         assert_eq!(all.len(), 3);
         let after = db.read_logs("/aws/lambda/f", all[0].0, 10).unwrap();
-        assert_eq!(after.iter().map(|(_, l)| l.message.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            after
+                .iter()
+                .map(|(_, l)| l.message.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
     }
 }
