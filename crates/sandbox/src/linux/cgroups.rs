@@ -211,8 +211,8 @@ impl Cgroups {
         n
     }
 
-    /// Creates the group of one sandbox with its limits.
-    pub(crate) fn create(&self, name: &str, limits: Limits) -> Result<Cgroup, CgroupError> {
+    /// Creates the group of one sandbox, without limits yet ([`Cgroup::set_limits`]).
+    pub(crate) fn create(&self, name: &str) -> Result<Cgroup, CgroupError> {
         let dirs: Vec<PathBuf> = self.layout.parents().iter().map(|p| p.join(name)).collect();
         for d in &dirs {
             match std::fs::create_dir(d) {
@@ -221,16 +221,11 @@ impl Cgroups {
                 Err(e) => return Err(io_err("create", d)(e)),
             }
         }
-        let cg = Cgroup {
+        Ok(Cgroup {
             layout: self.layout.clone(),
-            limits,
+            limits: std::sync::Mutex::new(None),
             dirs,
-        };
-        if let Err(e) = cg.set_limits(limits) {
-            cg.destroy();
-            return Err(e);
-        }
-        Ok(cg)
+        })
     }
 }
 
@@ -265,7 +260,7 @@ fn remove_dir_retrying(dir: &Path) -> bool {
 #[derive(Debug)]
 pub(crate) struct Cgroup {
     layout: Layout,
-    limits: Limits,
+    limits: std::sync::Mutex<Option<Limits>>,
     /// v1: memory, cpu, pids, freezer (the order of [`Layout::parents`]); v2: the one group.
     dirs: Vec<PathBuf>,
 }
@@ -282,7 +277,12 @@ impl Cgroup {
             .unwrap_or(Path::new("/nonexistent"))
     }
 
-    fn set_limits(&self, l: Limits) -> Result<(), CgroupError> {
+    /// Sets the sandbox's limits (the CPU share of its init phase: see [`Limits::init_cpu_quota_us`])
+    /// and resets the peak memory reading.
+    pub(crate) fn set_limits(&self, l: Limits) -> Result<(), CgroupError> {
+        if let Ok(mut cur) = self.limits.lock() {
+            *cur = Some(l);
+        }
         let bytes = (l.memory_mb * 1024 * 1024).to_string();
         let quota = l.init_cpu_quota_us();
         match &self.layout {
@@ -299,6 +299,7 @@ impl Cgroup {
                 write(&cpu.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
                 write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
                 write(&pids.join("pids.max"), &l.pids.to_string())?;
+                let _ = std::fs::write(mem.join("memory.max_usage_in_bytes"), "0");
             }
             Layout::V2 { .. } => {
                 let d = &self.dirs[0];
@@ -318,7 +319,14 @@ impl Cgroup {
 
     /// Ends the init phase's CPU boost: from now on the sandbox gets its share.
     pub(crate) fn apply_cpu_share(&self) -> Result<(), CgroupError> {
-        let quota = self.limits.cpu_quota_us();
+        let Some(quota) = self
+            .limits
+            .lock()
+            .ok()
+            .and_then(|l| l.map(|l| l.cpu_quota_us()))
+        else {
+            return Ok(());
+        };
         match self.layout {
             Layout::V1 { .. } => write(&self.dirs[1].join("cpu.cfs_quota_us"), &quota.to_string()),
             Layout::V2 { .. } => write(
@@ -520,15 +528,12 @@ mod tests {
     fn v1_limits_and_readings_go_to_the_right_files() {
         let tmp = tempfile::tempdir().unwrap();
         let cgs = Cgroups::open(fake_v1(tmp.path())).unwrap();
-        let cg = cgs
-            .create(
-                "sb-1",
-                Limits {
-                    memory_mb: 256,
-                    pids: 1024,
-                },
-            )
-            .unwrap();
+        let cg = cgs.create("sb-1").unwrap();
+        cg.set_limits(Limits {
+            memory_mb: 256,
+            pids: 1024,
+        })
+        .unwrap();
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
         assert_eq!(
             read("memory/hako/sb-1/memory.limit_in_bytes"),
@@ -571,15 +576,12 @@ mod tests {
         };
         std::fs::create_dir_all(tmp.path().join("hako")).unwrap();
         let cgs = Cgroups::open(layout).unwrap();
-        let cg = cgs
-            .create(
-                "sb-2",
-                Limits {
-                    memory_mb: 1769,
-                    pids: 1024,
-                },
-            )
-            .unwrap();
+        let cg = cgs.create("sb-2").unwrap();
+        cg.set_limits(Limits {
+            memory_mb: 1769,
+            pids: 1024,
+        })
+        .unwrap();
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
         assert_eq!(read("cgroup.subtree_control"), "+memory +cpu +pids");
         assert_eq!(read("hako/sb-2/memory.max"), (1769u64 << 20).to_string());

@@ -13,6 +13,9 @@
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
 //!    and the seccomp filter, then execs the program.
 //!
+//! Messages from Hako on fd 3: a [`PrepareSpec`] (the outer helper joins the cgroups and creates
+//! the namespaces, possibly long before the sandbox is needed: the cgroup v1 attach costs 5-17 ms
+//! after an idle period, so Hako keeps a few prepared ones), then an [`InitSpec`].
 //! Messages to Hako on fd 3: `OK` (with the listener attached when one was asked for) once the
 //! sandbox is ready, or `ERR:<message>` when it cannot be set up.
 
@@ -35,7 +38,14 @@ pub(crate) const CONTROL_FD: i32 = 3;
 /// Exit code of an init that could not set the sandbox up.
 const SETUP_FAILED: i32 = 125;
 
-/// What the init needs: everything decided by Hako beforehand.
+/// The first message: what a sandbox can be prepared with before its function is known.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PrepareSpec {
+    /// `cgroup.procs` files to join.
+    pub(crate) cgroup_procs: Vec<PathBuf>,
+}
+
+/// The second message: everything else, decided by Hako.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct InitSpec {
     pub(crate) program: PathBuf,
@@ -48,12 +58,40 @@ pub(crate) struct InitSpec {
     /// The host directory the root is assembled on.
     pub(crate) root: PathBuf,
     pub(crate) mounts: Vec<MountOp>,
-    /// `cgroup.procs` files to join.
-    pub(crate) cgroup_procs: Vec<PathBuf>,
     /// Open the Runtime API listener on 127.0.0.1 at this port.
     pub(crate) listen_port: Option<u16>,
     pub(crate) seccomp: Vec<seccomp::Program>,
     pub(crate) nofile: u64,
+    /// Print how long each step took (to the sandbox's output).
+    #[serde(default)]
+    pub(crate) timings: bool,
+}
+
+/// Step timings of one init, printed when [`InitSpec::timings`] is set.
+#[derive(Debug, Default)]
+struct Timings {
+    start: Option<std::time::Instant>,
+    steps: Vec<(&'static str, u128)>,
+}
+
+impl Timings {
+    fn mark(&mut self, step: &'static str) {
+        let start = *self.start.get_or_insert_with(std::time::Instant::now);
+        self.steps.push((step, start.elapsed().as_micros()));
+    }
+
+    fn print(&self) {
+        let s: Vec<String> = self
+            .steps
+            .iter()
+            .map(|(n, us)| format!("{n}={us}us"))
+            .collect();
+        let _ = writeln!(
+            std::io::stderr(),
+            "hako sandbox-init timings: {}",
+            s.join(" ")
+        );
+    }
 }
 
 /// The entry point of `hako sandbox-init`. Never returns.
@@ -76,10 +114,13 @@ fn report_error(control: BorrowedFd<'_>, msg: &str) {
     let _ = writeln!(std::io::stderr(), "hako sandbox-init: {msg}");
 }
 
-fn read_spec(control: BorrowedFd<'_>) -> Result<InitSpec, String> {
+fn read_message<T: serde::de::DeserializeOwned>(control: BorrowedFd<'_>) -> Result<T, String> {
     let mut buf = vec![0u8; 1 << 20];
     let (n, _) =
         net::recv_with_fd(control, &mut buf).map_err(|e| format!("cannot read the spec: {e}"))?;
+    if n == 0 {
+        return Err("hako went away".into());
+    }
     serde_json::from_slice(&buf[..n]).map_err(|e| format!("invalid spec: {e}"))
 }
 
@@ -96,19 +137,27 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     )
     .map_err(|e| format!("cannot set close-on-exec on the control fd: {e}"))?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    let spec = read_spec(control.as_fd())?;
+    let mut t = Timings::default();
+    t.mark("start");
+    let prepare: PrepareSpec = read_message(control.as_fd())?;
     // The OOM killer should pick the function, never the init processes (inherited; the function
     // resets it). Best effort: lowering it needs CAP_SYS_RESOURCE, which some hosts withhold.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
-    for p in &spec.cgroup_procs {
+    for p in &prepare.cgroup_procs {
         write_file(p, "0")?;
     }
+    t.mark("cgroups");
     let ns = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWNET;
     nix::sched::unshare(ns).map_err(|e| format!("cannot create the namespaces: {e}"))?;
+    t.mark("unshare");
+    // Prepared: from here on, the part that depends on the function.
+    let spec: InitSpec = read_message(control.as_fd())?;
+    t = Timings::default();
+    t.mark("spec");
     let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| format!("cannot create a pipe: {e}"))?;
     // SAFETY: this process is single-threaded (a fresh exec of the hako binary that started no
@@ -118,7 +167,7 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     {
         ForkResult::Child => {
             drop(status_r);
-            let code = match inner(&spec, control.as_fd(), status_w) {
+            let code = match inner(&spec, control.as_fd(), status_w, t) {
                 Ok(never) => match never {},
                 Err(msg) => {
                     report_error(control.as_fd(), &msg);
@@ -237,11 +286,14 @@ fn inner(
     spec: &InitSpec,
     control: BorrowedFd<'_>,
     status_w: OwnedFd,
+    mut t: Timings,
 ) -> Result<std::convert::Infallible, String> {
+    t.mark("fork");
     // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
     // it died before this line, Hako's kill swept the cgroup, which we are already in.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl: {e}"))?;
     mounts::build_root(&spec.root, &spec.mounts)?;
+    t.mark("root");
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| format!("cannot set the hostname: {e}"))?;
     net::loopback_up()?;
@@ -257,6 +309,10 @@ fn inner(
     net::send_with_fd(control, b"OK", listener.as_ref().map(|l| l.as_raw_fd()))
         .map_err(|e| format!("cannot hand the listener to hako: {e}"))?;
     drop(listener);
+    t.mark("listener");
+    if spec.timings {
+        t.print();
+    }
     // SAFETY: this process (PID 1 of the sandbox) is single-threaded.
     let function = match unsafe { nix::unistd::fork() }
         .map_err(|e| format!("cannot fork the function: {e}"))?
