@@ -67,6 +67,18 @@ impl Runtimes {
                         )
                         .await;
                         if let Some(real) = probe.map(|s| PathBuf::from(s.trim())).filter(|p| p.is_absolute()) {
+                            // Python never caches the bytecode of a script it is given by path:
+                            // compile the client once per interpreter, which saves ~5 ms of every
+                            // cold start. Without it, the source runs.
+                            let src = dir.join("python/bootstrap.py");
+                            let pyc = dir.join(format!("python/bootstrap.cpython-3{minor}.pyc"));
+                            let code = format!(
+                                "import py_compile; py_compile.compile({:?}, cfile={:?}, doraise=True)",
+                                src.display().to_string(),
+                                pyc.display().to_string()
+                            );
+                            let _ = std::fs::remove_file(&pyc);
+                            let _ = hako_sandbox::probe(&real, &["-S", "-c", &code], Duration::from_secs(10)).await;
                             managed.insert(name.to_string(), real);
                         }
                     }
@@ -162,8 +174,12 @@ impl Runtimes {
                     Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string())
                 }
             }
-            Runtime::Python { name, .. } => match self.managed.get(name) {
-                Some(py) => Ok((py.clone(), vec![runtime_root.join("python/bootstrap.py").display().to_string()])),
+            Runtime::Python { name, minor } => match self.managed.get(name) {
+                Some(py) => {
+                    let pyc = format!("python/bootstrap.cpython-3{minor}.pyc");
+                    let client = if self.dir.join(&pyc).is_file() { pyc } else { "python/bootstrap.py".to_string() };
+                    Ok((py.clone(), vec![runtime_root.join(client).display().to_string()]))
+                }
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
             Runtime::Node { name, .. } => match self.managed.get(name) {
