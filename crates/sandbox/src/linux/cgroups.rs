@@ -186,26 +186,36 @@ impl Cgroups {
     /// Removes the sandbox groups under the Hako parents for which `stale(name)` holds (left by a
     /// previous Hako), killing what still runs in them. Returns how many groups were removed.
     pub(crate) fn remove_leftovers(&self, stale: impl Fn(&str) -> bool) -> usize {
-        let mut n = 0;
-        for parent in self.layout.parents() {
-            let Ok(rd) = std::fs::read_dir(&parent) else {
+        let parents = self.layout.parents();
+        let mut names = std::collections::BTreeSet::new();
+        for parent in &parents {
+            let Ok(rd) = std::fs::read_dir(parent) else {
                 continue;
             };
             for e in rd.flatten() {
-                if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                    continue;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) && stale(&name) {
+                    names.insert(name);
                 }
-                if !stale(&e.file_name().to_string_lossy()) {
-                    continue;
-                }
-                let dir = e.path();
-                kill_all(&dir);
-                // v1: frozen tasks die only once thawed.
-                let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
-                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
-                if remove_dir_retrying(&dir) {
-                    n += 1;
-                }
+            }
+        }
+        let mut n = 0;
+        for name in names {
+            let dirs: Vec<PathBuf> = parents.iter().map(|p| p.join(&name)).collect();
+            for d in &dirs {
+                kill_all(d);
+            }
+            // Frozen tasks die only once thawed.
+            for d in &dirs {
+                let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+                let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+            }
+            let mut ok = true;
+            for d in &dirs {
+                ok &= remove_dir_retrying(d);
+            }
+            if ok {
+                n += 1;
             }
         }
         n
@@ -336,9 +346,29 @@ impl Cgroup {
         }
     }
 
-    /// The `cgroup.procs` files a process writes `0` into to join the sandbox's group(s).
-    pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    /// The `cgroup.procs` files the sandbox's outer helper joins: every group but the freezer
+    /// (v1), none (v2, where the one group is also the freezer).
+    pub(crate) fn outer_procs_files(&self) -> Vec<PathBuf> {
+        match self.layout {
+            Layout::V1 { .. } => self.dirs[..3]
+                .iter()
+                .map(|d| d.join("cgroup.procs"))
+                .collect(),
+            Layout::V2 { .. } => vec![],
+        }
+    }
+
+    /// The `cgroup.procs` files the sandbox's inner init joins: the freezer (v1), the group (v2).
+    pub(crate) fn inner_procs_files(&self) -> Vec<PathBuf> {
+        vec![self.freezer().join("cgroup.procs")]
+    }
+
+    /// The file, and what to write into it, that thaws the sandbox.
+    pub(crate) fn thaw_file(&self) -> (PathBuf, String) {
+        match self.layout {
+            Layout::V1 { .. } => (self.freezer().join("freezer.state"), "THAWED".into()),
+            Layout::V2 { .. } => (self.dirs[0].join("cgroup.freeze"), "0".into()),
+        }
     }
 
     /// The highest memory use so far, in bytes.
@@ -548,7 +578,11 @@ mod tests {
         assert_eq!(read("cpu/hako/sb-1/cpu.cfs_quota_us"), "14471");
         assert_eq!(read("cpu/hako/sb-1/cpu.cfs_period_us"), "100000");
         assert_eq!(read("pids/hako/sb-1/pids.max"), "1024");
-        assert_eq!(cg.procs_files().len(), 4);
+        assert_eq!(cg.outer_procs_files().len(), 3);
+        assert_eq!(
+            cg.inner_procs_files(),
+            vec![tmp.path().join("freezer/hako/sb-1/cgroup.procs")]
+        );
         std::fs::write(
             tmp.path()
                 .join("memory/hako/sb-1/memory.max_usage_in_bytes"),
@@ -599,8 +633,9 @@ mod tests {
         assert_eq!(cg.peak_memory_bytes(), Some(123));
         cg.freeze().unwrap();
         assert_eq!(read("hako/sb-2/cgroup.freeze"), "1");
+        assert!(cg.outer_procs_files().is_empty());
         assert_eq!(
-            cg.procs_files(),
+            cg.inner_procs_files(),
             vec![tmp.path().join("hako/sb-2/cgroup.procs")]
         );
     }

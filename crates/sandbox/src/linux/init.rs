@@ -41,8 +41,13 @@ const SETUP_FAILED: i32 = 125;
 /// The first message: what a sandbox can be prepared with before its function is known.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PrepareSpec {
-    /// `cgroup.procs` files to join.
+    /// `cgroup.procs` files the outer helper joins (not the freezer: the helper must stay able
+    /// to act while the sandbox is frozen).
     pub(crate) cgroup_procs: Vec<PathBuf>,
+    /// `cgroup.procs` files the inner init joins (the freezer's).
+    pub(crate) inner_cgroup_procs: Vec<PathBuf>,
+    /// The file and value that thaw the sandbox, used when Hako goes away while it is frozen.
+    pub(crate) thaw: Option<(PathBuf, String)>,
 }
 
 /// The second message: everything else, decided by Hako.
@@ -146,6 +151,17 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     for p in &prepare.cgroup_procs {
         write_file(p, "0")?;
     }
+    // Opened now: after the inner init's pivot_root, /sys is out of this namespace's sight.
+    let thaw = match &prepare.thaw {
+        Some((path, value)) => Some((
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            value.clone(),
+        )),
+        None => None,
+    };
     t.mark("cgroups");
     let ns = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -154,10 +170,6 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         | CloneFlags::CLONE_NEWNET;
     nix::sched::unshare(ns).map_err(|e| format!("cannot create the namespaces: {e}"))?;
     t.mark("unshare");
-    // Prepared: from here on, the part that depends on the function.
-    let spec: InitSpec = read_message(control.as_fd())?;
-    t = Timings::default();
-    t.mark("spec");
     let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| format!("cannot create a pipe: {e}"))?;
     // SAFETY: this process is single-threaded (a fresh exec of the hako binary that started no
@@ -167,7 +179,8 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     {
         ForkResult::Child => {
             drop(status_r);
-            let code = match inner(&spec, control.as_fd(), status_w, t) {
+            drop(thaw);
+            let code = match prepared_inner(&prepare, control.as_fd(), status_w) {
                 Ok(never) => match never {},
                 Err(msg) => {
                     report_error(control.as_fd(), &msg);
@@ -178,15 +191,38 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         }
         ForkResult::Parent { child } => {
             drop(status_w);
-            drop(spec);
-            supervise(control, child, status_r)
+            supervise(control, child, status_r, thaw)
         }
     }
 }
 
+/// The inner init of a prepared sandbox: joins the freezer, then waits for its function's spec
+/// (the part of the set-up that depends on the function starts there).
+fn prepared_inner(
+    prepare: &PrepareSpec,
+    control: BorrowedFd<'_>,
+    status_w: OwnedFd,
+) -> Result<std::convert::Infallible, String> {
+    // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
+    // it died before this line, Hako's kill swept the cgroup, which we are already in.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl: {e}"))?;
+    for p in &prepare.inner_cgroup_procs {
+        write_file(p, "0")?;
+    }
+    let spec: InitSpec = read_message(control)?;
+    let mut t = Timings::default();
+    t.mark("spec");
+    inner(&spec, control, status_w, t)
+}
+
 /// Waits for the inner init; kills it when Hako closes the control socket. Returns the exit code
 /// to leave with, or re-raises the function's fatal signal.
-fn supervise(control: &OwnedFd, child: Pid, status_r: OwnedFd) -> Result<i32, String> {
+fn supervise(
+    control: &OwnedFd,
+    child: Pid,
+    status_r: OwnedFd,
+    thaw: Option<(std::fs::File, String)>,
+) -> Result<i32, String> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no pointers.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
@@ -201,27 +237,29 @@ fn supervise(control: &OwnedFd, child: Pid, status_r: OwnedFd) -> Result<i32, St
         if let Some(pidfd) = &pidfd {
             let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
             if !hako_gone {
-                fds.push(PollFd::new(control.as_fd(), PollFlags::POLLIN));
+                // Only the peer's close: the messages on fd 3 are for the inner init.
+                fds.push(PollFd::new(
+                    control.as_fd(),
+                    PollFlags::from_bits_retain(libc::POLLRDHUP),
+                ));
             }
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(format!("poll: {e}")),
             }
+            // Only RDHUP, HUP, ERR or NVAL can come back for fd 3: each means Hako is gone (nix
+            // does not know RDHUP, so such revents read as None).
             let control_ready = fds
                 .get(1)
-                .and_then(|f| f.revents())
-                .map(|r| !r.is_empty())
-                .unwrap_or(false);
+                .is_some_and(|f| f.revents() != Some(PollFlags::empty()));
             let child_done = fds[0].revents().map(|r| !r.is_empty()).unwrap_or(false);
             if control_ready && !hako_gone {
-                let mut buf = [0u8; 64];
-                match net::recv_with_fd(control.as_fd(), &mut buf) {
-                    Ok((0, _)) | Err(_) => {
-                        hako_gone = true;
-                        let _ = kill(child, Signal::SIGKILL);
-                    }
-                    Ok(_) => {}
+                // Hako is gone: so is the sandbox. Frozen processes die only once thawed.
+                hako_gone = true;
+                let _ = kill(child, Signal::SIGKILL);
+                if let Some((mut f, value)) = thaw.as_ref().map(|(f, v)| (f, v)) {
+                    let _ = f.write_all(value.as_bytes());
                 }
             }
             if !child_done {
@@ -288,10 +326,6 @@ fn inner(
     status_w: OwnedFd,
     mut t: Timings,
 ) -> Result<std::convert::Infallible, String> {
-    t.mark("fork");
-    // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
-    // it died before this line, Hako's kill swept the cgroup, which we are already in.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("prctl: {e}"))?;
     mounts::build_root(&spec.root, &spec.mounts)?;
     t.mark("root");
     nix::unistd::sethostname(&spec.hostname)

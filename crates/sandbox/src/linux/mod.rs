@@ -151,7 +151,9 @@ impl Preparer {
         };
         let started = (|| {
             let prepare = init::PrepareSpec {
-                cgroup_procs: cgroup.procs_files(),
+                cgroup_procs: cgroup.outer_procs_files(),
+                inner_cgroup_procs: cgroup.inner_procs_files(),
+                thaw: Some(cgroup.thaw_file()),
             };
             let bytes = serde_json::to_vec(&prepare)
                 .map_err(|e| setup(format!("cannot encode the spec: {e}")))?;
