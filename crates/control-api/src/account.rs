@@ -24,7 +24,10 @@ pub(crate) async fn get_account_settings(State(st): State<Arc<ApiState>>) -> Api
             concurrent_executions: concurrency,
             unreserved_concurrent_executions: concurrency,
         },
-        account_usage: AccountUsage { total_code_size: total, function_count: latest },
+        account_usage: AccountUsage {
+            total_code_size: total,
+            function_count: latest,
+        },
     };
     Ok(json_response(StatusCode::OK, &settings))
 }

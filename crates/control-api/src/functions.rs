@@ -13,7 +13,9 @@ use hako_model::function::format_last_modified;
 use hako_model::wire::{
     self, FunctionCodeLocation, FunctionConfiguration, GetFunctionResponse, ListFunctionsResponse,
 };
-use hako_model::{Error, ErrorKind, FunctionRecord, FunctionRef, LastUpdateStatus, State as FnState};
+use hako_model::{
+    Error, ErrorKind, FunctionRecord, FunctionRef, LastUpdateStatus, State as FnState,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::{json_response, parse_json, read_body, ApiState};
@@ -34,8 +36,13 @@ fn revision() -> String {
 }
 
 /// Resolves the path's function name and the `Qualifier` parameter to (name, version).
-pub(crate) fn target(st: &ApiState, name: &str, q: &HashMap<String, String>) -> ApiResult<(String, String)> {
-    let r = FunctionRef::parse(name, &st.region)?.with_qualifier(q.get("Qualifier").map(String::as_str))?;
+pub(crate) fn target(
+    st: &ApiState,
+    name: &str,
+    q: &HashMap<String, String>,
+) -> ApiResult<(String, String)> {
+    let r = FunctionRef::parse(name, &st.region)?
+        .with_qualifier(q.get("Qualifier").map(String::as_str))?;
     let version = r.qualifier.unwrap_or_else(|| "$LATEST".to_string());
     Ok((r.name, version))
 }
@@ -66,12 +73,17 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
     let valid = wire::validate_create(req, &st.region, &now(), &revision())?;
     st.engine.runtimes().check(&valid.record.runtime)?;
     if valid.publish {
-        return Err(ApiError(Error::invalid("Publish is not supported by Hako yet: versions come in a later release.")));
+        return Err(ApiError(Error::invalid(
+            "Publish is not supported by Hako yet: versions come in a later release.",
+        )));
     }
     let mut rec = valid.record;
     let _w = st.writes.lock().await;
     if st.db.get_function(&rec.name, "$LATEST")?.is_some() {
-        return Err(ApiError(Error::conflict(format!("Function already exist: {}", rec.name))));
+        return Err(ApiError(Error::conflict(format!(
+            "Function already exist: {}",
+            rec.name
+        ))));
     }
     let code = st.code.clone();
     let zip = valid.zip;
@@ -89,7 +101,10 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
     let mut stored = rec.clone();
     stored.state = FnState::Active;
     if !st.db.insert_function(&stored)? {
-        return Err(ApiError(Error::conflict(format!("Function already exist: {}", rec.name))));
+        return Err(ApiError(Error::conflict(format!(
+            "Function already exist: {}",
+            rec.name
+        ))));
     }
     tracing::info!(function = %rec.name, runtime = %rec.runtime, "function created");
     // As AWS: the create response still says Pending; reads that follow see Active.
@@ -104,7 +119,10 @@ pub(crate) async fn get(
 ) -> ApiResult<Response> {
     let (name, version) = target(&st, &name, &q)?;
     let rec = load(&st, &name, &version)?;
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:9000");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:9000");
     let resp = GetFunctionResponse {
         configuration: config(&st, &rec),
         code: FunctionCodeLocation {
@@ -161,8 +179,15 @@ pub(crate) async fn list(State(st): State<Arc<ApiState>>, Query(q): Params) -> A
         },
     };
     let page: Vec<&FunctionRecord> = records.iter().skip(start).take(max).collect();
-    let next_marker = if start + page.len() < records.len() { page.last().map(|r| key(r)) } else { None };
-    let resp = ListFunctionsResponse { functions: page.into_iter().map(|r| config(&st, r)).collect(), next_marker };
+    let next_marker = if start + page.len() < records.len() {
+        page.last().map(|r| key(r))
+    } else {
+        None
+    };
+    let resp = ListFunctionsResponse {
+        functions: page.into_iter().map(|r| config(&st, r)).collect(),
+        next_marker,
+    };
     Ok(json_response(StatusCode::OK, &resp))
 }
 
@@ -171,7 +196,12 @@ pub(crate) async fn update_configuration(
     Path(name): Path<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let body = read_body(body, CONFIG_REQUEST_MAX_BYTES, "UpdateFunctionConfiguration").await?;
+    let body = read_body(
+        body,
+        CONFIG_REQUEST_MAX_BYTES,
+        "UpdateFunctionConfiguration",
+    )
+    .await?;
     let req: wire::UpdateFunctionConfigurationRequest = parse_json(&body)?;
     let r = FunctionRef::parse(&name, &st.region)?;
     if r.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
@@ -217,7 +247,9 @@ pub(crate) async fn update_code(
         return Err(ApiError(Error::invalid("Only $LATEST can be updated")));
     }
     if req.image_uri.is_some() {
-        return Err(ApiError(Error::invalid("ImageUri is not supported by Hako: only Zip packages are.")));
+        return Err(ApiError(Error::invalid(
+            "ImageUri is not supported by Hako: only Zip packages are.",
+        )));
     }
     if req.s3_bucket.is_some() || req.s3_key.is_some() {
         return Err(ApiError(Error::invalid(
@@ -225,10 +257,14 @@ pub(crate) async fn update_code(
         )));
     }
     if req.publish == Some(true) {
-        return Err(ApiError(Error::invalid("Publish is not supported by Hako yet: versions come in a later release.")));
+        return Err(ApiError(Error::invalid(
+            "Publish is not supported by Hako yet: versions come in a later release.",
+        )));
     }
     let Some(zip_b64) = req.zip_file.as_deref() else {
-        return Err(ApiError(Error::invalid("Please provide a source for function code.")));
+        return Err(ApiError(Error::invalid(
+            "Please provide a source for function code.",
+        )));
     };
     let architectures = req.architectures.clone();
     if let Some(a) = &architectures {
@@ -299,9 +335,13 @@ pub(crate) async fn delete(
     let (name, version) = target(&st, &name, &q)?;
     if q.contains_key("Qualifier") || version != "$LATEST" {
         if version == "$LATEST" {
-            return Err(ApiError(Error::invalid("$LATEST version cannot be deleted without deleting the function.")));
+            return Err(ApiError(Error::invalid(
+                "$LATEST version cannot be deleted without deleting the function.",
+            )));
         }
-        return Err(ApiError(Error::function_not_found(&st.arn_of(&name, &version))));
+        return Err(ApiError(Error::function_not_found(
+            &st.arn_of(&name, &version),
+        )));
     }
     let _w = st.writes.lock().await;
     let rec = load(&st, &name, "$LATEST")?;
@@ -312,14 +352,20 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(crate) async fn download_code(State(st): State<Arc<ApiState>>, Path(file): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn download_code(
+    State(st): State<Arc<ApiState>>,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
     let hex = file.strip_suffix(".zip").unwrap_or(&file).to_string();
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError(Error::not_found("no such code package")));
     }
     let path = st.code.zip_path(&hex);
-    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError(Error::not_found("no such code package")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError(Error::not_found("no such code package")))?;
     let mut r = (StatusCode::OK, bytes).into_response();
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/zip"));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/zip"));
     Ok(r)
 }

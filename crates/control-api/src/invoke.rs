@@ -72,19 +72,27 @@ pub(crate) async fn invoke(
         }
     };
     let (fname, version) = target(&st, &name, &q)?;
-    let payload = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    let payload = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))?;
     check_json(&payload)?;
     let client_context = match header(&headers, "x-amz-client-context") {
         None => None,
         Some(b64) => {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|_| Error::invalid("Client context must be a valid Base64-encoded JSON object."))?;
+                .map_err(|_| {
+                    Error::invalid("Client context must be a valid Base64-encoded JSON object.")
+                })?;
             if raw.len() > 3583 {
-                return Err(ApiError(Error::invalid("Client context must be smaller than 3583 bytes.")));
+                return Err(ApiError(Error::invalid(
+                    "Client context must be smaller than 3583 bytes.",
+                )));
             }
-            let s = String::from_utf8(raw).map_err(|_| Error::invalid("Client context must be valid JSON."))?;
-            check_json(s.as_bytes()).map_err(|_| Error::invalid("Client context must be a valid JSON object."))?;
+            let s = String::from_utf8(raw)
+                .map_err(|_| Error::invalid("Client context must be valid JSON."))?;
+            check_json(s.as_bytes())
+                .map_err(|_| Error::invalid("Client context must be a valid JSON object."))?;
             Some(s)
         }
     };
@@ -92,7 +100,11 @@ pub(crate) async fn invoke(
     // The function sees the ARN the caller used: qualified when the caller named a qualifier.
     let qualified = q.contains_key("Qualifier")
         || hako_model::FunctionRef::parse(&name, &st.region).is_ok_and(|r| r.qualifier.is_some());
-    let invoked_arn = if qualified { st.region.qualified_arn(&fname, &version) } else { f.arn.clone() };
+    let invoked_arn = if qualified {
+        st.region.qualified_arn(&fname, &version)
+    } else {
+        f.arn.clone()
+    };
     let req = InvokeRequest {
         payload,
         invoked_arn,
@@ -113,7 +125,8 @@ pub(crate) async fn invoke(
                 }
             });
             let mut r = StatusCode::ACCEPTED.into_response();
-            r.headers_mut().insert("content-length", HeaderValue::from_static("0"));
+            r.headers_mut()
+                .insert("content-length", HeaderValue::from_static("0"));
             Ok(r)
         }
         _ => {
@@ -152,11 +165,20 @@ pub(crate) async fn invoke_async(
     let r = hako_model::FunctionRef::parse(&name, &st.region)?;
     let f = st.resolve(&r.name, "$LATEST")?;
     let engine = st.engine.clone();
-    let req = InvokeRequest { payload, invoked_arn: f.arn.clone(), ..Default::default() };
+    let req = InvokeRequest {
+        payload,
+        invoked_arn: f.arn.clone(),
+        ..Default::default()
+    };
     tokio::spawn(async move {
         if let Err(e) = engine.invoke(&f, req).await {
             tracing::warn!(function = %f.name, error = %e, "asynchronous invocation failed");
         }
     });
-    Ok((StatusCode::ACCEPTED, [("content-type", "application/json")], "{\"Status\":202}").into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [("content-type", "application/json")],
+        "{\"Status\":202}",
+    )
+        .into_response())
 }

@@ -41,7 +41,12 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(db: Arc<Db>, code: Arc<CodeStore>, engine: Arc<Engine>, region: Region) -> Arc<ApiState> {
+    pub fn new(
+        db: Arc<Db>,
+        code: Arc<CodeStore>,
+        engine: Arc<Engine>,
+        region: Region,
+    ) -> Arc<ApiState> {
         Arc::new(ApiState {
             db,
             code,
@@ -59,8 +64,16 @@ impl ApiState {
     }
 
     /// The resolved function for `name` at `version`.
-    pub(crate) fn resolve(&self, name: &str, version: &str) -> Result<Arc<ResolvedFunction>, Error> {
-        if let Some(r) = self.resolved.read().get(&(name.to_string(), version.to_string())) {
+    pub(crate) fn resolve(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Arc<ResolvedFunction>, Error> {
+        if let Some(r) = self
+            .resolved
+            .read()
+            .get(&(name.to_string(), version.to_string()))
+        {
             return Ok(r.clone());
         }
         let rec = self
@@ -68,7 +81,9 @@ impl ApiState {
             .get_function(name, version)?
             .ok_or_else(|| Error::function_not_found(&self.arn_of(name, version)))?;
         let r = Arc::new(self.resolve_record(&rec)?);
-        self.resolved.write().insert((name.to_string(), version.to_string()), r.clone());
+        self.resolved
+            .write()
+            .insert((name.to_string(), version.to_string()), r.clone());
         Ok(r)
     }
 
@@ -103,19 +118,46 @@ impl ApiState {
 /// The control-plane router.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
-        .route("/2015-03-31/functions", get(functions::list).post(functions::create))
-        .route("/2015-03-31/functions/", get(functions::list).post(functions::create))
-        .route("/2015-03-31/functions/{name}", get(functions::get).delete(functions::delete))
+        .route(
+            "/2015-03-31/functions",
+            get(functions::list).post(functions::create),
+        )
+        .route(
+            "/2015-03-31/functions/",
+            get(functions::list).post(functions::create),
+        )
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(functions::get).delete(functions::delete),
+        )
         .route(
             "/2015-03-31/functions/{name}/configuration",
             get(functions::get_configuration).put(functions::update_configuration),
         )
-        .route("/2015-03-31/functions/{name}/code", axum::routing::put(functions::update_code))
-        .route("/2015-03-31/functions/{name}/invocations", post(invoke::invoke))
-        .route("/2014-11-13/functions/{name}/invoke-async", post(invoke::invoke_async))
-        .route("/2014-11-13/functions/{name}/invoke-async/", post(invoke::invoke_async))
-        .route("/2016-08-19/account-settings", get(account::get_account_settings))
-        .route("/2016-08-19/account-settings/", get(account::get_account_settings))
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            axum::routing::put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
+        )
+        .route(
+            "/2014-11-13/functions/{name}/invoke-async",
+            post(invoke::invoke_async),
+        )
+        .route(
+            "/2014-11-13/functions/{name}/invoke-async/",
+            post(invoke::invoke_async),
+        )
+        .route(
+            "/2016-08-19/account-settings",
+            get(account::get_account_settings),
+        )
+        .route(
+            "/2016-08-19/account-settings/",
+            get(account::get_account_settings),
+        )
         .route("/_hako/code/{file}", get(functions::download_code))
         .route("/_hako/health", get(|| async { "ok" }))
         .fallback(unknown_operation)
@@ -144,8 +186,12 @@ async fn unknown_operation(State(_): State<Arc<ApiState>>, req: Request) -> Resp
         .into_response(),
         None => {
             let (ty, _) = ("UnknownOperationException", ());
-            let mut r = ApiError(Error::not_found(format!("no Lambda operation at {method} {path}"))).into_response();
-            r.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(ty));
+            let mut r = ApiError(Error::not_found(format!(
+                "no Lambda operation at {method} {path}"
+            )))
+            .into_response();
+            r.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(ty));
             r
         }
     }
@@ -175,11 +221,15 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) 
 }
 
 /// A 200/201 JSON response.
-pub(crate) fn json_response<T: serde::Serialize>(status: axum::http::StatusCode, v: &T) -> Response {
+pub(crate) fn json_response<T: serde::Serialize>(
+    status: axum::http::StatusCode,
+    v: &T,
+) -> Response {
     match serde_json::to_vec(v) {
         Ok(b) => {
             let mut r = (status, b).into_response();
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
         Err(e) => ApiError(Error::service(format!("cannot encode response: {e}"))).into_response(),

@@ -142,14 +142,22 @@ fn error_payload(error_type: &str, message: &str) -> Bytes {
 /// killed it, as on AWS.
 fn exit_error(request_id: &str, st: ExitStatus, oom: bool) -> (Bytes, String) {
     let msg = exit_message(request_id, st);
-    let error_type = if oom { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+    let error_type = if oom {
+        "Runtime.OutOfMemory"
+    } else {
+        "Runtime.ExitError"
+    };
     (error_payload(error_type, &msg), msg)
 }
 
 fn exit_message(request_id: &str, st: ExitStatus) -> String {
     match st {
-        ExitStatus::Code(0) => format!("RequestId: {request_id} Error: Runtime exited without providing a reason"),
-        ExitStatus::Signal(9) => format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+        ExitStatus::Code(0) => {
+            format!("RequestId: {request_id} Error: Runtime exited without providing a reason")
+        }
+        ExitStatus::Signal(9) => {
+            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed")
+        }
         other => format!("RequestId: {request_id} Error: Runtime exited with error: {other}"),
     }
 }
@@ -268,10 +276,18 @@ impl Engine {
         p
     }
 
-    fn environment(&self, f: &ResolvedFunction, stream: &str, init_type: &str) -> Vec<(String, String)> {
+    fn environment(
+        &self,
+        f: &ResolvedFunction,
+        stream: &str,
+        init_type: &str,
+    ) -> Vec<(String, String)> {
         let task_root = self.isolation.task_root(&f.code_dir).display().to_string();
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
-        let path = format!("/usr/local/bin:/usr/bin:/bin:/opt/bin:{}", self.cfg.host_path);
+        let path = format!(
+            "/usr/local/bin:/usr/bin:/bin:/opt/bin:{}",
+            self.cfg.host_path
+        );
         let mut put = |k: &str, v: String| env.push((k.to_string(), v));
         // The function's own variables first: the platform's below win (reserved keys are
         // refused at configuration time anyway).
@@ -292,7 +308,13 @@ impl Engine {
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
         put("LAMBDA_TASK_ROOT", task_root);
-        put("LAMBDA_RUNTIME_DIR", self.isolation.runtime_root(&self.runtimes.dir).display().to_string());
+        put(
+            "LAMBDA_RUNTIME_DIR",
+            self.isolation
+                .runtime_root(&self.runtimes.dir)
+                .display()
+                .to_string(),
+        );
         put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
         put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
         put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
@@ -306,7 +328,10 @@ impl Engine {
             }
             Runtime::Node { name, .. } => {
                 put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
-                put("NODE_PATH", "/opt/nodejs/node_modules:/var/runtime/node_modules".into());
+                put(
+                    "NODE_PATH",
+                    "/opt/nodejs/node_modules:/var/runtime/node_modules".into(),
+                );
             }
             Runtime::Provided(_) => {}
         }
@@ -317,7 +342,9 @@ impl Engine {
     async fn start_sandbox(&self, f: &ResolvedFunction) -> Result<Arc<Sandbox>, String> {
         let task_root = self.isolation.task_root(&f.code_dir);
         let runtime_root = self.isolation.runtime_root(&self.runtimes.dir);
-        let (program, args) = self.runtimes.command(&f.runtime, &f.code_dir, &task_root, &runtime_root)?;
+        let (program, args) =
+            self.runtimes
+                .command(&f.runtime, &f.code_dir, &task_root, &runtime_root)?;
         let stream = logs::stream_name(&f.version);
         let env = self.environment(f, &stream, "on-demand");
         let spec = SandboxSpec {
@@ -344,8 +371,13 @@ impl Engine {
                 spawned.control.kill();
                 format!("cannot start the Runtime API: {e}")
             })?;
-        let logs = LogCapture::new(spawned.output, self.sink.clone(), f.log_group.as_str().into(), stream.into())
-            .map_err(|e| format!("cannot capture output: {e}"))?;
+        let logs = LogCapture::new(
+            spawned.output,
+            self.sink.clone(),
+            f.log_group.as_str().into(),
+            stream.into(),
+        )
+        .map_err(|e| format!("cannot capture output: {e}"))?;
         tokio::spawn(logs.clone().run());
         let (exit_tx, exit_rx) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -379,7 +411,11 @@ impl Engine {
     }
 
     /// Runs one invocation synchronously.
-    pub async fn invoke(&self, f: &ResolvedFunction, req: InvokeRequest) -> Result<InvokeResult, Error> {
+    pub async fn invoke(
+        &self,
+        f: &ResolvedFunction,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, Error> {
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::service("Hako is shutting down"));
         }
@@ -398,7 +434,9 @@ impl Engine {
         for attempt in 0..2 {
             let warm = if attempt == 0 {
                 loop {
-                    let Some(sb) = pool.idle.lock().pop() else { break None };
+                    let Some(sb) = pool.idle.lock().pop() else {
+                        break None;
+                    };
                     if sb.is_alive() {
                         sb.wake();
                         break Some(sb);
@@ -430,7 +468,10 @@ impl Engine {
             let result = self.run_on(f, &sb, init, &request_id, req).await;
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
-            if sb.is_alive() && !pool.retired.load(Ordering::Acquire) && !self.closing.load(Ordering::Acquire) {
+            if sb.is_alive()
+                && !pool.retired.load(Ordering::Acquire)
+                && !self.closing.load(Ordering::Acquire)
+            {
                 sb.rest();
                 pool.idle.lock().push(sb);
             } else {
@@ -442,7 +483,9 @@ impl Engine {
                 Err(again) => req = again,
             }
         }
-        Err(Error::service(format!("RequestId: {request_id} Error: no sandbox could take the event")))
+        Err(Error::service(format!(
+            "RequestId: {request_id} Error: no sandbox could take the event"
+        )))
     }
 
     async fn run_on(
@@ -459,8 +502,8 @@ impl Engine {
         }
         let mut init_duration = None;
         let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
-        // A cold sandbox first initialises (its output goes before START, as on AWS); the event
-        // is delivered once the runtime asks for it.
+                                                         // A cold sandbox first initialises (its output goes before START, as on AWS); the event
+                                                         // is delivered once the runtime asks for it.
         if let Some(since) = cold_since {
             tokio::select! {
                 ready = sb.slot.ready() => match ready {
@@ -487,7 +530,10 @@ impl Engine {
             }
         }
         sb.logs.drain();
-        sb.logs.platform(format!("START RequestId: {request_id} Version: {}", f.version));
+        sb.logs.platform(format!(
+            "START RequestId: {request_id} Version: {}",
+            f.version
+        ));
         let (tx, mut rx) = oneshot::channel();
         let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
         let invocation = Invocation {
@@ -573,26 +619,40 @@ impl Engine {
             }
             (None, None) => {
                 sb.kill();
-                (error_payload("Runtime.Unknown", "the runtime went away"), Some("Unhandled"))
+                (
+                    error_payload("Runtime.Unknown", "the runtime went away"),
+                    Some("Unhandled"),
+                )
             }
         };
         sb.logs.drain();
         sb.logs.platform(format!("END RequestId: {request_id}"));
         let ms = duration.as_secs_f64() * 1000.0;
-        let max_mb = sb.control.peak_memory_bytes().map(|b| b / (1024 * 1024)).unwrap_or(0);
+        let max_mb = sb
+            .control
+            .peak_memory_bytes()
+            .map(|b| b / (1024 * 1024))
+            .unwrap_or(0);
         let mut report = format!(
             "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB\t",
             ms.ceil().max(1.0) as u64,
             f.memory_mb
         );
         if let Some(init) = init_duration {
-            report.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
+            report.push_str(&format!(
+                "Init Duration: {:.2} ms\t",
+                init.as_secs_f64() * 1000.0
+            ));
         }
         if function_error.is_some() && !sb.is_alive() {
             report.push_str("Status: error\t");
         }
         sb.logs.platform(report);
-        let log_tail = if req_log_tail { sb.logs.end_tail() } else { None };
+        let log_tail = if req_log_tail {
+            sb.logs.end_tail()
+        } else {
+            None
+        };
         Ok(InvokeResult {
             request_id: request_id.to_string(),
             payload,
@@ -616,5 +676,10 @@ fn new_trace_id() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let r = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0", &r[..24], &r[..16], &r[24..32])
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+        &r[..24],
+        &r[..16],
+        &r[24..32]
+    )
 }

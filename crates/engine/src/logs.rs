@@ -67,7 +67,13 @@ impl LogCapture {
         stream: Arc<str>,
     ) -> std::io::Result<Arc<LogCapture>> {
         let rx = pipe::Receiver::from_owned_fd(fd)?;
-        Ok(Arc::new(LogCapture { rx, state: Mutex::new(CaptureState::default()), sink, group, stream }))
+        Ok(Arc::new(LogCapture {
+            rx,
+            state: Mutex::new(CaptureState::default()),
+            sink,
+            group,
+            stream,
+        }))
     }
 
     /// Reads the pipe until the sandbox closes it.

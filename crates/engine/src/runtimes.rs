@@ -29,9 +29,11 @@ pub struct Runtimes {
 }
 
 fn find_in_path(path_var: &str, exe: &str) -> Option<PathBuf> {
-    path_var.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(exe)).find(|p| {
-        std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
-    })
+    path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(exe))
+        .find(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false))
 }
 
 fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
@@ -50,7 +52,12 @@ impl Runtimes {
     /// Writes the runtime clients under `dir` and looks for interpreters on `path_var` (the PATH
     /// Hako was started with).
     pub async fn discover(dir: &Path, path_var: &str) -> Result<Runtimes, Error> {
-        let io = |e: std::io::Error| Error::service(format!("cannot write runtime clients in {}: {e}", dir.display()));
+        let io = |e: std::io::Error| {
+            Error::service(format!(
+                "cannot write runtime clients in {}: {e}",
+                dir.display()
+            ))
+        };
         write_if_changed(&dir.join("python/bootstrap.py"), PYTHON_CLIENT).map_err(io)?;
         write_if_changed(&dir.join("node/bootstrap.mjs"), NODE_CLIENT).map_err(io)?;
         let mut managed = BTreeMap::new();
@@ -66,7 +73,10 @@ impl Runtimes {
                             Duration::from_secs(5),
                         )
                         .await;
-                        if let Some(real) = probe.map(|s| PathBuf::from(s.trim())).filter(|p| p.is_absolute()) {
+                        if let Some(real) = probe
+                            .map(|s| PathBuf::from(s.trim()))
+                            .filter(|p| p.is_absolute())
+                        {
                             // Python never caches the bytecode of a script it is given by path:
                             // compile the client once per interpreter, which saves ~5 ms of every
                             // cold start. Without it, the source runs.
@@ -78,7 +88,12 @@ impl Runtimes {
                                 pyc.display().to_string()
                             );
                             let _ = std::fs::remove_file(&pyc);
-                            let _ = hako_sandbox::probe(&real, &["-S", "-c", &code], Duration::from_secs(10)).await;
+                            let _ = hako_sandbox::probe(
+                                &real,
+                                &["-S", "-c", &code],
+                                Duration::from_secs(10),
+                            )
+                            .await;
                             managed.insert(name.to_string(), real);
                         }
                     }
@@ -93,26 +108,40 @@ impl Runtimes {
         }
         // `node` itself: ask its version once.
         if let Some(node) = find_in_path(path_var, "node") {
-            if let Some(v) = hako_sandbox::probe(&node, &["--version"], Duration::from_secs(5)).await {
-                let major = v.trim().trim_start_matches('v').split('.').next().unwrap_or("");
+            if let Some(v) =
+                hako_sandbox::probe(&node, &["--version"], Duration::from_secs(5)).await
+            {
+                let major = v
+                    .trim()
+                    .trim_start_matches('v')
+                    .split('.')
+                    .next()
+                    .unwrap_or("");
                 let name = format!("nodejs{major}.x");
                 if AWS_RUNTIMES.contains(&name.as_str()) {
                     managed.entry(name).or_insert(node);
                 }
             }
         }
-        Ok(Runtimes { managed, dir: dir.to_path_buf() })
+        Ok(Runtimes {
+            managed,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Every runtime this host offers.
     pub fn list(&self) -> Vec<RuntimeInfo> {
         let mut out: Vec<RuntimeInfo> = ["provided", "provided.al2", "provided.al2023"]
             .iter()
-            .map(|n| RuntimeInfo { name: n.to_string(), interpreter: None })
+            .map(|n| RuntimeInfo {
+                name: n.to_string(),
+                interpreter: None,
+            })
             .collect();
-        out.extend(
-            self.managed.iter().map(|(n, p)| RuntimeInfo { name: n.clone(), interpreter: Some(p.clone()) }),
-        );
+        out.extend(self.managed.iter().map(|(n, p)| RuntimeInfo {
+            name: n.clone(),
+            interpreter: Some(p.clone()),
+        }));
         out
     }
 
@@ -137,15 +166,27 @@ impl Runtimes {
             Runtime::Python { name, .. } | Runtime::Node { name, .. } => name,
             Runtime::Provided(_) => return vec![],
         };
-        let Some(exe) = self.managed.get(name) else { return vec![] };
+        let Some(exe) = self.managed.get(name) else {
+            return vec![];
+        };
         let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.clone());
-        if ["/usr", "/bin", "/lib", "/lib64", "/sbin"].iter().any(|d| exe.starts_with(d)) {
+        if ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
+            .iter()
+            .any(|d| exe.starts_with(d))
+        {
             return vec![];
         }
         // <prefix>/bin/<exe>, else the executable's directory.
-        match exe.parent().filter(|b| b.file_name().is_some_and(|n| n == "bin")).and_then(Path::parent) {
+        match exe
+            .parent()
+            .filter(|b| b.file_name().is_some_and(|n| n == "bin"))
+            .and_then(Path::parent)
+        {
             Some(prefix) if prefix != Path::new("/") => vec![prefix.to_path_buf()],
-            _ => exe.parent().map(|p| vec![p.to_path_buf()]).unwrap_or_default(),
+            _ => exe
+                .parent()
+                .map(|p| vec![p.to_path_buf()])
+                .unwrap_or_default(),
         }
     }
 
@@ -171,19 +212,35 @@ impl Runtimes {
                 if ok {
                     Ok((task_root.join("bootstrap"), vec![]))
                 } else {
-                    Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string())
+                    Err(
+                        "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+                            .to_string(),
+                    )
                 }
             }
             Runtime::Python { name, minor } => match self.managed.get(name) {
                 Some(py) => {
                     let pyc = format!("python/bootstrap.cpython-3{minor}.pyc");
-                    let client = if self.dir.join(&pyc).is_file() { pyc } else { "python/bootstrap.py".to_string() };
-                    Ok((py.clone(), vec![runtime_root.join(client).display().to_string()]))
+                    let client = if self.dir.join(&pyc).is_file() {
+                        pyc
+                    } else {
+                        "python/bootstrap.py".to_string()
+                    };
+                    Ok((
+                        py.clone(),
+                        vec![runtime_root.join(client).display().to_string()],
+                    ))
                 }
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
             Runtime::Node { name, .. } => match self.managed.get(name) {
-                Some(node) => Ok((node.clone(), vec![runtime_root.join("node/bootstrap.mjs").display().to_string()])),
+                Some(node) => Ok((
+                    node.clone(),
+                    vec![runtime_root
+                        .join("node/bootstrap.mjs")
+                        .display()
+                        .to_string()],
+                )),
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
         }

@@ -24,14 +24,18 @@ pub(crate) struct DbSink {
 }
 
 impl DbSink {
-    pub(crate) fn start(db: Arc<Db>) -> std::io::Result<(Arc<DbSink>, std::thread::JoinHandle<()>)> {
+    pub(crate) fn start(
+        db: Arc<Db>,
+    ) -> std::io::Result<(Arc<DbSink>, std::thread::JoinHandle<()>)> {
         let sink = Arc::new(DbSink {
             buf: Mutex::new(Vec::with_capacity(1024)),
             dropped: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         let s = sink.clone();
-        let handle = std::thread::Builder::new().name("hako-logs".into()).spawn(move || s.writer(&db))?;
+        let handle = std::thread::Builder::new()
+            .name("hako-logs".into())
+            .spawn(move || s.writer(&db))?;
         Ok((sink, handle))
     }
 
@@ -76,8 +80,11 @@ impl LogSink for DbSink {
         }
         drop(buf);
         let n = self.dropped.fetch_add(1, Ordering::Relaxed);
-        if n % 10_000 == 0 {
-            tracing::warn!(dropped = n + 1, "function log lines dropped: the log writer cannot keep up");
+        if n.is_multiple_of(10_000) {
+            tracing::warn!(
+                dropped = n + 1,
+                "function log lines dropped: the log writer cannot keep up"
+            );
         }
     }
 }

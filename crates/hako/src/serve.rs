@@ -16,7 +16,10 @@ use crate::logsink::DbSink;
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HAKO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
@@ -30,11 +33,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
     let data_dir = args.data_dir.canonicalize()?;
-    let db = Arc::new(Db::open(&data_dir.join("hako.db")).map_err(|e| anyhow::anyhow!("{}", e.message))?);
-    let code = Arc::new(CodeStore::open(&data_dir.join("code")).map_err(|e| anyhow::anyhow!("{}", e.message))?);
+    let db = Arc::new(
+        Db::open(&data_dir.join("hako.db")).map_err(|e| anyhow::anyhow!("{}", e.message))?,
+    );
+    let code = Arc::new(
+        CodeStore::open(&data_dir.join("code")).map_err(|e| anyhow::anyhow!("{}", e.message))?,
+    );
     let host_path = std::env::var("PATH").unwrap_or_default();
     let runtimes = Runtimes::discover(&data_dir.join("runtimes"), &host_path)
         .await
@@ -58,7 +69,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         runtimes,
         sink.clone(),
     );
-    let region = Region { region: args.region.clone(), account_id: args.account_id.clone() };
+    let region = Region {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
     let state = ApiState::new(db, code, engine.clone(), region);
     let app = hako_control_api::router(state);
 
@@ -86,7 +100,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .context("serving the API")?;
     tracing::info!("shutting down: waiting for running invocations");
     reaper.abort();
-    engine.shutdown(Duration::from_secs(args.shutdown_grace_seconds)).await;
+    engine
+        .shutdown(Duration::from_secs(args.shutdown_grace_seconds))
+        .await;
     drop(engine);
     sink.stop();
     let _ = log_thread.join();
@@ -109,7 +125,10 @@ async fn shutdown_signal() {
 pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     let path = args.data_dir.join("hako.db");
     if !path.exists() {
-        anyhow::bail!("no Hako database at {}: is --data-dir right?", path.display());
+        anyhow::bail!(
+            "no Hako database at {}: is --data-dir right?",
+            path.display()
+        );
     }
     let db = Db::open_read_only(&path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let group = db
@@ -120,12 +139,18 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     let mut after = 0;
     let mut out = std::io::stdout().lock();
     loop {
-        let lines = db.read_logs(&group, after, 1000).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let lines = db
+            .read_logs(&group, after, 1000)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         for (id, l) in &lines {
-            let ts = time::OffsetDateTime::from_unix_timestamp_nanos(l.timestamp_ms as i128 * 1_000_000)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                .unwrap_or_default();
+            let ts =
+                time::OffsetDateTime::from_unix_timestamp_nanos(l.timestamp_ms as i128 * 1_000_000)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default();
             writeln!(out, "{ts} {} {}", l.log_stream, l.message)?;
             after = *id;
         }
@@ -142,7 +167,9 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
 
 pub(crate) fn runtimes() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let host_path = std::env::var("PATH").unwrap_or_default();
     let found = rt
         .block_on(Runtimes::discover(dir.path(), &host_path))

@@ -14,7 +14,10 @@ pub struct Region {
 impl Region {
     /// `arn:aws:lambda:<region>:<account>:function:<name>` (unqualified).
     pub fn function_arn(&self, name: &str) -> String {
-        format!("arn:aws:lambda:{}:{}:function:{}", self.region, self.account_id, name)
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, name
+        )
     }
     /// The function ARN with a qualifier appended.
     pub fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
@@ -65,7 +68,8 @@ impl FunctionRef {
         let parts: Vec<&str> = input.split(':').collect();
         let (name, qualifier) = if parts[0] == "arn" {
             // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-            if parts.len() < 7 || parts.len() > 8 || parts[2] != "lambda" || parts[5] != "function" {
+            if parts.len() < 7 || parts.len() > 8 || parts[2] != "lambda" || parts[5] != "function"
+            {
                 return Err(pattern_error(input));
             }
             if !parts[1].starts_with("aws") {
@@ -77,7 +81,10 @@ impl FunctionRef {
             (parts[6], parts.get(7).copied())
         } else if parts.len() >= 3 && parts[1] == "function" {
             // ACCOUNT:function:NAME[:QUALIFIER]
-            if parts.len() > 4 || parts[0].len() != 12 || !parts[0].chars().all(|c| c.is_ascii_digit()) {
+            if parts.len() > 4
+                || parts[0].len() != 12
+                || !parts[0].chars().all(|c| c.is_ascii_digit())
+            {
                 return Err(pattern_error(input));
             }
             if parts[0] != region.account_id {
@@ -102,7 +109,10 @@ impl FunctionRef {
                 return Err(pattern_error(input));
             }
         }
-        Ok(FunctionRef { name: name.to_string(), qualifier: qualifier.map(str::to_string) })
+        Ok(FunctionRef {
+            name: name.to_string(),
+            qualifier: qualifier.map(str::to_string),
+        })
     }
 
     /// Merges a qualifier given in the name with one given as the `Qualifier` parameter; AWS
@@ -146,7 +156,10 @@ mod tests {
     use super::*;
 
     fn region() -> Region {
-        Region { region: "us-east-1".into(), account_id: "123456789012".into() }
+        Region {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+        }
     }
 
     #[test]
@@ -158,8 +171,16 @@ mod tests {
             ("f:$LATEST", "f", Some("$LATEST")),
             ("123456789012:function:f", "f", None),
             ("123456789012:function:f:prod", "f", Some("prod")),
-            ("arn:aws:lambda:us-east-1:123456789012:function:f", "f", None),
-            ("arn:aws:lambda:us-east-1:123456789012:function:f:7", "f", Some("7")),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+                "f",
+                None,
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f:7",
+                "f",
+                Some("7"),
+            ),
         ] {
             let got = FunctionRef::parse(input, &r).unwrap();
             assert_eq!(got.name, name, "{input}");
@@ -170,7 +191,14 @@ mod tests {
     #[test]
     fn refuses_malformed_names() {
         let r = region();
-        for input in ["", "a b", "f:1:2", "arn:aws:s3:::bucket", "a/b", "12:function:f"] {
+        for input in [
+            "",
+            "a b",
+            "f:1:2",
+            "arn:aws:s3:::bucket",
+            "a/b",
+            "12:function:f",
+        ] {
             assert!(FunctionRef::parse(input, &r).is_err(), "{input}");
         }
         let long = "a".repeat(65);
@@ -179,8 +207,11 @@ mod tests {
 
     #[test]
     fn other_region_is_not_found() {
-        let e = FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:f", &region())
-            .unwrap_err();
+        let e = FunctionRef::parse(
+            "arn:aws:lambda:eu-west-1:123456789012:function:f",
+            &region(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::ResourceNotFound);
     }
 
@@ -188,6 +219,9 @@ mod tests {
     fn conflicting_qualifiers_are_refused() {
         let r = FunctionRef::parse("f:1", &region()).unwrap();
         assert!(r.clone().with_qualifier(Some("2")).is_err());
-        assert_eq!(r.with_qualifier(Some("1")).unwrap().qualifier.as_deref(), Some("1"));
+        assert_eq!(
+            r.with_qualifier(Some("1")).unwrap().qualifier.as_deref(),
+            Some("1")
+        );
     }
 }

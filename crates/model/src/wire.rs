@@ -258,13 +258,19 @@ impl FunctionConfiguration {
             environment: if r.environment.is_empty() {
                 None
             } else {
-                Some(EnvironmentOut { variables: r.environment.clone() })
+                Some(EnvironmentOut {
+                    variables: r.environment.clone(),
+                })
             },
             dead_letter_config: r
                 .dead_letter_target_arn
                 .as_ref()
-                .map(|t| DeadLetterConfigOut { target_arn: t.clone() }),
-            tracing_config: TracingConfigOut { mode: r.tracing_mode.clone() },
+                .map(|t| DeadLetterConfigOut {
+                    target_arn: t.clone(),
+                }),
+            tracing_config: TracingConfigOut {
+                mode: r.tracing_mode.clone(),
+            },
             revision_id: r.revision_id.clone(),
             state: r.state,
             state_reason,
@@ -274,7 +280,9 @@ impl FunctionConfiguration {
             last_update_status_reason_code: None,
             package_type: "Zip".to_string(),
             architectures: r.architectures.clone(),
-            ephemeral_storage: EphemeralStorageOut { size: r.ephemeral_storage_mb },
+            ephemeral_storage: EphemeralStorageOut {
+                size: r.ephemeral_storage_mb,
+            },
             snap_start: SnapStartOut {
                 apply_on: "None".to_string(),
                 optimization_status: "Off".to_string(),
@@ -376,21 +384,24 @@ fn valid_env_key(k: &str) -> bool {
 /// Checks environment variables as AWS does.
 pub fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), Error> {
     if vars.keys().any(|k| !valid_env_key(k)) {
-        {
-            return Err(Error::validation(format!(
-                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
-            )));
-        }
+        return Err(Error::validation(
+            "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
+        ));
     }
-    let reserved: Vec<&str> =
-        vars.keys().map(String::as_str).filter(|k| RESERVED_ENV_KEYS.contains(k)).collect();
+    let reserved: Vec<&str> = vars
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV_KEYS.contains(k))
+        .collect();
     if !reserved.is_empty() {
         return Err(Error::invalid(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
             reserved.join(", ")
         )));
     }
-    let size = serde_json::to_string(vars).map(|s| s.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_string(vars)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if size > ENV_MAX_BYTES {
         return Err(Error::invalid(
             "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit.",
@@ -423,7 +434,11 @@ fn validate_role(role: &str) -> Result<(), Error> {
 
 fn validate_timeout(t: i64) -> Result<(), Error> {
     if t < TIMEOUT_MIN_SECONDS {
-        return Err(constraint(&t.to_string(), "timeout", "Member must have value greater than or equal to 1"));
+        return Err(constraint(
+            &t.to_string(),
+            "timeout",
+            "Member must have value greater than or equal to 1",
+        ));
     }
     if t > TIMEOUT_MAX_SECONDS {
         return Err(Error::invalid(format!(
@@ -435,7 +450,11 @@ fn validate_timeout(t: i64) -> Result<(), Error> {
 
 fn validate_memory(m: i64) -> Result<(), Error> {
     if m < MEMORY_MIN_MB {
-        return Err(constraint(&m.to_string(), "memorySize", "Member must have value greater than or equal to 128"));
+        return Err(constraint(
+            &m.to_string(),
+            "memorySize",
+            "Member must have value greater than or equal to 128",
+        ));
     }
     if m > MEMORY_MAX_MB {
         return Err(Error::invalid(format!(
@@ -447,7 +466,11 @@ fn validate_memory(m: i64) -> Result<(), Error> {
 
 fn validate_ephemeral(e: &EphemeralStorageIn) -> Result<i64, Error> {
     let Some(size) = e.size else {
-        return Err(constraint("null", "ephemeralStorage.size", "Member must not be null"));
+        return Err(constraint(
+            "null",
+            "ephemeralStorage.size",
+            "Member must not be null",
+        ));
     };
     if !(EPHEMERAL_MIN_MB..=EPHEMERAL_MAX_MB).contains(&size) {
         return Err(constraint(
@@ -455,8 +478,16 @@ fn validate_ephemeral(e: &EphemeralStorageIn) -> Result<i64, Error> {
             "ephemeralStorage.size",
             &format!(
                 "Member must have value {} {}",
-                if size < EPHEMERAL_MIN_MB { "greater than or equal to" } else { "less than or equal to" },
-                if size < EPHEMERAL_MIN_MB { EPHEMERAL_MIN_MB } else { EPHEMERAL_MAX_MB }
+                if size < EPHEMERAL_MIN_MB {
+                    "greater than or equal to"
+                } else {
+                    "less than or equal to"
+                },
+                if size < EPHEMERAL_MIN_MB {
+                    EPHEMERAL_MIN_MB
+                } else {
+                    EPHEMERAL_MAX_MB
+                }
             ),
         ));
     }
@@ -465,17 +496,29 @@ fn validate_ephemeral(e: &EphemeralStorageIn) -> Result<i64, Error> {
 
 fn validate_description(d: &str) -> Result<(), Error> {
     if d.chars().count() > DESCRIPTION_MAX_CHARS {
-        return Err(constraint(d, "description", "Member must have length less than or equal to 256"));
+        return Err(constraint(
+            d,
+            "description",
+            "Member must have length less than or equal to 256",
+        ));
     }
     Ok(())
 }
 
 fn validate_handler(h: &str) -> Result<(), Error> {
     if h.chars().count() > HANDLER_MAX_CHARS {
-        return Err(constraint(h, "handler", "Member must have length less than or equal to 128"));
+        return Err(constraint(
+            h,
+            "handler",
+            "Member must have length less than or equal to 128",
+        ));
     }
     if h.is_empty() || h.chars().any(char::is_whitespace) {
-        return Err(constraint(h, "handler", "Member must satisfy regular expression pattern: [^\\s]+"));
+        return Err(constraint(
+            h,
+            "handler",
+            "Member must satisfy regular expression pattern: [^\\s]+",
+        ));
     }
     Ok(())
 }
@@ -522,7 +565,10 @@ fn validate_logging(l: &LoggingConfigIn, name: &str) -> Result<(String, String),
             ))
         }
     };
-    let group = l.log_group.clone().unwrap_or_else(|| default_log_group(name));
+    let group = l
+        .log_group
+        .clone()
+        .unwrap_or_else(|| default_log_group(name));
     Ok((format.to_string(), group))
 }
 
@@ -535,15 +581,19 @@ fn refuse_unsupported(
     image: &Option<Value>,
 ) -> Result<(), Error> {
     let vpc_used = vpc.as_ref().is_some_and(|v| {
-        ["SubnetIds", "SecurityGroupIds"]
-            .iter()
-            .any(|k| v.get(k).and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
+        ["SubnetIds", "SecurityGroupIds"].iter().any(|k| {
+            v.get(k)
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        })
     });
     if vpc_used {
         return Err(Error::invalid("VpcConfig is not supported by Hako yet."));
     }
     if fs.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(Error::invalid("FileSystemConfigs are not supported by Hako yet."));
+        return Err(Error::invalid(
+            "FileSystemConfigs are not supported by Hako yet.",
+        ));
     }
     if layers.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(Error::invalid("Layers are not supported by Hako yet."));
@@ -552,7 +602,9 @@ fn refuse_unsupported(
         return Err(Error::invalid("KMSKeyArn is not supported by Hako yet."));
     }
     if image.is_some() {
-        return Err(Error::invalid("ImageConfig is not supported by Hako: only Zip packages are."));
+        return Err(Error::invalid(
+            "ImageConfig is not supported by Hako: only Zip packages are.",
+        ));
     }
     Ok(())
 }
@@ -561,7 +613,12 @@ fn refuse_unsupported(
 pub fn decode_zip(b64: &str) -> Result<Vec<u8>, Error> {
     base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
-        .map_err(|_| Error::new(crate::ErrorKind::InvalidRequestContent, "Could not parse request body into json: ZipFile is not valid base64"))
+        .map_err(|_| {
+            Error::new(
+                crate::ErrorKind::InvalidRequestContent,
+                "Could not parse request body into json: ZipFile is not valid base64",
+            )
+        })
 }
 
 /// A validated CreateFunction: the record (without its code fields) and the zip bytes.
@@ -581,7 +638,11 @@ pub fn validate_create(
     revision_id: &str,
 ) -> Result<ValidCreate, Error> {
     let Some(name) = req.function_name.as_deref() else {
-        return Err(constraint("null", "functionName", "Member must not be null"));
+        return Err(constraint(
+            "null",
+            "functionName",
+            "Member must not be null",
+        ));
     };
     let name = parse_new_function_name(name, region)?;
     let Some(role) = req.role.as_deref() else {
@@ -591,10 +652,16 @@ pub fn validate_create(
     match req.package_type.as_deref() {
         None | Some("Zip") => {}
         Some("Image") => {
-            return Err(Error::invalid("PackageType Image is not supported by Hako: only Zip packages are."))
+            return Err(Error::invalid(
+                "PackageType Image is not supported by Hako: only Zip packages are.",
+            ))
         }
         Some(other) => {
-            return Err(constraint(other, "packageType", "Member must satisfy enum value set: [Image, Zip]"))
+            return Err(constraint(
+                other,
+                "packageType",
+                "Member must satisfy enum value set: [Image, Zip]",
+            ))
         }
     }
     let (Some(runtime), Some(handler)) = (req.runtime.as_deref(), req.handler.as_deref()) else {
@@ -618,19 +685,31 @@ pub fn validate_create(
         Some(a) => validate_architectures(a)?,
         None => vec!["x86_64".to_string()],
     };
-    let environment = req.environment.as_ref().and_then(|e| e.variables.clone()).unwrap_or_default();
+    let environment = req
+        .environment
+        .as_ref()
+        .and_then(|e| e.variables.clone())
+        .unwrap_or_default();
     validate_environment(&environment)?;
     let tracing_mode = validate_tracing(&req.tracing_config.clone().unwrap_or_default())?;
     let (log_format, log_group) =
         validate_logging(&req.logging_config.clone().unwrap_or_default(), &name)?;
-    refuse_unsupported(&req.vpc_config, &req.file_system_configs, &req.layers, &req.kms_key_arn, &req.image_config)?;
+    refuse_unsupported(
+        &req.vpc_config,
+        &req.file_system_configs,
+        &req.layers,
+        &req.kms_key_arn,
+        &req.image_config,
+    )?;
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
     let Some(code) = req.code else {
         return Err(constraint("null", "code", "Member must not be null"));
     };
     if code.image_uri.is_some() {
-        return Err(Error::invalid("ImageUri is not supported by Hako: only Zip packages are."));
+        return Err(Error::invalid(
+            "ImageUri is not supported by Hako: only Zip packages are.",
+        ));
     }
     if code.s3_bucket.is_some() || code.s3_key.is_some() {
         return Err(Error::invalid(
@@ -662,10 +741,17 @@ pub fn validate_create(
         tracing_mode,
         log_format,
         log_group,
-        dead_letter_target_arn: req.dead_letter_config.and_then(|d| d.target_arn).filter(|t| !t.is_empty()),
+        dead_letter_target_arn: req
+            .dead_letter_config
+            .and_then(|d| d.target_arn)
+            .filter(|t| !t.is_empty()),
         tags,
     };
-    Ok(ValidCreate { record, zip, publish: req.publish.unwrap_or(false) })
+    Ok(ValidCreate {
+        record,
+        zip,
+        publish: req.publish.unwrap_or(false),
+    })
 }
 
 /// Checks tags as AWS does (keys 1-128 characters, values at most 256, at most 50 tags).
@@ -678,7 +764,9 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
             return Err(Error::invalid(format!("The tag key '{k}' is not valid.")));
         }
         if v.chars().count() > 256 {
-            return Err(Error::invalid(format!("The tag value for key '{k}' is too long.")));
+            return Err(Error::invalid(format!(
+                "The tag value for key '{k}' is too long."
+            )));
         }
     }
     Ok(())
@@ -689,7 +777,13 @@ pub fn apply_configuration_update(
     rec: &mut FunctionRecord,
     req: UpdateFunctionConfigurationRequest,
 ) -> Result<(), Error> {
-    refuse_unsupported(&req.vpc_config, &req.file_system_configs, &req.layers, &req.kms_key_arn, &req.image_config)?;
+    refuse_unsupported(
+        &req.vpc_config,
+        &req.file_system_configs,
+        &req.layers,
+        &req.kms_key_arn,
+        &req.image_config,
+    )?;
     if let Some(role) = &req.role {
         validate_role(role)?;
         rec.role = role.clone();
@@ -741,7 +835,10 @@ mod tests {
     use super::*;
 
     fn region() -> Region {
-        Region { region: "us-east-1".into(), account_id: "123456789012".into() }
+        Region {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+        }
     }
 
     fn base() -> CreateFunctionRequest {
@@ -750,7 +847,10 @@ mod tests {
             runtime: Some("python3.11".into()),
             role: Some("arn:aws:iam::123456789012:role/r".into()),
             handler: Some("app.handler".into()),
-            code: Some(FunctionCodeIn { zip_file: Some("UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==".into()), ..Default::default() }),
+            code: Some(FunctionCodeIn {
+                zip_file: Some("UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -767,7 +867,8 @@ mod tests {
 
     #[test]
     fn each_broken_rule_is_refused() {
-        let cases: Vec<Box<dyn Fn(&mut CreateFunctionRequest)>> = vec![
+        type Case = Box<dyn Fn(&mut CreateFunctionRequest)>;
+        let cases: Vec<Case> = vec![
             Box::new(|r| r.timeout = Some(0)),
             Box::new(|r| r.timeout = Some(901)),
             Box::new(|r| r.memory_size = Some(64)),
@@ -775,9 +876,21 @@ mod tests {
             Box::new(|r| r.role = Some("nope".into())),
             Box::new(|r| r.runtime = Some("cobol".into())),
             Box::new(|r| r.handler = None),
-            Box::new(|r| r.environment = Some(EnvironmentIn { variables: Some([("AWS_REGION".into(), "x".into())].into()) })),
-            Box::new(|r| r.environment = Some(EnvironmentIn { variables: Some([("1x".into(), "x".into())].into()) })),
-            Box::new(|r| r.environment = Some(EnvironmentIn { variables: Some([("BIG".into(), "x".repeat(5000))].into()) })),
+            Box::new(|r| {
+                r.environment = Some(EnvironmentIn {
+                    variables: Some([("AWS_REGION".into(), "x".into())].into()),
+                })
+            }),
+            Box::new(|r| {
+                r.environment = Some(EnvironmentIn {
+                    variables: Some([("1x".into(), "x".into())].into()),
+                })
+            }),
+            Box::new(|r| {
+                r.environment = Some(EnvironmentIn {
+                    variables: Some([("BIG".into(), "x".repeat(5000))].into()),
+                })
+            }),
             Box::new(|r| r.architectures = Some(vec!["mips".into()])),
             Box::new(|r| r.ephemeral_storage = Some(EphemeralStorageIn { size: Some(100) })),
             Box::new(|r| r.code = None),
@@ -785,7 +898,10 @@ mod tests {
         for (i, case) in cases.iter().enumerate() {
             let mut r = base();
             case(&mut r);
-            assert!(validate_create(r, &region(), "t", "r").is_err(), "case {i} accepted");
+            assert!(
+                validate_create(r, &region(), "t", "r").is_err(),
+                "case {i} accepted"
+            );
         }
     }
 }

@@ -36,7 +36,9 @@ pub fn serve(listener: TcpListener, slot: Arc<Slot>) -> std::io::Result<RuntimeA
     let task = tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let slot = slot.clone();
             conns.spawn(async move {
@@ -60,7 +62,10 @@ pub fn serve(listener: TcpListener, slot: Arc<Slot>) -> std::io::Result<RuntimeA
 fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -75,7 +80,11 @@ fn accepted() -> Response<Full<Bytes>> {
 
 async fn route(req: Request<Incoming>, slot: &Slot) -> Response<Full<Bytes>> {
     let Some(rest) = req.uri().path().strip_prefix(PREFIX) else {
-        return error(StatusCode::NOT_FOUND, "InvalidPath", "unknown Runtime API path");
+        return error(
+            StatusCode::NOT_FOUND,
+            "InvalidPath",
+            "unknown Runtime API path",
+        );
     };
     let rest = rest.to_string();
     match (req.method(), rest.as_str()) {
@@ -91,15 +100,30 @@ async fn route(req: Request<Incoming>, slot: &Slot) -> Response<Full<Bytes>> {
             }
         }
         (&Method::POST, path) => {
-            let Some((id, what)) = path.strip_prefix("invocation/").and_then(|p| p.rsplit_once('/')) else {
-                return error(StatusCode::NOT_FOUND, "InvalidPath", "unknown Runtime API path");
+            let Some((id, what)) = path
+                .strip_prefix("invocation/")
+                .and_then(|p| p.rsplit_once('/'))
+            else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "InvalidPath",
+                    "unknown Runtime API path",
+                );
             };
             let id = id.to_string();
             if what != "response" && what != "error" {
-                return error(StatusCode::NOT_FOUND, "InvalidPath", "unknown Runtime API path");
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "InvalidPath",
+                    "unknown Runtime API path",
+                );
             }
             if !slot.is_inflight(&id) {
-                return error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestID",
+                    "Invalid request ID",
+                );
             }
             let error_type = error_type_header(&req);
             let body = read_body(req.into_body(), MAX_RESPONSE_BYTES).await;
@@ -120,7 +144,11 @@ async fn route(req: Request<Incoming>, slot: &Slot) -> Response<Full<Bytes>> {
                 }
             }
         }
-        _ => error(StatusCode::METHOD_NOT_ALLOWED, "InvalidPath", "method not allowed"),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "InvalidPath",
+            "method not allowed",
+        ),
     }
 }
 
@@ -134,12 +162,21 @@ fn error_type_header(req: &Request<Incoming>) -> Option<String> {
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Full<Bytes>>> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+            ))
+        }
+        Err(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "could not read the request body",
         )),
-        Err(_) => Err(error(StatusCode::BAD_REQUEST, "InvalidRequest", "could not read the request body")),
     }
 }
 
@@ -149,12 +186,20 @@ async fn next(slot: &Slot) -> Response<Full<Bytes>> {
         Err(rx) => match rx.await {
             Ok(inv) => inv,
             Err(_) => {
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "the sandbox is shutting down")
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    "the sandbox is shutting down",
+                )
             }
         },
     };
     // An Invoke without a payload reaches the function as `{}`, as on AWS.
-    let payload = if inv.payload.is_empty() { Bytes::from_static(b"{}") } else { inv.payload };
+    let payload = if inv.payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        inv.payload
+    };
     let mut r = json(StatusCode::OK, payload);
     let h = r.headers_mut();
     let put = |h: &mut http::HeaderMap, k: &'static str, v: &str| {
@@ -167,7 +212,11 @@ async fn next(slot: &Slot) -> Response<Full<Bytes>> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    put(h, "lambda-runtime-deadline-ms", &(now_ms + inv.timeout_ms).to_string());
+    put(
+        h,
+        "lambda-runtime-deadline-ms",
+        &(now_ms + inv.timeout_ms).to_string(),
+    );
     put(h, "lambda-runtime-invoked-function-arn", &inv.function_arn);
     put(h, "lambda-runtime-trace-id", &inv.trace_id);
     if let Some(cc) = &inv.client_context {

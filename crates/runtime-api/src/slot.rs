@@ -24,7 +24,10 @@ pub enum Outcome {
     /// `POST /invocation/{id}/response`.
     Response(Bytes),
     /// `POST /invocation/{id}/error`: the error type header and the body as posted.
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
     /// The runtime posted a response larger than the limit.
     ResponseTooLarge,
 }
@@ -35,7 +38,10 @@ pub enum Ready {
     /// The runtime asked for its first event.
     Parked,
     /// The runtime reported an initialisation error.
-    InitError { error_type: Option<String>, body: Bytes },
+    InitError {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -83,7 +89,10 @@ impl Slot {
             {
                 let st = self.state.lock();
                 if let Some((t, b)) = &st.init_error {
-                    return Ready::InitError { error_type: t.clone(), body: b.clone() };
+                    return Ready::InitError {
+                        error_type: t.clone(),
+                        body: b.clone(),
+                    };
                 }
                 if st.ever_parked {
                     return Ready::Parked;

@@ -5,9 +5,9 @@
 //! process dies with Hako) and by killing the whole process group.
 
 use std::os::unix::process::CommandExt;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::process::Stdio;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -32,13 +32,14 @@ impl Isolation for ProcessIsolation {
     }
 
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError> {
-        let (read, write) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SandboxError::Pipe(e.into()))?;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| SandboxError::Pipe(e.into()))?;
         let write2 = write.try_clone().map_err(SandboxError::Pipe)?;
         let mut env = spec.env.clone();
         let listener = match &spec.listener_env {
             Some(var) => {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(SandboxError::Listener)?;
+                let l =
+                    std::net::TcpListener::bind("127.0.0.1:0").map_err(SandboxError::Listener)?;
                 l.set_nonblocking(true).map_err(SandboxError::Listener)?;
                 let addr = l.local_addr().map_err(SandboxError::Listener)?;
                 env.push((var.clone(), addr.to_string()));
@@ -73,7 +74,11 @@ impl Isolation for ProcessIsolation {
         })?;
         let pid = child.id().unwrap_or(0);
         let status = std::fs::File::open(format!("/proc/{pid}/status")).ok();
-        let control = Arc::new(ProcessControl { pid, exited: AtomicBool::new(false), status });
+        let control = Arc::new(ProcessControl {
+            pid,
+            exited: AtomicBool::new(false),
+            status,
+        });
         let c2 = control.clone();
         let exit = Box::pin(async move {
             let mut child = child;
@@ -93,7 +98,12 @@ impl Isolation for ProcessIsolation {
             c2.exited.store(true, Ordering::Release);
             s
         });
-        Ok(Spawned { control, output: read, exit, listener })
+        Ok(Spawned {
+            control,
+            output: read,
+            exit,
+            listener,
+        })
     }
 }
 
@@ -142,7 +152,9 @@ mod tests {
 
     #[tokio::test]
     async fn runs_with_only_the_given_env_and_captures_output() {
-        let sb = ProcessIsolation.spawn(&spec("echo $FOO; echo err >&2; echo ${HOME:-nohome}")).unwrap();
+        let sb = ProcessIsolation
+            .spawn(&spec("echo $FOO; echo err >&2; echo ${HOME:-nohome}"))
+            .unwrap();
         let out = sb.output;
         assert_eq!(sb.exit.await, ExitStatus::Code(0));
         let mut s = String::new();
@@ -153,8 +165,12 @@ mod tests {
     fn live_group_members(pgid: u32) -> Vec<u32> {
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else {
+                continue;
+            };
             let f: Vec<&str> = rest.split_whitespace().collect();
             if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" {
                 out.push(e.file_name().to_string_lossy().parse().unwrap_or(0));
@@ -165,11 +181,15 @@ mod tests {
 
     #[tokio::test]
     async fn kill_takes_the_whole_group() {
-        let sb = ProcessIsolation.spawn(&spec("sleep 30 & sleep 30")).unwrap();
+        let sb = ProcessIsolation
+            .spawn(&spec("sleep 30 & sleep 30"))
+            .unwrap();
         let pid = sb.control.pid();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         sb.control.kill();
-        let st = tokio::time::timeout(std::time::Duration::from_secs(5), sb.exit).await.unwrap();
+        let st = tokio::time::timeout(std::time::Duration::from_secs(5), sb.exit)
+            .await
+            .unwrap();
         assert_eq!(st, ExitStatus::Signal(9));
         // No live process of the group is left (zombies wait for their reaper, not for us).
         assert!(live_group_members(pid).is_empty());

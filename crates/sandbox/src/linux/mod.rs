@@ -130,7 +130,10 @@ fn pooled_hint(t: Duration) -> bool {
 
 impl Preparer {
     fn take(&self) -> Option<Prepared> {
-        self.pool.lock().ok()?.pop()
+        let mut pool = self.pool.lock().ok()?;
+        let p = pool.pop();
+        tracing::trace!(left = pool.len(), found = p.is_some(), "claiming a prepared sandbox");
+        p
     }
 
     /// Starts one init and sends it its [`init::PrepareSpec`]; does not wait for it.
@@ -225,6 +228,7 @@ impl Preparer {
                 Ok(p) => {
                     if let Ok(mut pool) = me.pool.lock() {
                         pool.push(p);
+                        tracing::trace!(prepared = pool.len(), "prepared a sandbox");
                     }
                 }
                 Err(e) => {
