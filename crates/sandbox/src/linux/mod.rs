@@ -124,15 +124,19 @@ struct Preparer {
     pool: std::sync::Mutex<Vec<Prepared>>,
 }
 
-fn pooled_hint(t: Duration) -> bool {
-    t < Duration::from_micros(200)
-}
+/// How long after a claim the pool is topped up: starting an init (a fork of Hako) must not
+/// compete with the cold start that claimed one for the machine's CPUs.
+const REFILL_DELAY: Duration = Duration::from_millis(50);
 
 impl Preparer {
     fn take(&self) -> Option<Prepared> {
         let mut pool = self.pool.lock().ok()?;
         let p = pool.pop();
-        tracing::trace!(left = pool.len(), found = p.is_some(), "claiming a prepared sandbox");
+        tracing::trace!(
+            left = pool.len(),
+            found = p.is_some(),
+            "claiming a prepared sandbox"
+        );
         p
     }
 
@@ -220,7 +224,15 @@ impl Preparer {
             return;
         };
         let me = self.clone();
-        handle.spawn_blocking(move || loop {
+        handle.spawn(async move {
+            tokio::time::sleep(REFILL_DELAY).await;
+            let _ = tokio::task::spawn_blocking(move || me.refill()).await;
+        });
+    }
+
+    fn refill(&self) {
+        let me = self;
+        loop {
             if me.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX) >= me.cfg.prepared {
                 return;
             }
@@ -236,7 +248,7 @@ impl Preparer {
                     return;
                 }
             }
-        });
+        }
     }
 }
 
@@ -447,11 +459,11 @@ impl Isolation for LinuxIsolation {
         let setup = |m: String| SandboxError::Setup(m);
         let t0 = std::time::Instant::now();
         let pooled = self.preparer.take();
+        let was_pooled = pooled.is_some();
         let prepared = match pooled {
             Some(p) => p,
             None => self.preparer.prepare()?,
         };
-        self.preparer.refill_later();
         let t_prepared = t0.elapsed();
         let limits = cgroups::Limits {
             memory_mb: spec.memory_mb,
@@ -517,8 +529,9 @@ impl Isolation for LinuxIsolation {
             Err(e) => return Err(fail(e)),
         };
         let (control_fd, output) = (sock, output);
+        self.preparer.refill_later();
         tracing::debug!(
-            pooled = pooled_hint(t_prepared),
+            pooled = was_pooled,
             prepared_us = t_prepared.as_micros() as u64,
             ready_us = t0.elapsed().as_micros() as u64,
             "linux sandbox ready"
