@@ -86,7 +86,12 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                 backend = "process",
                 "sandbox backend: process (functions run as plain host processes, without isolation or limits)"
             );
-            Ok(Arc::new(ProcessIsolation))
+            let iso = ProcessIsolation::with_state_dir(&args.data_dir.join("sandboxes"))?;
+            let n = iso.reap_previous();
+            if n > 0 {
+                tracing::info!(processes = n, "killed what the sandboxes of a previous hako left");
+            }
+            Ok(Arc::new(iso))
         }
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! Limits: no filesystem, network, memory or CPU isolation. Its point is to let every other part of
 //! Hako run and be tested without privileges. Orphans are prevented by `PR_SET_PDEATHSIG` (the
-//! process dies with Hako) and by killing the whole process group.
+//! process dies with Hako) and by killing the whole process group. What a function started in the
+//! background outlives a `kill -9` of Hako (only the main process gets the parent-death signal):
+//! with a state directory, each sandbox's process group and session are recorded there, and
+//! [`ProcessIsolation::reap_previous`] kills those leftovers when Hako starts again.
 
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,7 +20,63 @@ use crate::{ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Sp
 
 /// Starts sandboxes as plain host processes.
 #[derive(Debug, Default)]
-pub struct ProcessIsolation;
+pub struct ProcessIsolation {
+    /// Where live sandboxes are recorded (`<pgid>` files holding the session id).
+    state_dir: Option<PathBuf>,
+}
+
+impl ProcessIsolation {
+    /// A backend that records nothing.
+    pub fn new() -> ProcessIsolation {
+        ProcessIsolation::default()
+    }
+
+    /// A backend that records its sandboxes under `dir`, so that a later start can find what a
+    /// killed predecessor left.
+    pub fn with_state_dir(dir: &Path) -> std::io::Result<ProcessIsolation> {
+        std::fs::create_dir_all(dir)?;
+        Ok(ProcessIsolation { state_dir: Some(dir.to_path_buf()) })
+    }
+
+    /// Kills the processes of sandboxes recorded by a previous run (same process group and same
+    /// session as recorded, so a reused pid is never hit) and forgets them. Returns how many
+    /// processes were killed.
+    pub fn reap_previous(&self) -> usize {
+        let Some(dir) = &self.state_dir else { return 0 };
+        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        let mut killed = 0;
+        for e in entries.flatten() {
+            let pgid = e.file_name().to_string_lossy().parse::<i32>().ok();
+            let sid = std::fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            if let (Some(pgid), Some(sid)) = (pgid, sid) {
+                for pid in group_members(pgid, sid) {
+                    if nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+                        killed += 1;
+                    }
+                }
+            }
+            let _ = std::fs::remove_file(e.path());
+        }
+        killed
+    }
+}
+
+/// Live processes whose process group is `pgid` and session is `sid`.
+fn group_members(pgid: i32, sid: i32) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(procs) = std::fs::read_dir("/proc") else { return vec![] };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 3 && f[0] != "Z" && f[2] == pgid.to_string() && f[3] == sid.to_string()
+        })
+        .collect()
+}
 
 #[derive(Debug)]
 struct ProcessControl {
@@ -74,6 +134,11 @@ impl Isolation for ProcessIsolation {
         })?;
         let pid = child.id().unwrap_or(0);
         let status = std::fs::File::open(format!("/proc/{pid}/status")).ok();
+        let record = self.state_dir.as_ref().map(|d| d.join(pid.to_string()));
+        if let Some(r) = &record {
+            let sid = nix::unistd::getsid(None).map(|s| s.as_raw()).unwrap_or(0);
+            let _ = std::fs::write(r, sid.to_string());
+        }
         let control = Arc::new(ProcessControl {
             pid,
             exited: AtomicBool::new(false),
@@ -96,6 +161,9 @@ impl Isolation for ProcessIsolation {
             // Whatever the main process left behind in its group goes with it.
             c2.kill();
             c2.exited.store(true, Ordering::Release);
+            if let Some(r) = record {
+                let _ = std::fs::remove_file(r);
+            }
             s
         });
         Ok(Spawned {
