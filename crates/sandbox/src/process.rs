@@ -220,7 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_with_only_the_given_env_and_captures_output() {
-        let sb = ProcessIsolation
+        let sb = ProcessIsolation::new()
             .spawn(&spec("echo $FOO; echo err >&2; echo ${HOME:-nohome}"))
             .unwrap();
         let out = sb.output;
@@ -228,6 +228,28 @@ mod tests {
         let mut s = String::new();
         std::fs::File::from(out).read_to_string(&mut s).unwrap();
         assert_eq!(s, "bar\nerr\nnohome\n");
+    }
+
+    #[tokio::test]
+    async fn a_restart_kills_what_a_killed_predecessor_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let iso = ProcessIsolation::with_state_dir(dir.path()).unwrap();
+        let sb = iso.spawn(&spec("sleep 30 & exec sleep 31")).unwrap();
+        let pgid = sb.control.pid();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // As if hako had died: the exit future is never polled again, nobody kills the group.
+        std::mem::forget(sb.exit);
+        let again = ProcessIsolation::with_state_dir(dir.path()).unwrap();
+        assert_eq!(again.reap_previous(), 2);
+        for _ in 0..100 {
+            if live_group_members(pgid).is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(live_group_members(pgid).is_empty());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     fn live_group_members(pgid: u32) -> Vec<u32> {
@@ -249,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn kill_takes_the_whole_group() {
-        let sb = ProcessIsolation
+        let sb = ProcessIsolation::new()
             .spawn(&spec("sleep 30 & sleep 30"))
             .unwrap();
         let pid = sb.control.pid();
