@@ -378,3 +378,27 @@ def test_kill_9_leaves_no_orphans_and_restart_serves(hako_factory):
     wait_for(lambda: not processes_with(marker), timeout_s=10, what="sandbox processes of the killed hako to be gone")
     client = boto_lambda_client(server.endpoint)
     assert invoke(client, name, {})[1] == "up"
+
+
+def test_functions_reach_hakos_api_through_aws_endpoint_url_lambda(lambda_client):
+    """AWS_ENDPOINT_URL_LAMBDA points back at Hako from inside the sandbox (whatever its network):
+    a function lists functions and invokes another one, as an SDK inside a function would."""
+    callee = echo(lambda_client)
+    name = unique_name("caller")
+    code = (
+        "import json, os, urllib.request\n"
+        "def handler(event, context):\n"
+        "    base = os.environ['AWS_ENDPOINT_URL_LAMBDA']\n"
+        "    with urllib.request.urlopen(base + '/2015-03-31/functions/', timeout=10) as r:\n"
+        "        names = [f['FunctionName'] for f in json.load(r)['Functions']]\n"
+        "    req = urllib.request.Request(base + '/2015-03-31/functions/' + event['callee'] + '/invocations',\n"
+        "                                 data=json.dumps({'from': 'inside'}).encode(), method='POST')\n"
+        "    with urllib.request.urlopen(req, timeout=10) as r:\n"
+        "        answer = json.load(r)\n"
+        "    return {'names': names, 'answer': answer}\n"
+    )
+    create_function(lambda_client, name, "python3.11", "app.handler", make_zip({"app.py": code}), Timeout=30)
+    out, body = invoke(lambda_client, name, {"callee": callee})
+    assert "FunctionError" not in out, body
+    assert name in body["names"] and callee in body["names"]
+    assert body["answer"] == {"from": "inside"}

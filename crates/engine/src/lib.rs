@@ -123,6 +123,30 @@ pub struct Engine {
     next_id: AtomicU64,
     inflight: AtomicUsize,
     closing: AtomicBool,
+    api_acceptor: std::sync::OnceLock<ApiAcceptor>,
+}
+
+/// Serves the platform's API on a listener a sandbox opened in its own network; returns the
+/// handle that stops it.
+pub struct ApiAcceptor(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<dyn Fn(std::net::TcpListener) -> tokio::task::AbortHandle + Send + Sync>,
+);
+
+impl std::fmt::Debug for ApiAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiAcceptor")
+    }
+}
+
+/// Stops serving a sandbox's platform-API listener when the sandbox goes.
+#[derive(Debug)]
+pub(crate) struct ApiServeGuard(tokio::task::AbortHandle);
+
+impl Drop for ApiServeGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Decrements the in-flight count when an invocation ends, however it ends.
@@ -179,7 +203,13 @@ impl Engine {
             next_id: AtomicU64::new(1),
             inflight: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            api_acceptor: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lets sandboxes with a private network reach the platform's API (set once, at start).
+    pub fn set_api_acceptor(&self, acceptor: ApiAcceptor) {
+        let _ = self.api_acceptor.set(acceptor);
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -315,7 +345,9 @@ impl Engine {
                 .display()
                 .to_string(),
         );
-        put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
+        if self.api_acceptor.get().is_none() {
+            put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
+        }
         put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
         put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
         put("AWS_SESSION_TOKEN", "hako-function-session".into());
@@ -358,6 +390,14 @@ impl Engine {
             memory_mb: f.memory_mb,
             tmp_mb: f.ephemeral_storage_mb,
             listener_env: Some("AWS_LAMBDA_RUNTIME_API".to_string()),
+            // With an acceptor, functions reach the platform's API through a listener of their
+            // own network (a sandbox with a private network cannot reach the host's loopback).
+            api_listener: self.api_acceptor.get().map(|_| {
+                (
+                    "AWS_ENDPOINT_URL_LAMBDA".to_string(),
+                    self.cfg.api_endpoint.clone(),
+                )
+            }),
         };
         let spawned = self.isolation.spawn(&spec).map_err(|e| e.to_string())?;
         let Some(listener) = spawned.listener else {
@@ -371,6 +411,10 @@ impl Engine {
                 spawned.control.kill();
                 format!("cannot start the Runtime API: {e}")
             })?;
+        let api_server = match (spawned.api_listener, self.api_acceptor.get()) {
+            (Some(l), Some(accept)) => Some(ApiServeGuard((accept.0)(l))),
+            _ => None,
+        };
         let logs = LogCapture::new(
             spawned.output,
             self.sink.clone(),
@@ -391,6 +435,7 @@ impl Engine {
             last_used: Mutex::new(Instant::now()),
             idle: Mutex::new(sandbox::IdleState::default()),
             _server: server,
+            _api: api_server,
         });
         self.live.lock().insert(id, sb.clone());
         let exit = spawned.exit;

@@ -24,6 +24,8 @@ pub(crate) struct Sandbox {
     pub(crate) last_used: parking_lot::Mutex<Instant>,
     pub(crate) idle: parking_lot::Mutex<IdleState>,
     pub(crate) _server: RuntimeApiServer,
+    /// Serving the platform's API inside the sandbox's network, when it has its own.
+    pub(crate) _api: Option<crate::ApiServeGuard>,
 }
 
 /// How long a sandbox must sit idle before it is frozen. Thawing a v1 freezer group costs

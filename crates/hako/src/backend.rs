@@ -32,6 +32,7 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
         memory_mb: 128,
         tmp_mb: 16,
         listener_env: Some("AWS_LAMBDA_RUNTIME_API".into()),
+        api_listener: None,
     };
     let spawned = iso.spawn(&spec)?;
     match tokio::time::timeout(Duration::from_secs(10), spawned.exit).await {
@@ -89,7 +90,10 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
             let iso = ProcessIsolation::with_state_dir(&args.data_dir.join("sandboxes"))?;
             let n = iso.reap_previous();
             if n > 0 {
-                tracing::info!(processes = n, "killed what the sandboxes of a previous hako left");
+                tracing::info!(
+                    processes = n,
+                    "killed what the sandboxes of a previous hako left"
+                );
             }
             Ok(Arc::new(iso))
         }

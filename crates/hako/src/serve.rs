@@ -75,6 +75,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let state = ApiState::new(db, code, engine.clone(), region);
     let app = hako_control_api::router(state);
+    let sandbox_app = app.clone();
+    engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
+        move |l: std::net::TcpListener| {
+            let app = sandbox_app.clone();
+            tokio::spawn(async move {
+                if let Ok(l) = tokio::net::TcpListener::from_std(l) {
+                    let _ = axum::serve(l, app).await;
+                }
+            })
+            .abort_handle()
+        },
+    )));
 
     let reaper_engine = engine.clone();
     let reaper = tokio::spawn(async move {

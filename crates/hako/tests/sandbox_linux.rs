@@ -60,6 +60,7 @@ fn spec(iso: &LinuxIsolation, code: &Code, script: &str) -> SandboxSpec {
         memory_mb: 128,
         tmp_mb: 8,
         listener_env: None,
+        api_listener: None,
     }
 }
 

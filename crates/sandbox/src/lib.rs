@@ -47,6 +47,10 @@ pub struct SandboxSpec {
     /// [`Spawned::listener`] and puts its `host:port` (as the sandbox sees it) in this
     /// environment variable.
     pub listener_env: Option<String>,
+    /// When set, `(variable, fallback)`: the backend opens a second listener on the sandbox's own
+    /// loopback (for the platform's API), returns it in [`Spawned::api_listener`] and puts its
+    /// URL in `variable`; a backend whose sandboxes share the host's network puts `fallback` there.
+    pub api_listener: Option<(String, String)>,
 }
 
 /// Errors of starting or managing a sandbox.
@@ -119,6 +123,8 @@ pub struct Spawned {
     pub exit: std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>,
     /// The listener asked for with [`SandboxSpec::listener_env`] (non-blocking).
     pub listener: Option<std::net::TcpListener>,
+    /// The listener asked for with [`SandboxSpec::api_listener`], if the backend opened one.
+    pub api_listener: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Spawned {

@@ -35,7 +35,9 @@ impl ProcessIsolation {
     /// killed predecessor left.
     pub fn with_state_dir(dir: &Path) -> std::io::Result<ProcessIsolation> {
         std::fs::create_dir_all(dir)?;
-        Ok(ProcessIsolation { state_dir: Some(dir.to_path_buf()) })
+        Ok(ProcessIsolation {
+            state_dir: Some(dir.to_path_buf()),
+        })
     }
 
     /// Kills the processes of sandboxes recorded by a previous run (same process group and same
@@ -43,11 +45,15 @@ impl ProcessIsolation {
     /// processes were killed.
     pub fn reap_previous(&self) -> usize {
         let Some(dir) = &self.state_dir else { return 0 };
-        let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
         let mut killed = 0;
         for e in entries.flatten() {
             let pgid = e.file_name().to_string_lossy().parse::<i32>().ok();
-            let sid = std::fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            let sid = std::fs::read_to_string(e.path())
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok());
             if let (Some(pgid), Some(sid)) = (pgid, sid) {
                 for pid in group_members(pgid, sid) {
                     if nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
@@ -64,14 +70,20 @@ impl ProcessIsolation {
 /// Live processes whose process group is `pgid` and session is `sid`.
 fn group_members(pgid: i32, sid: i32) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let Ok(procs) = std::fs::read_dir("/proc") else { return vec![] };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
     procs
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| pid != me)
         .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-            let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
             let f: Vec<&str> = rest.split_whitespace().collect();
             f.len() > 3 && f[0] != "Z" && f[2] == pgid.to_string() && f[3] == sid.to_string()
         })
@@ -107,6 +119,10 @@ impl Isolation for ProcessIsolation {
             }
             None => None,
         };
+        // Sandboxes share the host's network: the platform's API is reachable where it is.
+        if let Some((var, fallback)) = &spec.api_listener {
+            env.push((var.clone(), fallback.clone()));
+        }
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
@@ -171,6 +187,7 @@ impl Isolation for ProcessIsolation {
             output: read,
             exit,
             listener,
+            api_listener: None,
         })
     }
 }
@@ -215,6 +232,7 @@ mod tests {
             memory_mb: 128,
             tmp_mb: 512,
             listener_env: None,
+            api_listener: None,
         }
     }
 

@@ -65,6 +65,9 @@ pub(crate) struct InitSpec {
     pub(crate) mounts: Vec<MountOp>,
     /// Open the Runtime API listener on 127.0.0.1 at this port.
     pub(crate) listen_port: Option<u16>,
+    /// Open a second listener (the platform's API) on 127.0.0.1 at this port.
+    #[serde(default)]
+    pub(crate) api_port: Option<u16>,
     pub(crate) seccomp: Vec<seccomp::Program>,
     pub(crate) nofile: u64,
     /// Print how long each step took (to the sandbox's output).
@@ -339,10 +342,25 @@ fn inner(
         ),
         None => None,
     };
+    let api_listener = match spec.api_port {
+        Some(port) => Some(
+            std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+                format!("cannot listen on 127.0.0.1:{port} inside the sandbox: {e}")
+            })?,
+        ),
+        None => None,
+    };
     let exec = Exec::prepare(spec)?;
-    net::send_with_fd(control, b"OK", listener.as_ref().map(|l| l.as_raw_fd()))
+    // The listeners go in order: the Runtime API's, then the platform API's.
+    let fds: Vec<_> = listener
+        .iter()
+        .chain(api_listener.iter())
+        .map(|l| l.as_raw_fd())
+        .collect();
+    net::send_with_fds(control, b"OK", &fds)
         .map_err(|e| format!("cannot hand the listener to hako: {e}"))?;
     drop(listener);
+    drop(api_listener);
     t.mark("listener");
     if spec.timings {
         t.print();

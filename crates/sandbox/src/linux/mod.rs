@@ -38,6 +38,11 @@ use crate::{ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Sp
 
 /// The port of the Runtime API inside every sandbox, as on AWS.
 pub const RUNTIME_API_PORT: u16 = 9001;
+/// The listeners a sandbox's init hands over: the Runtime API's and the platform API's.
+type Listeners = (Option<std::net::TcpListener>, Option<std::net::TcpListener>);
+
+/// The port of the platform's API inside every sandbox (Hako's own default port).
+pub const PLATFORM_API_PORT: u16 = 9000;
 /// Processes and threads per sandbox, and open files per process (AWS's limits).
 const MAX_PIDS: u64 = 1024;
 const MAX_FILES: u64 = 1024;
@@ -312,7 +317,9 @@ impl LinuxIsolation {
         })
     }
 
-    fn wait_ready(&self, sock: &OwnedFd) -> Result<Option<std::net::TcpListener>, SandboxError> {
+    /// Waits for the init's `OK` and takes the listeners it opened (the Runtime API's, then the
+    /// platform API's, each only when `spec` asked for it).
+    fn wait_ready(&self, sock: &OwnedFd, spec: &SandboxSpec) -> Result<Listeners, SandboxError> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let setup = |m: String| SandboxError::Setup(m);
         let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
@@ -331,7 +338,7 @@ impl LinuxIsolation {
             )));
         }
         let mut buf = [0u8; 4096];
-        let (len, fd) = net::recv_with_fd(sock.as_fd(), &mut buf)
+        let (len, fds) = net::recv_with_fds(sock.as_fd(), &mut buf)
             .map_err(|e| setup(format!("recvmsg: {e}")))?;
         let msg = String::from_utf8_lossy(&buf[..len]);
         if let Some(err) = msg.strip_prefix("ERR:") {
@@ -344,14 +351,21 @@ impl LinuxIsolation {
                 format!("unexpected message {msg:?}")
             }));
         }
-        match fd {
-            Some(fd) => {
-                let l = std::net::TcpListener::from(fd);
-                l.set_nonblocking(true).map_err(SandboxError::Listener)?;
-                Ok(Some(l))
+        let mut fds = fds.into_iter();
+        let mut take = |asked: bool| -> Result<Option<std::net::TcpListener>, SandboxError> {
+            if !asked {
+                return Ok(None);
             }
-            None => Ok(None),
-        }
+            let fd = fds
+                .next()
+                .ok_or_else(|| setup("the init sent no listener".into()))?;
+            let l = std::net::TcpListener::from(fd);
+            l.set_nonblocking(true).map_err(SandboxError::Listener)?;
+            Ok(Some(l))
+        };
+        let runtime = take(spec.listener_env.is_some())?;
+        let api = take(spec.api_listener.is_some())?;
+        Ok((runtime, api))
     }
 }
 
@@ -487,6 +501,9 @@ impl Isolation for LinuxIsolation {
         if let Some(var) = &spec.listener_env {
             env.push((var.clone(), format!("127.0.0.1:{RUNTIME_API_PORT}")));
         }
+        if let Some((var, _)) = &spec.api_listener {
+            env.push((var.clone(), format!("http://127.0.0.1:{PLATFORM_API_PORT}")));
+        }
         let plan = mounts::sandbox_plan(
             &self.system_mounts,
             &spec.code_dir,
@@ -505,6 +522,7 @@ impl Isolation for LinuxIsolation {
             root: self.root.clone(),
             mounts: plan,
             listen_port: spec.listener_env.as_ref().map(|_| RUNTIME_API_PORT),
+            api_port: spec.api_listener.as_ref().map(|_| PLATFORM_API_PORT),
             seccomp: self.seccomp.clone(),
             nofile: MAX_FILES,
             timings: tracing::enabled!(tracing::Level::TRACE),
@@ -518,12 +536,12 @@ impl Isolation for LinuxIsolation {
             // worker meanwhile.
             match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
                 Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-                    tokio::task::block_in_place(|| self.wait_ready(&sock))
+                    tokio::task::block_in_place(|| self.wait_ready(&sock, spec))
                 }
-                _ => self.wait_ready(&sock),
+                _ => self.wait_ready(&sock, spec),
             }
         })();
-        let listener = match result {
+        let (listener, api_listener) = match result {
             Ok(l) => l,
             // The init's own message is in its output; the child is killed on drop.
             Err(e) => return Err(fail(e)),
@@ -568,6 +586,7 @@ impl Isolation for LinuxIsolation {
             output,
             exit,
             listener,
+            api_listener,
         })
     }
 }

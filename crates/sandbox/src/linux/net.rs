@@ -44,11 +44,19 @@ pub(crate) fn loopback_up() -> Result<(), String> {
 
 /// Sends `msg`, with `fd` attached when given, over a unix socket.
 pub(crate) fn send_with_fd(sock: BorrowedFd<'_>, msg: &[u8], fd: Option<RawFd>) -> nix::Result<()> {
-    let fds = fd.map(|f| [f]);
-    let cmsgs: Vec<ControlMessage<'_>> = fds
-        .as_ref()
-        .map(|f| vec![ControlMessage::ScmRights(f)])
-        .unwrap_or_default();
+    match fd {
+        Some(f) => send_with_fds(sock, msg, &[f]),
+        None => send_with_fds(sock, msg, &[]),
+    }
+}
+
+/// Sends one message with `fds` attached (none when empty).
+pub(crate) fn send_with_fds(sock: BorrowedFd<'_>, msg: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    let cmsgs: Vec<ControlMessage<'_>> = if fds.is_empty() {
+        vec![]
+    } else {
+        vec![ControlMessage::ScmRights(fds)]
+    };
     sendmsg::<()>(
         sock.as_raw_fd(),
         &[IoSlice::new(msg)],
@@ -65,7 +73,23 @@ pub(crate) fn recv_with_fd(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> nix::Result<(usize, Option<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let (n, mut fds) = recv_with_fds(sock, buf)?;
+    Ok((
+        n,
+        if fds.is_empty() {
+            None
+        } else {
+            Some(fds.remove(0))
+        },
+    ))
+}
+
+/// Receives one message and every fd attached to it, in order.
+pub(crate) fn recv_with_fds(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> nix::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([RawFd; 4]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
@@ -73,20 +97,17 @@ pub(crate) fn recv_with_fd(
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
-    let mut fd = None;
+    let mut out = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for f in fds {
                 // SAFETY: the kernel just installed this descriptor in our table for us; nothing
                 // else owns it.
-                let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                if fd.is_none() {
-                    fd = Some(owned);
-                }
+                out.push(unsafe { OwnedFd::from_raw_fd(f) });
             }
         }
     }
-    Ok((msg.bytes, fd))
+    Ok((msg.bytes, out))
 }
 
 #[cfg(test)]
