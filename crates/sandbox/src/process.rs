@@ -96,7 +96,13 @@ struct ProcessControl {
     exited: AtomicBool,
     /// `/proc/<pid>/status`, kept open: re-reading it costs one pread, not open+read+close.
     status: Option<std::fs::File>,
+    /// The last reading of the peak (a high-water mark: it only grows) and when it was taken,
+    /// so that back-to-back invocations don't each pay for formatting `/proc/<pid>/status`.
+    peak: parking_lot::Mutex<(u64, Option<std::time::Instant>)>,
 }
+
+/// How long a peak-memory reading is reused.
+const PEAK_READING_TTL: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Isolation for ProcessIsolation {
     fn name(&self) -> &'static str {
@@ -156,6 +162,7 @@ impl Isolation for ProcessIsolation {
             let _ = std::fs::write(r, sid.to_string());
         }
         let control = Arc::new(ProcessControl {
+            peak: parking_lot::Mutex::new((0, None)),
             pid,
             exited: AtomicBool::new(false),
             status,
@@ -205,6 +212,20 @@ impl SandboxControl for ProcessControl {
     }
 
     fn peak_memory_bytes(&self) -> Option<u64> {
+        {
+            let p = self.peak.lock();
+            if p.1.is_some_and(|t| t.elapsed() < PEAK_READING_TTL) {
+                return Some(p.0);
+            }
+        }
+        let v = self.read_peak()?;
+        *self.peak.lock() = (v, Some(std::time::Instant::now()));
+        Some(v)
+    }
+}
+
+impl ProcessControl {
+    fn read_peak(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt;
         let mut buf = [0u8; 4096];
         let n = self.status.as_ref()?.read_at(&mut buf, 0).ok()?;
