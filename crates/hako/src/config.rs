@@ -29,6 +29,10 @@ pub(crate) struct ServeArgs {
     /// How long running invocations may finish after SIGINT/SIGTERM.
     #[arg(long, env = "HAKO_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// How long after the last running invocation idle-priority threads keep the CPUs from
+    /// halting (0: off). See `warmer.rs`.
+    #[arg(long, env = "HAKO_CPU_WARMER_MS", default_value_t = 2)]
+    pub cpu_warmer_ms: u64,
     /// Threads serving the API (the invoke path is fastest with few hand-offs between threads).
     #[arg(long, env = "HAKO_WORKER_THREADS", default_value_t = 2)]
     pub worker_threads: usize,

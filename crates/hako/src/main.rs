@@ -6,6 +6,7 @@ mod backend;
 mod config;
 mod logsink;
 mod serve;
+mod warmer;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

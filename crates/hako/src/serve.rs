@@ -100,6 +100,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     });
 
+    let warmer = crate::warmer::start(engine.clone(), Duration::from_millis(args.cpu_warmer_ms));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "hako listening on http://{addr}")?;
@@ -112,6 +113,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .context("serving the API")?;
     tracing::info!("shutting down: waiting for running invocations");
     reaper.abort();
+    drop(warmer);
     engine
         .shutdown(Duration::from_secs(args.shutdown_grace_seconds))
         .await;

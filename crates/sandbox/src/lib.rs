@@ -15,6 +15,7 @@
 //!
 //! Invariant: this is the only crate allowed `unsafe`, libc/nix and `std::process::Command`.
 
+pub mod cpu;
 pub mod linux;
 pub mod process;
 
