@@ -17,8 +17,9 @@ use hako_model::{
     Error, ErrorKind, FunctionRecord, FunctionRef, LastUpdateStatus, State as FnState,
 };
 
+use crate::aliases::Target;
 use crate::error::{ApiError, ApiResult};
-use crate::{json_response, parse_json, read_body, ApiState};
+use crate::{json_response, parse_json, read_body, versions, ApiState};
 
 /// CreateFunction and UpdateFunctionCode bodies (AWS's figure).
 const CODE_REQUEST_MAX_BYTES: usize = 70_167_211;
@@ -35,18 +36,6 @@ fn revision() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Resolves the path's function name and the `Qualifier` parameter to (name, version).
-pub(crate) fn target(
-    st: &ApiState,
-    name: &str,
-    q: &HashMap<String, String>,
-) -> ApiResult<(String, String)> {
-    let r = FunctionRef::parse(name, &st.region)?
-        .with_qualifier(q.get("Qualifier").map(String::as_str))?;
-    let version = r.qualifier.unwrap_or_else(|| "$LATEST".to_string());
-    Ok((r.name, version))
-}
-
 fn load(st: &ApiState, name: &str, version: &str) -> ApiResult<FunctionRecord> {
     st.db
         .get_function(name, version)?
@@ -55,6 +44,16 @@ fn load(st: &ApiState, name: &str, version: &str) -> ApiResult<FunctionRecord> {
 
 fn config(st: &ApiState, rec: &FunctionRecord) -> FunctionConfiguration {
     FunctionConfiguration::from_record(rec, &st.region)
+}
+
+/// The configuration a qualified read shows: the version's, under the alias's ARN when the
+/// caller named an alias.
+fn target_config(st: &ApiState, t: &Target, rec: &FunctionRecord) -> FunctionConfiguration {
+    let mut c = config(st, rec);
+    if let Some(a) = &t.alias {
+        c.function_arn = st.region.qualified_arn(&t.name, &a.name);
+    }
+    c
 }
 
 fn check_revision(rec: &FunctionRecord, given: Option<&str>) -> Result<(), Error> {
@@ -72,11 +71,6 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
     let req: wire::CreateFunctionRequest = parse_json(&body)?;
     let valid = wire::validate_create(req, &st.region, &now(), &revision())?;
     st.engine.runtimes().check(&valid.record.runtime)?;
-    if valid.publish {
-        return Err(ApiError(Error::invalid(
-            "Publish is not supported by Hako yet: versions come in a later release.",
-        )));
-    }
     let mut rec = valid.record;
     let _w = st.writes.lock().await;
     if st.db.get_function(&rec.name, "$LATEST")?.is_some() {
@@ -107,6 +101,10 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
         ))));
     }
     tracing::info!(function = %rec.name, runtime = %rec.runtime, "function created");
+    if valid.publish {
+        let v = versions::publish(&st, &rec.name, None, None, None)?;
+        return Ok(json_response(StatusCode::CREATED, &config(&st, &v)));
+    }
     // As AWS: the create response still says Pending; reads that follow see Active.
     Ok(json_response(StatusCode::CREATED, &config(&st, &rec)))
 }
@@ -117,19 +115,25 @@ pub(crate) async fn get(
     Query(q): Params,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (name, version) = target(&st, &name, &q)?;
-    let rec = load(&st, &name, &version)?;
+    let t = st.target(&name, &q, false)?;
+    let rec = load(&st, &t.name, &t.version)?;
+    // Tags belong to the function, whichever version is read.
+    let tags = if t.version == "$LATEST" {
+        rec.tags.clone()
+    } else {
+        load(&st, &t.name, "$LATEST")?.tags
+    };
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:9000");
     let resp = GetFunctionResponse {
-        configuration: config(&st, &rec),
+        configuration: target_config(&st, &t, &rec),
         code: FunctionCodeLocation {
             repository_type: "S3".to_string(),
             location: format!("http://{host}/_hako/code/{}.zip", rec.code_sha256_hex),
         },
-        tags: (version == "$LATEST").then(|| rec.tags.clone()),
+        tags: Some(tags),
     };
     Ok(json_response(StatusCode::OK, &resp))
 }
@@ -139,9 +143,9 @@ pub(crate) async fn get_configuration(
     Path(name): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Response> {
-    let (name, version) = target(&st, &name, &q)?;
-    let rec = load(&st, &name, &version)?;
-    Ok(json_response(StatusCode::OK, &config(&st, &rec)))
+    let t = st.target(&name, &q, false)?;
+    let rec = load(&st, &t.name, &t.version)?;
+    Ok(json_response(StatusCode::OK, &target_config(&st, &t, &rec)))
 }
 
 pub(crate) async fn list(State(st): State<Arc<ApiState>>, Query(q): Params) -> ApiResult<Response> {
@@ -256,11 +260,6 @@ pub(crate) async fn update_code(
             "Code from S3 (S3Bucket/S3Key) is not supported by Hako yet: upload the package with ZipFile.",
         )));
     }
-    if req.publish == Some(true) {
-        return Err(ApiError(Error::invalid(
-            "Publish is not supported by Hako yet: versions come in a later release.",
-        )));
-    }
     let Some(zip_b64) = req.zip_file.as_deref() else {
         return Err(ApiError(Error::invalid(
             "Please provide a source for function code.",
@@ -314,6 +313,10 @@ pub(crate) async fn update_code(
         .map_err(|e| not_found_as_arn(&st, e, &r.name))?;
     st.invalidate(&r.name);
     collect_code(&st, &old_hex);
+    if req.publish == Some(true) {
+        let v = versions::publish(&st, &r.name, None, None, None)?;
+        return Ok(json_response(StatusCode::OK, &config(&st, &v)));
+    }
     rec.last_update_status = LastUpdateStatus::InProgress;
     Ok(json_response(StatusCode::OK, &config(&st, &rec)))
 }
@@ -332,16 +335,24 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Response> {
-    let (name, version) = target(&st, &name, &q)?;
-    if q.contains_key("Qualifier") || version != "$LATEST" {
-        if version == "$LATEST" {
+    let r = FunctionRef::parse(&name, &st.region)?
+        .with_qualifier(q.get("Qualifier").map(String::as_str))?;
+    let name = r.name;
+    match r.qualifier.as_deref() {
+        None => {}
+        Some("$LATEST") => {
             return Err(ApiError(Error::invalid(
                 "$LATEST version cannot be deleted without deleting the function.",
-            )));
+            )))
         }
-        return Err(ApiError(Error::function_not_found(
-            &st.arn_of(&name, &version),
-        )));
+        Some(v) if hako_model::alias::is_version_number(v) => {
+            return delete_version(&st, &name, v).await
+        }
+        Some(_) => {
+            return Err(ApiError(Error::invalid(
+                "Deletion of aliases is not supported.",
+            )))
+        }
     }
     let _w = st.writes.lock().await;
     let rec = load(&st, &name, "$LATEST")?;
@@ -349,6 +360,21 @@ pub(crate) async fn delete(
     st.invalidate(&name);
     collect_code(&st, &rec.code_sha256_hex);
     tracing::info!(function = %name, "function deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// DeleteFunction with a version number: that version only, unless an alias routes to it.
+async fn delete_version(st: &ApiState, name: &str, version: &str) -> ApiResult<Response> {
+    let _w = st.writes.lock().await;
+    load(st, name, "$LATEST")?;
+    let Some(rec) = st.db.delete_version(name, version)? else {
+        return Err(ApiError(Error::function_not_found(
+            &st.arn_of(name, version),
+        )));
+    };
+    st.invalidate(name);
+    collect_code(st, &rec.code_sha256_hex);
+    tracing::info!(function = %name, version = %version, "version deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -15,7 +15,6 @@ use hako_model::limits::{ASYNC_REQUEST_MAX_BYTES, INVOKE_REQUEST_MAX_BYTES};
 use hako_model::{Error, ErrorKind};
 
 use crate::error::{ApiError, ApiResult};
-use crate::functions::target;
 use crate::{read_body, ApiState};
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -71,7 +70,7 @@ pub(crate) async fn invoke(
             )))
         }
     };
-    let (fname, version) = target(&st, &name, &q)?;
+    let t = st.target(&name, &q, true)?;
     let payload = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large(limit))?;
@@ -96,14 +95,23 @@ pub(crate) async fn invoke(
             Some(s)
         }
     };
-    let f = st.resolve(&fname, &version)?;
-    // The function sees the ARN the caller used: qualified when the caller named a qualifier.
-    let qualified = q.contains_key("Qualifier")
-        || hako_model::FunctionRef::parse(&name, &st.region).is_ok_and(|r| r.qualifier.is_some());
-    let invoked_arn = if qualified {
-        st.region.qualified_arn(&fname, &version)
-    } else {
-        f.arn.clone()
+    // An alias with routing picks the version of this invocation by weight.
+    let version = match &t.alias {
+        Some(a) => a.pick_version(rand::random::<f64>()),
+        None => &t.version,
+    };
+    let f = st.resolve(&t.name, version)?;
+    // The function sees the ARN the caller used: qualified (by the version or the alias) when the
+    // caller named a qualifier, even `$LATEST`.
+    let invoked_arn = match t.qualifier() {
+        Some(qualifier) => st.region.qualified_arn(&t.name, qualifier),
+        None if q.contains_key("Qualifier")
+            || hako_model::FunctionRef::parse(&name, &st.region)
+                .is_ok_and(|r| r.qualifier.is_some()) =>
+        {
+            st.region.qualified_arn(&t.name, "$LATEST")
+        }
+        None => f.arn.clone(),
     };
     let req = InvokeRequest {
         payload,

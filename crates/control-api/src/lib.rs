@@ -5,10 +5,13 @@
 //! becomes a response in `error::ApiError`'s one `IntoResponse`.
 
 mod account;
+mod aliases;
 pub mod error;
 mod functions;
 mod invoke;
 mod operations;
+mod tags;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub struct ApiState {
     pub region: Region,
     /// Resolved functions by (name, version): the invoke path's only lookup.
     resolved: RwLock<HashMap<(String, String), Arc<ResolvedFunction>>>,
+    /// Aliases by function, for the invoke path (see `aliases.rs`).
+    aliases: RwLock<aliases::AliasCache>,
     /// Serialises control-plane writes to one function name at a time.
     writes: tokio::sync::Mutex<()>,
 }
@@ -53,13 +58,15 @@ impl ApiState {
             engine,
             region,
             resolved: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(aliases::AliasCache::default()),
             writes: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Forgets what was resolved for `name` and retires its sandboxes.
+    /// Forgets what was resolved for `name` (versions and aliases) and retires its sandboxes.
     pub(crate) fn invalidate(&self, name: &str) {
         self.resolved.write().retain(|(n, _), _| n != name);
+        self.invalidate_aliases(name);
         self.engine.retire_function(name);
     }
 
@@ -137,6 +144,24 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/2015-03-31/functions/{name}/code",
             axum::routing::put(functions::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(versions::list).post(versions::publish_version),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            get(aliases::list).post(aliases::create),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(aliases::get)
+                .put(aliases::update)
+                .delete(aliases::delete),
+        )
+        .route(
+            "/2017-03-31/tags/{resource}",
+            get(tags::list).post(tags::tag).delete(tags::untag),
         )
         .route(
             "/2015-03-31/functions/{name}/invocations",

@@ -4,6 +4,7 @@
 //! Invariant: this crate does no IO and has no async. It is the single source of Lambda field names
 //! and validation limits; every other crate asks it.
 
+pub mod alias;
 pub mod error;
 pub mod function;
 pub mod limits;

@@ -1,11 +1,12 @@
-//! The embedded database: function records and function logs in SQLite (WAL mode), with
-//! schema migrations keyed by `PRAGMA user_version`.
+//! The embedded database: function records (one per version), aliases and function logs in
+//! SQLite (WAL mode), with schema migrations keyed by `PRAGMA user_version`.
 //!
 //! One connection behind a mutex: control-plane queries are small and short, and the invoke hot
 //! path never touches the database (the engine caches resolved functions in memory).
 
 use std::path::Path;
 
+use hako_model::alias::AliasRecord;
 use hako_model::{Error, FunctionRecord};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -42,6 +43,17 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL
      );
      CREATE INDEX logs_by_group ON logs (log_group, id);",
+    // 2: aliases, and the last version number given per function (never reused, as AWS).
+    "CREATE TABLE aliases (
+        function_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (function_name, name)
+     );
+     CREATE TABLE version_counters (
+        function_name TEXT PRIMARY KEY,
+        last_version INTEGER NOT NULL
+     );",
 ];
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -175,12 +187,25 @@ impl Db {
         Ok(rec)
     }
 
-    /// Deletes every version of a function; `false` if there was none.
+    /// Deletes every version of a function, its aliases and its version counter; `false` if
+    /// there was none.
     pub fn delete_function(&self, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
-        let n = conn
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let n = tx
             .execute("DELETE FROM functions WHERE name = ?1", params![name])
             .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM aliases WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM version_counters WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
         Ok(n > 0)
     }
 
@@ -188,7 +213,8 @@ impl Db {
     pub fn list_functions(&self, all_versions: bool) -> Result<Vec<FunctionRecord>, Error> {
         let conn = self.conn.lock();
         let sql = if all_versions {
-            "SELECT record FROM functions ORDER BY name, version"
+            "SELECT record FROM functions
+             ORDER BY name, version <> '$LATEST', CAST(version AS INTEGER)"
         } else {
             "SELECT record FROM functions WHERE version = '$LATEST' ORDER BY name"
         };
@@ -268,6 +294,247 @@ impl Db {
             })
             .map_err(db_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+    }
+}
+
+/// What a publish decided (see `Db::publish_version`).
+#[derive(Debug)]
+pub enum Publish {
+    /// Nothing changed since this version: it is the answer and nothing is written.
+    Existing(FunctionRecord),
+    /// A new version to store.
+    New(FunctionRecord),
+}
+
+fn decode_alias(json: &str) -> Result<AliasRecord, Error> {
+    serde_json::from_str(json).map_err(|e| Error::service(format!("corrupt alias record: {e}")))
+}
+
+fn encode_alias(a: &AliasRecord) -> Result<String, Error> {
+    serde_json::to_string(a).map_err(|e| Error::service(format!("cannot encode alias record: {e}")))
+}
+
+fn aliases_in(conn: &Connection, function_name: &str) -> Result<Vec<AliasRecord>, Error> {
+    let mut stmt = conn
+        .prepare_cached("SELECT record FROM aliases WHERE function_name = ?1 ORDER BY name")
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![function_name], |r| r.get::<_, String>(0))
+        .map_err(db_err)?;
+    let mut out = Vec::new();
+    for json in rows {
+        out.push(decode_alias(&json.map_err(db_err)?)?);
+    }
+    Ok(out)
+}
+
+fn record_in(
+    conn: &Connection,
+    name: &str,
+    version: &str,
+) -> Result<Option<FunctionRecord>, Error> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
+            params![name, version],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    json.as_deref().map(decode).transpose()
+}
+
+/// Versions and aliases.
+impl Db {
+    /// Publishes a version of `name` in one transaction. `decide` gets `$LATEST` (which it may
+    /// change: its RevisionId), the newest published version, and the number a new version
+    /// gets (numbers are never reused, even after a delete); its error aborts everything.
+    /// Returns the version and whether it is new.
+    pub fn publish_version<F>(&self, name: &str, decide: F) -> Result<(FunctionRecord, bool), Error>
+    where
+        F: FnOnce(&mut FunctionRecord, Option<&FunctionRecord>, u64) -> Result<Publish, Error>,
+    {
+        let conn = self.conn.lock();
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let Some(mut latest) = record_in(&tx, name, "$LATEST")? else {
+            return Err(Error::not_found(format!("function {name} not found")));
+        };
+        let newest: Option<String> = tx
+            .query_row(
+                "SELECT record FROM functions WHERE name = ?1 AND version <> '$LATEST'
+                 ORDER BY CAST(version AS INTEGER) DESC LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let newest = newest.as_deref().map(decode).transpose()?;
+        let counter: Option<i64> = tx
+            .query_row(
+                "SELECT last_version FROM version_counters WHERE function_name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let newest_n = newest
+            .as_ref()
+            .and_then(|v| v.version.parse::<u64>().ok())
+            .unwrap_or(0);
+        let next = u64::try_from(counter.unwrap_or(0))
+            .unwrap_or(0)
+            .max(newest_n)
+            + 1;
+        match decide(&mut latest, newest.as_ref(), next)? {
+            Publish::Existing(v) => Ok((v, false)),
+            Publish::New(v) => {
+                tx.execute(
+                    "INSERT INTO functions (name, version, record) VALUES (?1, ?2, ?3)",
+                    params![v.name, v.version, encode(&v)?],
+                )
+                .map_err(db_err)?;
+                tx.execute(
+                    "UPDATE functions SET record = ?2 WHERE name = ?1 AND version = '$LATEST'",
+                    params![name, encode(&latest)?],
+                )
+                .map_err(db_err)?;
+                tx.execute(
+                    "INSERT INTO version_counters (function_name, last_version) VALUES (?1, ?2)
+                     ON CONFLICT (function_name) DO UPDATE SET last_version = excluded.last_version",
+                    params![name, next as i64],
+                )
+                .map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+                Ok((v, true))
+            }
+        }
+    }
+
+    /// A function's versions: `$LATEST` first, then the published ones in order.
+    pub fn list_versions(&self, name: &str) -> Result<Vec<FunctionRecord>, Error> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT record FROM functions WHERE name = ?1
+                 ORDER BY version <> '$LATEST', CAST(version AS INTEGER)",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![name], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for json in rows {
+            out.push(decode(&json.map_err(db_err)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes one published version; `None` if there is no such version. Refused, changing
+    /// nothing, while an alias routes to it.
+    pub fn delete_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<FunctionRecord>, Error> {
+        let conn = self.conn.lock();
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let Some(rec) = record_in(&tx, name, version)? else {
+            return Ok(None);
+        };
+        let users: Vec<String> = aliases_in(&tx, name)?
+            .into_iter()
+            .filter(|a| a.uses_version(version))
+            .map(|a| a.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(hako_model::alias::version_in_use(&users));
+        }
+        tx.execute(
+            "DELETE FROM functions WHERE name = ?1 AND version = ?2",
+            params![name, version],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Some(rec))
+    }
+
+    /// One alias of a function.
+    pub fn get_alias(&self, function_name: &str, name: &str) -> Result<Option<AliasRecord>, Error> {
+        let conn = self.conn.lock();
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT record FROM aliases WHERE function_name = ?1 AND name = ?2",
+                params![function_name, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        json.as_deref().map(decode_alias).transpose()
+    }
+
+    /// A function's aliases in name order.
+    pub fn list_aliases(&self, function_name: &str) -> Result<Vec<AliasRecord>, Error> {
+        aliases_in(&self.conn.lock(), function_name)
+    }
+
+    /// Inserts a new alias; `false` if the function has one of that name already.
+    pub fn insert_alias(&self, a: &AliasRecord) -> Result<bool, Error> {
+        let json = encode_alias(a)?;
+        let conn = self.conn.lock();
+        let n = conn
+            .execute(
+                "INSERT OR IGNORE INTO aliases (function_name, name, record) VALUES (?1, ?2, ?3)",
+                params![a.function_name, a.name, json],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    /// Reads, changes and writes one alias in a single transaction; the closure's error leaves
+    /// it as it was. `Ok(None)` if there is no such alias.
+    pub fn update_alias<F>(
+        &self,
+        function_name: &str,
+        name: &str,
+        f: F,
+    ) -> Result<Option<AliasRecord>, Error>
+    where
+        F: FnOnce(&mut AliasRecord) -> Result<(), Error>,
+    {
+        let conn = self.conn.lock();
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let json: Option<String> = tx
+            .query_row(
+                "SELECT record FROM aliases WHERE function_name = ?1 AND name = ?2",
+                params![function_name, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let mut a = decode_alias(&json)?;
+        f(&mut a)?;
+        tx.execute(
+            "UPDATE aliases SET record = ?3 WHERE function_name = ?1 AND name = ?2",
+            params![function_name, name, encode_alias(&a)?],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Some(a))
+    }
+
+    /// Deletes one alias; `false` if there was none.
+    pub fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, Error> {
+        let conn = self.conn.lock();
+        let n = conn
+            .execute(
+                "DELETE FROM aliases WHERE function_name = ?1 AND name = ?2",
+                params![function_name, name],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
     }
 }
 
@@ -371,5 +638,169 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["b", "c"]
         );
+    }
+
+    fn publish(db: &Db, name: &str, fail: bool) -> Result<(FunctionRecord, bool), Error> {
+        db.publish_version(name, |latest, newest, next| {
+            if fail {
+                latest.revision_id = "changed".into();
+                return Err(Error::invalid("no"));
+            }
+            if let Some(v) = newest {
+                if hako_model::alias::unchanged(latest, v) {
+                    return Ok(Publish::Existing(v.clone()));
+                }
+            }
+            latest.revision_id = format!("latest-{next}");
+            Ok(Publish::New(hako_model::alias::snapshot(
+                latest,
+                next,
+                None,
+                "t",
+                &format!("v{next}"),
+            )))
+        })
+    }
+
+    fn alias(function_version: &str, extra: Option<&str>) -> AliasRecord {
+        AliasRecord {
+            function_name: "f".into(),
+            name: "live".into(),
+            function_version: function_version.into(),
+            description: String::new(),
+            additional_version_weights: extra.map(|v| (v.to_string(), 0.5)).into_iter().collect(),
+            revision_id: "a1".into(),
+        }
+    }
+
+    #[test]
+    fn versions_are_numbered_never_reused_and_unchanged_publish_returns_the_last() {
+        let db = Db::open_in_memory().unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        let (v1, new) = publish(&db, "f", false).unwrap();
+        assert!(new);
+        assert_eq!(v1.version, "1");
+        let (again, new) = publish(&db, "f", false).unwrap();
+        assert!(!new);
+        assert_eq!(again.version, "1");
+        db.update_function("f", "$LATEST", |r| {
+            r.timeout_seconds = 9;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(publish(&db, "f", false).unwrap().0.version, "2");
+        assert_eq!(db.delete_version("f", "2").unwrap().unwrap().version, "2");
+        db.update_function("f", "$LATEST", |r| {
+            r.timeout_seconds = 10;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(publish(&db, "f", false).unwrap().0.version, "3");
+        let order: Vec<_> = db
+            .list_versions("f")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.version)
+            .collect();
+        assert_eq!(order, ["$LATEST", "1", "3"]);
+        assert_eq!(
+            db.get_function("f", "1").unwrap().unwrap().timeout_seconds,
+            3
+        );
+        // Deleting the function forgets its numbering.
+        db.delete_function("f").unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        assert_eq!(publish(&db, "f", false).unwrap().0.version, "1");
+    }
+
+    #[test]
+    fn failed_publish_changes_nothing() {
+        let db = Db::open_in_memory().unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        assert!(publish(&db, "f", true).is_err());
+        assert_eq!(db.list_versions("f").unwrap().len(), 1);
+        assert_eq!(
+            db.get_function("f", "$LATEST")
+                .unwrap()
+                .unwrap()
+                .revision_id,
+            "r1"
+        );
+        assert!(publish(&db, "nope", false).is_err());
+    }
+
+    #[test]
+    fn a_version_an_alias_uses_cannot_be_deleted() {
+        let db = Db::open_in_memory().unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        publish(&db, "f", false).unwrap();
+        db.update_function("f", "$LATEST", |r| {
+            r.memory_mb = 256;
+            Ok(())
+        })
+        .unwrap();
+        publish(&db, "f", false).unwrap();
+        assert!(db.insert_alias(&alias("1", Some("2"))).unwrap());
+        assert!(!db.insert_alias(&alias("1", None)).unwrap());
+        for v in ["1", "2"] {
+            let e = db.delete_version("f", v).unwrap_err();
+            assert_eq!(e.kind, hako_model::ErrorKind::ResourceConflict);
+            assert!(db.get_function("f", v).unwrap().is_some());
+        }
+        assert!(db.delete_version("f", "9").unwrap().is_none());
+        // A failed alias update leaves it as it was; a good one is seen by the next read.
+        assert!(db
+            .update_alias("f", "live", |a| {
+                a.function_version = "2".into();
+                Err(Error::invalid("no"))
+            })
+            .is_err());
+        assert_eq!(
+            db.get_alias("f", "live").unwrap().unwrap().function_version,
+            "1"
+        );
+        db.update_alias("f", "live", |a| {
+            a.function_version = "2".into();
+            a.additional_version_weights.clear();
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+        assert!(db.delete_version("f", "1").unwrap().is_some());
+        assert!(db.update_alias("f", "nope", |_| Ok(())).unwrap().is_none());
+        assert_eq!(db.list_aliases("f").unwrap().len(), 1);
+        assert!(db.delete_alias("f", "live").unwrap());
+        assert!(!db.delete_alias("f", "live").unwrap());
+    }
+
+    #[test]
+    fn aliases_survive_reopen_and_go_with_their_function() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        {
+            let db = Db::open(&path).unwrap();
+            db.insert_function(&rec("f")).unwrap();
+            publish(&db, "f", false).unwrap();
+            db.insert_alias(&alias("1", None)).unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.list_aliases("f").unwrap()[0].name, "live");
+        db.delete_function("f").unwrap();
+        assert!(db.list_aliases("f").unwrap().is_empty());
+        assert!(db.list_versions("f").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_version_1_database_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        assert!(db.insert_alias(&alias("$LATEST", None)).unwrap());
     }
 }

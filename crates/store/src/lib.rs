@@ -8,4 +8,4 @@ pub mod code;
 pub mod db;
 
 pub use code::{CodeInfo, CodeStore};
-pub use db::{Db, LogLine};
+pub use db::{Db, LogLine, Publish};
