@@ -47,15 +47,17 @@ pub(crate) fn start(engine: Arc<Engine>, tail: Duration) -> Option<Warmer> {
     for cpu in cpus {
         let engine = engine.clone();
         let stop = stop.clone();
-        let spawned = std::thread::Builder::new().name(format!("hako-warm-{cpu}")).spawn(move || {
-            if hako_sandbox::cpu::pin_current_thread(cpu).is_err()
-                || hako_sandbox::cpu::idle_priority_current_thread().is_err()
-            {
-                // Without the idle class it would compete with real work: don't run at all.
-                return;
-            }
-            run(&engine, &stop, tail, n);
-        });
+        let spawned = std::thread::Builder::new()
+            .name(format!("hako-warm-{cpu}"))
+            .spawn(move || {
+                if hako_sandbox::cpu::pin_current_thread(cpu).is_err()
+                    || hako_sandbox::cpu::idle_priority_current_thread().is_err()
+                {
+                    // Without the idle class it would compete with real work: don't run at all.
+                    return;
+                }
+                run(&engine, &stop, tail, n);
+            });
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => tracing::warn!(error = %e, "cannot start a CPU warmer thread"),
@@ -76,7 +78,7 @@ fn run(engine: &Engine, stop: &AtomicBool, tail: Duration, cpus: usize) {
         }
         if inflight > 0 {
             last_busy = Some(Instant::now());
-        } else if !last_busy.is_some_and(|t| t.elapsed() < tail) {
+        } else if last_busy.is_none_or(|t| t.elapsed() >= tail) {
             std::thread::sleep(IDLE_CHECK);
             continue;
         }

@@ -29,7 +29,9 @@ pub fn idle_priority_current_thread() -> std::io::Result<()> {
 /// The CPUs this process may run on.
 pub fn allowed_cpus() -> Vec<usize> {
     match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect(),
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect(),
         Err(_) => vec![],
     }
 }
