@@ -16,13 +16,20 @@ pub(crate) async fn get_account_settings(State(st): State<Arc<ApiState>>) -> Api
     let total: u64 = functions.iter().map(|f| f.code_size.max(0) as u64).sum();
     let latest = functions.iter().filter(|f| f.version == "$LATEST").count() as u64;
     let concurrency = st.engine.config().account_concurrency as u32;
+    let reserved: u64 = functions
+        .iter()
+        .filter(|f| f.version == "$LATEST")
+        .filter_map(|f| f.reserved_concurrency)
+        .map(u64::from)
+        .sum();
+    let unreserved = u64::from(concurrency).saturating_sub(reserved) as u32;
     let settings = AccountSettings {
         account_limit: AccountLimit {
             total_code_size: limits::CODE_STORAGE_BYTES,
             code_size_unzipped: limits::UNZIPPED_MAX_BYTES,
             code_size_zipped: limits::ZIP_MAX_BYTES,
             concurrent_executions: concurrency,
-            unreserved_concurrent_executions: concurrency,
+            unreserved_concurrent_executions: unreserved,
         },
         account_usage: AccountUsage {
             total_code_size: total,

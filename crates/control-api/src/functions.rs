@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hako_model::concurrency::Concurrency;
 use hako_model::function::format_last_modified;
 use hako_model::wire::{
     self, FunctionCodeLocation, FunctionConfiguration, GetFunctionResponse, ListFunctionsResponse,
@@ -123,6 +124,12 @@ pub(crate) async fn get(
     } else {
         load(&st, &t.name, "$LATEST")?.tags
     };
+    // Reserved concurrency belongs to the function too.
+    let reserved = if t.version == "$LATEST" {
+        rec.reserved_concurrency
+    } else {
+        load(&st, &t.name, "$LATEST")?.reserved_concurrency
+    };
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
@@ -134,6 +141,9 @@ pub(crate) async fn get(
             location: format!("http://{host}/_hako/code/{}.zip", rec.code_sha256_hex),
         },
         tags: Some(tags),
+        concurrency: reserved.map(|n| Concurrency {
+            reserved_concurrent_executions: Some(n),
+        }),
     };
     Ok(json_response(StatusCode::OK, &resp))
 }
@@ -358,6 +368,8 @@ pub(crate) async fn delete(
     let rec = load(&st, &name, "$LATEST")?;
     st.db.delete_function(&name)?;
     st.invalidate(&name);
+    // Its reservation returns to the account, its metric series go.
+    st.engine.remove_function(&name);
     collect_code(&st, &rec.code_sha256_hex);
     tracing::info!(function = %name, "function deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

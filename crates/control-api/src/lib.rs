@@ -6,6 +6,7 @@
 
 mod account;
 mod aliases;
+mod concurrency;
 pub mod error;
 mod functions;
 mod invoke;
@@ -110,6 +111,12 @@ impl ApiState {
             environment: rec.environment.clone(),
             code_dir,
             log_group: rec.log_group.clone(),
+            // Reserved concurrency is the function's, kept on `$LATEST` (a version's copy is stale).
+            reserved_concurrency: if rec.version == "$LATEST" {
+                rec.reserved_concurrency
+            } else {
+                None
+            },
         })
     }
 
@@ -174,6 +181,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/2014-11-13/functions/{name}/invoke-async/",
             post(invoke::invoke_async),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            axum::routing::put(concurrency::put).delete(concurrency::delete),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(concurrency::get),
         )
         .route(
             "/2016-08-19/account-settings",

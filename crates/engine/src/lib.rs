@@ -8,13 +8,15 @@
 //! Invariant: no HTTP routing, no storage, no event sources here. Sandboxes come from a
 //! `hako_sandbox::Isolation`, runtimes meet the engine through `hako_runtime_api::Slot`.
 
+mod concurrency;
 pub mod logs;
+pub mod metrics;
 pub mod runtimes;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,13 +24,15 @@ use bytes::Bytes;
 use hako_model::{Error, ErrorKind, Runtime};
 use hako_runtime_api::{Invocation, Outcome, Ready, Slot};
 use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::{oneshot, watch};
 
 pub use logs::{LogRecord, LogSink, NullSink};
 pub use runtimes::{RuntimeInfo, Runtimes};
 
+use crate::concurrency::{Account, FunctionCounter, Lease};
 use crate::logs::LogCapture;
+use crate::metrics::{FunctionMetrics, Metrics};
 use crate::sandbox::Sandbox;
 
 /// How long a runtime may take to initialise before its first event (AWS: 10 s).
@@ -68,6 +72,10 @@ pub struct ResolvedFunction {
     /// The unpacked package.
     pub code_dir: PathBuf,
     pub log_group: String,
+    /// The function's reserved concurrency, when it has one. It seeds the engine's table the
+    /// first time the engine meets the function; afterwards the control plane keeps the table
+    /// current with [`Engine::set_reserved_concurrency`].
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// One invocation as the caller asked for it.
@@ -102,13 +110,46 @@ struct Pool {
     retired: AtomicBool,
 }
 
+impl FunctionState {
+    fn new() -> Self {
+        FunctionState {
+            counter: FunctionCounter::new(),
+            versions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 impl Pool {
+    fn new(revision_id: &str) -> Arc<Pool> {
+        Arc::new(Pool {
+            revision_id: revision_id.to_string(),
+            idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
+        })
+    }
+
     fn retire(&self) {
         self.retired.store(true, Ordering::Release);
         for sb in self.idle.lock().drain(..) {
             sb.kill();
         }
     }
+}
+
+/// One version of a function: its warm pool (replaced when the revision changes) and its
+/// metric handles (kept).
+#[derive(Debug)]
+struct VersionState {
+    pool: Option<Arc<Pool>>,
+    metrics: Arc<FunctionMetrics>,
+}
+
+/// What the engine keeps per function name: its concurrency counter (shared by all its
+/// versions, as AWS counts reserved concurrency per function) and its versions.
+#[derive(Debug)]
+struct FunctionState {
+    counter: FunctionCounter,
+    versions: Mutex<HashMap<String, VersionState>>,
 }
 
 /// The engine.
@@ -118,10 +159,13 @@ pub struct Engine {
     isolation: Arc<dyn Isolation>,
     runtimes: Runtimes,
     sink: Arc<dyn LogSink>,
-    pools: Mutex<HashMap<(String, String), Arc<Pool>>>,
+    /// Per function name. Read-locked on the invoke path (written when a function is first met,
+    /// its reservation changes, or it is deleted).
+    functions: RwLock<HashMap<String, Arc<FunctionState>>>,
+    account: Account,
+    metrics: Metrics,
     live: Mutex<HashMap<u64, Arc<Sandbox>>>,
     next_id: AtomicU64,
-    inflight: AtomicUsize,
     closing: AtomicBool,
     api_acceptor: std::sync::OnceLock<ApiAcceptor>,
 }
@@ -149,12 +193,18 @@ impl Drop for ApiServeGuard {
     }
 }
 
-/// Decrements the in-flight count when an invocation ends, however it ends.
-struct InflightGuard<'a>(&'a AtomicUsize);
+/// An invocation's concurrency slot: given back when the invocation ends, however it ends.
+struct Permit<'a> {
+    account: &'a Account,
+    function: &'a FunctionCounter,
+    metrics: &'a FunctionMetrics,
+    lease: Lease,
+}
 
-impl Drop for InflightGuard<'_> {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.account.release(self.function, self.lease);
+        self.metrics.ended();
     }
 }
 
@@ -194,16 +244,17 @@ impl Engine {
         sink: Arc<dyn LogSink>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
-            cfg,
             isolation,
             runtimes,
             sink,
-            pools: Mutex::new(HashMap::new()),
+            account: Account::new(cfg.account_concurrency as u64),
+            functions: RwLock::new(HashMap::new()),
+            metrics: Metrics::new(),
             live: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            inflight: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             api_acceptor: std::sync::OnceLock::new(),
+            cfg,
         })
     }
 
@@ -227,7 +278,45 @@ impl Engine {
 
     /// Invocations running now.
     pub fn inflight(&self) -> usize {
-        self.inflight.load(Ordering::Acquire)
+        self.account.inflight() as usize
+    }
+
+    /// The sum of the functions' reserved concurrency.
+    pub fn reserved_concurrency_total(&self) -> u64 {
+        self.account.reserved_total()
+    }
+
+    /// Sets (or with `None` removes) a function's reserved concurrency. Invocations running now
+    /// keep their slots; the next ones obey the new value.
+    pub fn set_reserved_concurrency(&self, name: &str, reserved: Option<u32>) {
+        let mut map = self.functions.write();
+        let state = map
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(FunctionState::new()))
+            .clone();
+        self.account
+            .set_reserved(&state.counter, reserved.map(u64::from));
+    }
+
+    /// Forgets a deleted function: its sandboxes, its reservation and its metric series.
+    pub fn remove_function(&self, name: &str) {
+        let Some(state) = self.functions.write().remove(name).inspect(|s| {
+            self.account.set_reserved(&s.counter, None);
+        }) else {
+            return;
+        };
+        for (version, v) in state.versions.lock().drain() {
+            if let Some(p) = v.pool {
+                p.retire();
+            }
+            self.metrics.forget(name, &version);
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format (`GET /metrics`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics
+            .render(self.account.inflight(), self.account.unreserved_inflight())
     }
 
     /// Sandboxes alive now.
@@ -238,21 +327,40 @@ impl Engine {
     /// Retires every sandbox of a function (all versions): idle ones die now, busy ones when
     /// their invocation ends.
     pub fn retire_function(&self, name: &str) {
-        let pools: Vec<Arc<Pool>> = {
-            let mut map = self.pools.lock();
-            let keys: Vec<_> = map.keys().filter(|(n, _)| n == name).cloned().collect();
-            keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+        let Some(state) = self.functions.read().get(name).cloned() else {
+            return;
         };
+        let pools: Vec<Arc<Pool>> = state
+            .versions
+            .lock()
+            .values_mut()
+            .filter_map(|v| v.pool.take())
+            .collect();
         for p in pools {
             p.retire();
         }
+    }
+
+    /// Every warm pool now.
+    fn all_pools(&self) -> Vec<Arc<Pool>> {
+        let states: Vec<Arc<FunctionState>> = self.functions.read().values().cloned().collect();
+        states
+            .iter()
+            .flat_map(|s| {
+                s.versions
+                    .lock()
+                    .values()
+                    .filter_map(|v| v.pool.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Kills sandboxes idle for longer than the idle timeout. Call it periodically.
     pub fn reap_idle(&self) -> usize {
         let cutoff = Instant::now().checked_sub(self.cfg.idle_timeout);
         let Some(cutoff) = cutoff else { return 0 };
-        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
+        let pools = self.all_pools();
         let mut n = 0;
         for p in pools {
             let mut idle = p.idle.lock();
@@ -283,27 +391,58 @@ impl Engine {
         for sb in &all {
             let _ = tokio::time::timeout(Duration::from_secs(5), sb.wait_exit()).await;
         }
-        for p in self.pools.lock().drain().map(|(_, p)| p) {
-            p.retire();
+        for s in self.functions.read().values() {
+            for v in s.versions.lock().values_mut() {
+                if let Some(p) = v.pool.take() {
+                    p.retire();
+                }
+            }
         }
     }
 
-    fn pool_for(&self, f: &ResolvedFunction) -> Arc<Pool> {
-        let key = (f.name.clone(), f.version.clone());
-        let mut map = self.pools.lock();
-        if let Some(p) = map.get(&key) {
-            if p.revision_id == f.revision_id {
-                return p.clone();
-            }
-            p.retire();
+    /// The engine's state of `f`'s function (made, with `f`'s reservation, on first sight).
+    fn function_state(&self, f: &ResolvedFunction) -> Arc<FunctionState> {
+        if let Some(s) = self.functions.read().get(f.name.as_str()) {
+            return s.clone();
         }
-        let p = Arc::new(Pool {
-            revision_id: f.revision_id.clone(),
-            idle: Mutex::new(Vec::new()),
-            retired: AtomicBool::new(false),
-        });
-        map.insert(key, p.clone());
-        p
+        let mut map = self.functions.write();
+        if let Some(s) = map.get(f.name.as_str()) {
+            return s.clone();
+        }
+        let s = Arc::new(FunctionState::new());
+        self.account
+            .set_reserved(&s.counter, f.reserved_concurrency.map(u64::from));
+        map.insert(f.name.clone(), s.clone());
+        s
+    }
+
+    /// `f`'s warm pool (a new one when its revision changed) and metric handles.
+    fn version_of(
+        &self,
+        state: &FunctionState,
+        f: &ResolvedFunction,
+    ) -> (Arc<Pool>, Arc<FunctionMetrics>) {
+        let mut versions = state.versions.lock();
+        if let Some(v) = versions.get_mut(f.version.as_str()) {
+            match &v.pool {
+                Some(p) if p.revision_id == f.revision_id => return (p.clone(), v.metrics.clone()),
+                Some(p) => p.retire(),
+                None => {}
+            }
+            let p = Pool::new(&f.revision_id);
+            v.pool = Some(p.clone());
+            return (p, v.metrics.clone());
+        }
+        let p = Pool::new(&f.revision_id);
+        let metrics = Arc::new(self.metrics.function(&f.name, &f.version));
+        versions.insert(
+            f.version.clone(),
+            VersionState {
+                pool: Some(p.clone()),
+                metrics: metrics.clone(),
+            },
+        );
+        (p, metrics)
     }
 
     fn environment(
@@ -464,15 +603,26 @@ impl Engine {
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::service("Hako is shutting down"));
         }
-        let n = self.inflight.fetch_add(1, Ordering::AcqRel);
-        let _guard = InflightGuard(&self.inflight);
-        if n >= self.cfg.account_concurrency {
-            let mut e = Error::new(ErrorKind::TooManyRequests, "Rate Exceeded.");
-            e.reason = Some("ConcurrentInvocationLimitExceeded".into());
-            return Err(e);
-        }
+        let state = self.function_state(f);
+        let (pool, metrics) = self.version_of(&state, f);
+        let lease = match self.account.try_acquire(&state.counter) {
+            Ok(lease) => lease,
+            Err(throttle) => {
+                metrics.throttled();
+                tracing::debug!(function = %f.name, reason = throttle.reason(), "throttled");
+                let mut e = Error::new(ErrorKind::TooManyRequests, "Rate Exceeded.");
+                e.reason = Some(throttle.reason().into());
+                return Err(e);
+            }
+        };
+        metrics.started();
+        let _permit = Permit {
+            account: &self.account,
+            function: &state.counter,
+            metrics: &metrics,
+            lease,
+        };
         let request_id = uuid::Uuid::new_v4().to_string();
-        let pool = self.pool_for(f);
         let mut req = req;
         // A warm sandbox that dies before its runtime takes the event never saw it: the event
         // is run again on a fresh sandbox (at most once more).
@@ -495,8 +645,12 @@ impl Engine {
             let (sb, init) = match warm {
                 Some(sb) => (sb, None),
                 None => match self.start_sandbox(f).await {
-                    Ok(sb) => (sb, Some(started)),
+                    Ok(sb) => {
+                        metrics.cold_start();
+                        (sb, Some(started))
+                    }
                     Err(msg) => {
+                        metrics.finished(None, true);
                         return Ok(InvokeResult {
                             payload: error_payload(
                                 "Runtime.InvalidEntrypoint",
@@ -506,11 +660,11 @@ impl Engine {
                             function_error: Some("Unhandled"),
                             log_tail: None,
                             executed_version: f.version.clone(),
-                        })
+                        });
                     }
                 },
             };
-            let result = self.run_on(f, &sb, init, &request_id, req).await;
+            let result = self.run_on(f, &sb, init, &request_id, req, &metrics).await;
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
             if sb.is_alive()
@@ -540,6 +694,7 @@ impl Engine {
         cold_since: Option<Instant>,
         request_id: &str,
         req: InvokeRequest,
+        metrics: &FunctionMetrics,
     ) -> Result<InvokeResult, InvokeRequest> {
         let req_log_tail = req.log_tail;
         if req.log_tail {
@@ -670,6 +825,7 @@ impl Engine {
                 )
             }
         };
+        metrics.finished(Some(duration), function_error.is_some());
         sb.logs.drain();
         sb.logs.platform(format!("END RequestId: {request_id}"));
         let ms = duration.as_secs_f64() * 1000.0;

@@ -74,7 +74,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         account_id: args.account_id.clone(),
     };
     let state = ApiState::new(db, code, engine.clone(), region);
-    let app = hako_control_api::router(state);
+    state
+        .load_reserved_concurrency()
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let app = hako_control_api::router(state).merge(metrics_router(engine.clone()));
     let sandbox_app = app.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
         move |l: std::net::TcpListener| {
@@ -122,6 +125,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let _ = log_thread.join();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `GET /metrics`: the engine's metrics for Prometheus (OpenMetrics text format).
+fn metrics_router(engine: Arc<Engine>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let engine = engine.clone();
+            async move {
+                (
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    engine.render_metrics(),
+                )
+            }
+        }),
+    )
 }
 
 async fn shutdown_signal() {

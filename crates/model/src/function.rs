@@ -51,6 +51,9 @@ pub struct FunctionRecord {
     pub log_group: String,
     pub dead_letter_target_arn: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// PutFunctionConcurrency's reservation (a property of the function: kept on `$LATEST`).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl FunctionRecord {

@@ -5,6 +5,7 @@
 //! and validation limits; every other crate asks it.
 
 pub mod alias;
+pub mod concurrency;
 pub mod error;
 pub mod function;
 pub mod limits;

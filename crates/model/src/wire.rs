@@ -311,6 +311,8 @@ pub struct GetFunctionResponse {
     pub code: FunctionCodeLocation,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<crate::concurrency::Concurrency>,
 }
 
 /// ListFunctions' response.
@@ -747,6 +749,7 @@ pub fn validate_create(
             .and_then(|d| d.target_arn)
             .filter(|t| !t.is_empty()),
         tags,
+        reserved_concurrency: None,
     };
     Ok(ValidCreate {
         record,

@@ -567,6 +567,7 @@ mod tests {
             log_group: format!("/aws/lambda/{name}"),
             dead_letter_target_arn: None,
             tags: Default::default(),
+            reserved_concurrency: None,
         }
     }
 
