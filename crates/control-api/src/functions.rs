@@ -20,12 +20,11 @@ use hako_model::{
 
 use crate::aliases::Target;
 use crate::error::{ApiError, ApiResult};
+use crate::versions::CONFIG_REQUEST_MAX_BYTES;
 use crate::{json_response, parse_json, read_body, versions, ApiState};
 
 /// CreateFunction and UpdateFunctionCode bodies (AWS's figure).
 const CODE_REQUEST_MAX_BYTES: usize = 70_167_211;
-/// Other control-plane bodies.
-const CONFIG_REQUEST_MAX_BYTES: usize = 1024 * 1024;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -170,34 +169,9 @@ pub(crate) async fn list(State(st): State<Arc<ApiState>>, Query(q): Params) -> A
             )))
         }
     };
-    let max = match q.get("MaxItems") {
-        None => hako_model::limits::LIST_MAX_ITEMS,
-        Some(m) => match m.parse::<usize>() {
-            Ok(n) if (1..=10_000).contains(&n) => n.min(hako_model::limits::LIST_MAX_ITEMS),
-            _ => {
-                return Err(ApiError(hako_model::error::constraint(
-                    m,
-                    "maxItems",
-                    "Member must have value between 1 and 10000",
-                )))
-            }
-        },
-    };
     let records = st.db.list_functions(all)?;
-    let key = |r: &FunctionRecord| format!("{}:{}", r.name, r.version);
-    let start = match q.get("Marker") {
-        None => 0,
-        Some(m) => match records.iter().position(|r| &key(r) == m) {
-            Some(i) => i + 1,
-            None => return Err(ApiError(Error::invalid(format!("Invalid marker: {m}")))),
-        },
-    };
-    let page: Vec<&FunctionRecord> = records.iter().skip(start).take(max).collect();
-    let next_marker = if start + page.len() < records.len() {
-        page.last().map(|r| key(r))
-    } else {
-        None
-    };
+    let (page, next_marker) =
+        versions::page(&records, |r| format!("{}:{}", r.name, r.version), &q)?;
     let resp = ListFunctionsResponse {
         functions: page.into_iter().map(|r| config(&st, r)).collect(),
         next_marker,

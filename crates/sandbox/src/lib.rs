@@ -79,6 +79,22 @@ pub enum ExitStatus {
     Signal(i32),
 }
 
+impl ExitStatus {
+    /// What a wait on a child process returned, as an [`ExitStatus`] (`Code(-1)` when the wait
+    /// itself failed).
+    pub fn from_wait(r: std::io::Result<std::process::ExitStatus>) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        match r {
+            Ok(st) => match (st.code(), st.signal()) {
+                (Some(c), _) => ExitStatus::Code(c),
+                (None, Some(sig)) => ExitStatus::Signal(sig),
+                _ => ExitStatus::Code(-1),
+            },
+            Err(_) => ExitStatus::Code(-1),
+        }
+    }
+}
+
 impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

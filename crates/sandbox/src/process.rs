@@ -170,17 +170,7 @@ impl Isolation for ProcessIsolation {
         let c2 = control.clone();
         let exit = Box::pin(async move {
             let mut child = child;
-            let s = match child.wait().await {
-                Ok(st) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    match (st.code(), st.signal()) {
-                        (Some(c), _) => ExitStatus::Code(c),
-                        (None, Some(sig)) => ExitStatus::Signal(sig),
-                        _ => ExitStatus::Code(-1),
-                    }
-                }
-                Err(_) => ExitStatus::Code(-1),
-            };
+            let s = ExitStatus::from_wait(child.wait().await);
             // Whatever the main process left behind in its group goes with it.
             c2.kill();
             c2.exited.store(true, Ordering::Release);

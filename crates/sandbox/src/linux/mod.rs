@@ -567,17 +567,7 @@ impl Isolation for LinuxIsolation {
         let c2 = control.clone();
         let exit = Box::pin(async move {
             let mut child = child;
-            let s = match child.wait().await {
-                Ok(st) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    match (st.code(), st.signal()) {
-                        (Some(c), _) => ExitStatus::Code(c),
-                        (None, Some(sig)) => ExitStatus::Signal(sig),
-                        _ => ExitStatus::Code(-1),
-                    }
-                }
-                Err(_) => ExitStatus::Code(-1),
-            };
+            let s = ExitStatus::from_wait(child.wait().await);
             c2.finish().await;
             s
         });
