@@ -16,7 +16,7 @@ mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -167,6 +167,8 @@ pub struct Engine {
     live: Mutex<HashMap<u64, Arc<Sandbox>>>,
     next_id: AtomicU64,
     closing: AtomicBool,
+    /// Invocations that are starting a sandbox right now (see [`Engine::cold_starting`]).
+    cold_starting: AtomicUsize,
     api_acceptor: std::sync::OnceLock<ApiAcceptor>,
 }
 
@@ -205,6 +207,22 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.account.release(self.function, self.lease);
         self.metrics.ended();
+    }
+}
+
+/// Counts a cold start while it lasts.
+struct ColdStartGuard<'a>(&'a AtomicUsize);
+
+impl<'a> ColdStartGuard<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        ColdStartGuard(n)
+    }
+}
+
+impl Drop for ColdStartGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -253,6 +271,7 @@ impl Engine {
             live: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             closing: AtomicBool::new(false),
+            cold_starting: AtomicUsize::new(0),
             api_acceptor: std::sync::OnceLock::new(),
             cfg,
         })
@@ -279,6 +298,13 @@ impl Engine {
     /// Invocations running now.
     pub fn inflight(&self) -> usize {
         self.account.inflight() as usize
+    }
+
+    /// Invocations starting a sandbox right now. Cold starts under the linux backend wait for
+    /// RCU grace periods (mounts, namespaces, cgroups), which CPUs kept busy delay: whoever keeps
+    /// CPUs awake for warm invocations must stop while this is non-zero.
+    pub fn cold_starting(&self) -> usize {
+        self.cold_starting.load(Ordering::Relaxed)
     }
 
     /// The sum of the functions' reserved concurrency.
@@ -642,6 +668,9 @@ impl Engine {
                 None
             };
             let started = Instant::now();
+            let cold_guard = warm
+                .is_none()
+                .then(|| ColdStartGuard::new(&self.cold_starting));
             let (sb, init) = match warm {
                 Some(sb) => (sb, None),
                 None => match self.start_sandbox(f).await {
@@ -665,6 +694,7 @@ impl Engine {
                 },
             };
             let result = self.run_on(f, &sb, init, &request_id, req, &metrics).await;
+            drop(cold_guard);
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
             if sb.is_alive()
