@@ -40,17 +40,9 @@ pub(crate) struct Target {
     /// `$LATEST`, a version number, or (through an alias) the alias's primary version.
     pub(crate) version: String,
     pub(crate) alias: Option<AliasRecord>,
-}
-
-impl Target {
-    /// The qualifier the caller used (`None` for an unqualified name).
-    pub(crate) fn qualifier(&self) -> Option<&str> {
-        match &self.alias {
-            Some(a) => Some(&a.name),
-            None if self.version == "$LATEST" => None,
-            None => Some(&self.version),
-        }
-    }
+    /// The qualifier the caller used, in the name or the `Qualifier` parameter (`None` for an
+    /// unqualified name; `$LATEST` when named explicitly).
+    pub(crate) qualifier: Option<String>,
 }
 
 impl ApiState {
@@ -100,13 +92,15 @@ impl ApiState {
                 name: r.name,
                 version: "$LATEST".to_string(),
                 alias: None,
+                qualifier: None,
             });
         };
         if qualifier == "$LATEST" || alias::is_version_number(&qualifier) {
             return Ok(Target {
                 name: r.name,
-                version: qualifier,
+                version: qualifier.clone(),
                 alias: None,
+                qualifier: Some(qualifier),
             });
         }
         match self.alias(&r.name, &qualifier)? {
@@ -114,6 +108,7 @@ impl ApiState {
                 name: r.name,
                 version: a.function_version.clone(),
                 alias: Some(a),
+                qualifier: Some(qualifier),
             }),
             None => {
                 let arn = self.region.qualified_arn(&r.name, &qualifier);

@@ -103,14 +103,8 @@ pub(crate) async fn invoke(
     let f = st.resolve(&t.name, version)?;
     // The function sees the ARN the caller used: qualified (by the version or the alias) when the
     // caller named a qualifier, even `$LATEST`.
-    let invoked_arn = match t.qualifier() {
+    let invoked_arn = match &t.qualifier {
         Some(qualifier) => st.region.qualified_arn(&t.name, qualifier),
-        None if q.contains_key("Qualifier")
-            || hako_model::FunctionRef::parse(&name, &st.region)
-                .is_ok_and(|r| r.qualifier.is_some()) =>
-        {
-            st.region.qualified_arn(&t.name, "$LATEST")
-        }
         None => f.arn.clone(),
     };
     let req = InvokeRequest {
