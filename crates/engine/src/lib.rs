@@ -345,11 +345,6 @@ impl Engine {
             .render(self.account.inflight(), self.account.unreserved_inflight())
     }
 
-    /// Sandboxes alive now.
-    pub fn live_sandboxes(&self) -> usize {
-        self.live.lock().len()
-    }
-
     /// Retires every sandbox of a function (all versions): idle ones die now, busy ones when
     /// their invocation ends.
     pub fn retire_function(&self, name: &str) {
@@ -786,8 +781,10 @@ impl Engine {
                     // A response posted just before the exit still counts.
                     match rx.try_recv() {
                         Ok(o) => Some(o),
-                        Err(_) if cold_since.is_none() && sb.slot.is_queued() => {
-                            if let Some(inv) = sb.slot.withdraw() {
+                        Err(_) => {
+                            // A warm sandbox that died before its runtime took the event: the
+                            // event runs again elsewhere.
+                            if let Some(inv) = cold_since.is_none().then(|| sb.slot.withdraw()).flatten() {
                                 sb.logs.platform(format!("END RequestId: {request_id}"));
                                 return Err(InvokeRequest {
                                     payload: inv.payload,
@@ -797,10 +794,6 @@ impl Engine {
                                     log_tail: req_log_tail,
                                 });
                             }
-                            failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
-                            None
-                        }
-                        Err(_) => {
                             failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
                             None
                         }

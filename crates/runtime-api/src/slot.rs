@@ -119,16 +119,6 @@ impl Slot {
         Some(inv)
     }
 
-    /// Whether an invocation waits for the runtime to ask for it.
-    pub fn is_queued(&self) -> bool {
-        self.state.lock().queued.is_some()
-    }
-
-    /// Whether the runtime is parked in `/next` right now.
-    pub fn is_parked(&self) -> bool {
-        self.state.lock().parked.is_some()
-    }
-
     // ---- runtime side -------------------------------------------------------------------------
 
     /// `GET /next`: the queued event, or a receiver to wait on.
