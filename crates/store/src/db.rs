@@ -161,30 +161,49 @@ impl Db {
     where
         F: FnOnce(&mut FunctionRecord) -> Result<(), Error>,
     {
+        self.update_json(
+            "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
+            "UPDATE functions SET record = ?3 WHERE name = ?1 AND version = ?2",
+            (name, version),
+            "function record",
+            f,
+        )?
+        .ok_or_else(|| Error::not_found(format!("function {name}:{version} not found")))
+    }
+
+    /// Reads the JSON record that `select` finds for `keys`, lets `f` change it and writes it
+    /// back with `update` (`?3` is the record), in one transaction. `Ok(None)` when there is no
+    /// such row; the closure's error leaves the row as it was.
+    fn update_json<T, F>(
+        &self,
+        select: &str,
+        update: &str,
+        keys: (&str, &str),
+        what: &str,
+        f: F,
+    ) -> Result<Option<T>, Error>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce(&mut T) -> Result<(), Error>,
+    {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;
         let json: Option<String> = tx
-            .query_row(
-                "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
-                params![name, version],
-                |r| r.get(0),
-            )
+            .query_row(select, params![keys.0, keys.1], |r| r.get(0))
             .optional()
             .map_err(db_err)?;
         let Some(json) = json else {
-            return Err(Error::not_found(format!(
-                "function {name}:{version} not found"
-            )));
+            return Ok(None);
         };
-        let mut rec = decode(&json)?;
+        let mut rec: T = serde_json::from_str(&json)
+            .map_err(|e| Error::service(format!("corrupt {what}: {e}")))?;
         f(&mut rec)?;
-        tx.execute(
-            "UPDATE functions SET record = ?3 WHERE name = ?1 AND version = ?2",
-            params![name, version, encode(&rec)?],
-        )
-        .map_err(db_err)?;
+        let json = serde_json::to_string(&rec)
+            .map_err(|e| Error::service(format!("cannot encode {what}: {e}")))?;
+        tx.execute(update, params![keys.0, keys.1, json])
+            .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
-        Ok(rec)
+        Ok(Some(rec))
     }
 
     /// Deletes every version of a function, its aliases and its version counter; `false` if
@@ -501,28 +520,13 @@ impl Db {
     where
         F: FnOnce(&mut AliasRecord) -> Result<(), Error>,
     {
-        let conn = self.conn.lock();
-        let tx = conn.unchecked_transaction().map_err(db_err)?;
-        let json: Option<String> = tx
-            .query_row(
-                "SELECT record FROM aliases WHERE function_name = ?1 AND name = ?2",
-                params![function_name, name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
-        let Some(json) = json else {
-            return Ok(None);
-        };
-        let mut a = decode_alias(&json)?;
-        f(&mut a)?;
-        tx.execute(
+        self.update_json(
+            "SELECT record FROM aliases WHERE function_name = ?1 AND name = ?2",
             "UPDATE aliases SET record = ?3 WHERE function_name = ?1 AND name = ?2",
-            params![function_name, name, encode_alias(&a)?],
+            (function_name, name),
+            "alias record",
+            f,
         )
-        .map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        Ok(Some(a))
     }
 
     /// Deletes one alias; `false` if there was none.
