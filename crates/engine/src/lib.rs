@@ -419,6 +419,8 @@ impl Engine {
                 }
             }
         }
+        // What the backend keeps beyond the sandboxes (the Linux backend's prepared ones).
+        self.isolation.shutdown().await;
     }
 
     /// The engine's state of `f`'s function (made, with `f`'s reservation, on first sight).

@@ -109,7 +109,9 @@ pub(crate) fn doctor() -> Result<()> {
     println!("process  supported (functions run as host processes: no isolation, no limits)");
     let linux = rt.block_on(async {
         let iso = LinuxIsolation::new(LinuxConfig::default())?;
-        smoke_test(&iso).await?;
+        let tested = smoke_test(&iso).await;
+        iso.shutdown().await;
+        tested?;
         anyhow::Ok(iso.cgroup_version())
     });
     match linux {

@@ -104,6 +104,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     });
 
     let warmer = crate::warmer::start(engine.clone(), Duration::from_millis(args.cpu_warmer_ms));
+    let stop = shutdown_signal();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "hako listening on http://{addr}")?;
@@ -111,7 +112,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     tracing::info!(%addr, data_dir = %data_dir.display(), "hako serving");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
         .context("serving the API")?;
     tracing::info!("shutting down: waiting for running invocations");
@@ -146,15 +147,25 @@ fn metrics_router(engine: Arc<Engine>) -> axum::Router {
     )
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed on the call, not on the first poll:
+/// a signal that arrives once Hako has said it listens must stop it gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let term = signal(SignalKind::terminate()).ok();
+    let int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(int) => {}
+            _ = wait(term) => {}
+        }
     }
 }
 

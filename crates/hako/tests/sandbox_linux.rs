@@ -342,3 +342,129 @@ async fn a_frozen_sandbox_does_not_run_until_thawed() {
         .expect("a frozen sandbox dies when killed");
     assert_eq!(st, ExitStatus::Signal(9));
 }
+
+/// The Hako-owned parents of the host's cgroup hierarchies (v1: one per controller, v2: one).
+fn hako_cgroup_parents() -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("hako").is_dir() {
+        out.push(root.join("hako"));
+    }
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let p = e.path().join("hako");
+        if p.is_dir() && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The cgroups of the sandboxes (prepared or running) of the Hako with this pid.
+fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{pid}-");
+    hako_cgroup_parents()
+        .iter()
+        .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// `hako serve` with the linux backend on a free port, once it says it listens.
+fn start_serve(data: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hako"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--sandbox", "linux"])
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("hako serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("hako serve says where it listens within 60 s");
+    assert!(line.starts_with("hako listening on"), "{line:?}");
+    child
+}
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < until, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `hako serve`, once its pool of prepared sandboxes has filled up (after the start-up smoke test
+/// spawned a sandbox), and its pid.
+fn serve_with_prepared_sandboxes(data: &Path) -> (std::process::Child, u32) {
+    let serve = start_serve(data);
+    let pid = serve.id();
+    wait_until("prepared sandboxes", Duration::from_secs(20), || {
+        cgroups_of(pid).len() >= 2
+    });
+    (serve, pid)
+}
+
+/// SIGTERM, then a bounded wait for a clean exit.
+fn stop_serve(child: &mut std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let st = wait_exit(child, Duration::from_secs(30));
+    assert!(st.success(), "{st}");
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("hako serve did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_stopped_hako_leaves_no_cgroup_behind() {
+    if isolation("a_stopped_hako_leaves_no_cgroup_behind").is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (mut serve, pid) = serve_with_prepared_sandboxes(data.path());
+    stop_serve(&mut serve);
+    let left = cgroups_of(pid);
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
+}
+
+#[test]
+fn a_start_removes_what_a_killed_hako_left() {
+    if isolation("a_start_removes_what_a_killed_hako_left").is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (mut first, pid) = serve_with_prepared_sandboxes(data.path());
+    first.kill().unwrap(); // SIGKILL: nothing of Hako's own cleanup runs
+    first.wait().unwrap();
+    assert!(!cgroups_of(pid).is_empty(), "a killed hako leaves its cgroups");
+    let mut second = start_serve(data.path());
+    let left = cgroups_of(pid);
+    assert!(left.is_empty(), "the previous hako's cgroups: {left:?}");
+    stop_serve(&mut second);
+    assert!(cgroups_of(second.id()).is_empty());
+}

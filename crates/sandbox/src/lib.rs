@@ -166,7 +166,16 @@ pub trait Isolation: Send + Sync + std::fmt::Debug {
     fn runtime_root(&self, host: &Path) -> PathBuf {
         host.to_path_buf()
     }
+    /// Releases what the backend holds beyond its sandboxes (e.g. sandboxes prepared ahead of
+    /// demand, with their cgroups): kills and reaps those processes and removes what they used.
+    /// Called once, when the platform stops; spawning afterwards fails. Bounded in time.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
+
+/// A boxed, sendable future (what the object-safe async methods of [`Isolation`] return).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Runs a short host command and returns its stdout (used to ask interpreters their version).
 /// Bounded by `timeout`.

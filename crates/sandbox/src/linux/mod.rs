@@ -127,6 +127,10 @@ struct Preparer {
     cfg: LinuxConfig,
     cgroups: cgroups::Cgroups,
     pool: std::sync::Mutex<Vec<Prepared>>,
+    /// Set by [`Isolation::shutdown`]: nothing is prepared or spawned any more.
+    closed: AtomicBool,
+    /// Refills running now (shutdown waits for them, so that none leaves a sandbox behind).
+    refilling: std::sync::atomic::AtomicUsize,
 }
 
 /// How long after a claim the pool is topped up: starting an init (a fork of Hako) must not
@@ -135,6 +139,9 @@ const REFILL_DELAY: Duration = Duration::from_millis(50);
 
 impl Preparer {
     fn take(&self) -> Option<Prepared> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
         let mut pool = self.pool.lock().ok()?;
         let p = pool.pop();
         tracing::trace!(
@@ -231,22 +238,34 @@ impl Preparer {
         let me = self.clone();
         handle.spawn(async move {
             tokio::time::sleep(REFILL_DELAY).await;
-            let _ = tokio::task::spawn_blocking(move || me.refill()).await;
+            me.refilling.fetch_add(1, Ordering::AcqRel);
+            let me2 = me.clone();
+            let _ = tokio::task::spawn_blocking(move || me2.refill()).await;
+            me.refilling.fetch_sub(1, Ordering::AcqRel);
         });
     }
 
     fn refill(&self) {
         let me = self;
         loop {
-            if me.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX) >= me.cfg.prepared {
+            if me.closed.load(Ordering::Acquire)
+                || me.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX) >= me.cfg.prepared
+            {
                 return;
             }
             match me.prepare() {
                 Ok(p) => {
-                    if let Ok(mut pool) = me.pool.lock() {
-                        pool.push(p);
-                        tracing::trace!(prepared = pool.len(), "prepared a sandbox");
+                    let Ok(mut pool) = me.pool.lock() else {
+                        return;
+                    };
+                    // Checked under the lock: shutdown drains the pool after setting `closed`.
+                    if me.closed.load(Ordering::Acquire) {
+                        drop(pool);
+                        discard(p);
+                        return;
                     }
+                    pool.push(p);
+                    tracing::trace!(prepared = pool.len(), "prepared a sandbox");
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot prepare a sandbox");
@@ -257,13 +276,57 @@ impl Preparer {
     }
 }
 
+/// Kills a prepared sandbox and removes its cgroup (blocking, bounded); the child is reaped by
+/// the runtime once dropped.
+fn discard(mut p: Prepared) {
+    let _ = p.child.start_kill();
+    p.cgroup.kill_all();
+    p.cgroup.destroy();
+}
+
+impl Preparer {
+    /// Stops preparing, then kills and reaps the prepared sandboxes and removes their cgroups.
+    async fn shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        // A refill in progress checks `closed` before it adds to the pool; wait for it (bounded:
+        // one prepare is a fork and an exec).
+        for _ in 0..400 {
+            if self.refilling.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut pool = self
+            .pool
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        for p in &mut pool {
+            let _ = p.child.start_kill();
+            p.cgroup.kill_all();
+        }
+        for mut p in pool {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p.child.wait()).await;
+            let mut removed = false;
+            for _ in 0..200 {
+                if p.cgroup.try_destroy() {
+                    removed = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if !removed {
+                tracing::warn!("a prepared sandbox's cgroup could not be removed");
+            }
+        }
+    }
+}
+
 impl Drop for Preparer {
     fn drop(&mut self) {
         let pool = self.pool.get_mut().map(std::mem::take).unwrap_or_default();
-        for mut p in pool {
-            let _ = p.child.start_kill();
-            p.cgroup.kill_all();
-            p.cgroup.destroy();
+        for p in pool {
+            discard(p);
         }
     }
 }
@@ -292,6 +355,8 @@ impl LinuxIsolation {
                 cfg,
                 cgroups,
                 pool: std::sync::Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+                refilling: std::sync::atomic::AtomicUsize::new(0),
             }),
             seccomp,
             system_mounts,
@@ -469,8 +534,15 @@ impl Isolation for LinuxIsolation {
         PathBuf::from(RUNTIME_ROOT)
     }
 
+    fn shutdown(&self) -> crate::BoxFuture<'_, ()> {
+        Box::pin(self.preparer.shutdown())
+    }
+
     fn spawn(&self, spec: &SandboxSpec) -> Result<Spawned, SandboxError> {
         let setup = |m: String| SandboxError::Setup(m);
+        if self.preparer.closed.load(Ordering::Acquire) {
+            return Err(setup("the sandbox backend has shut down".into()));
+        }
         let t0 = std::time::Instant::now();
         let pooled = self.preparer.take();
         let was_pooled = pooled.is_some();
