@@ -298,6 +298,36 @@ def case_proc(ev):
             "host_pids_visible": [p for p in ev["pids"] if os.path.exists("/proc/%d" % p)]}
 
 
+def case_procfs(ev):
+    import resource
+    out = {"read": {}, "write": {}}
+    for p in ev["masked"]:
+        def look(p=p):
+            if os.path.isdir(p):
+                return {"dir": os.listdir(p)}
+            return {"bytes": len(read_all_bytes(p))}
+        out["read"][p] = attempt(look)
+    for p, value in ev["writes"]:
+        def write(p=p, value=value):
+            with open(p, "w") as f:
+                f.write(value)
+        out["write"][p] = attempt(write)
+    out["ostype"] = attempt(lambda: read("/proc/sys/kernel/ostype").strip())
+    # mount point -> its per-mount options, for what is mounted under /proc
+    out["mounts"] = {}
+    for line in read_all("/proc/self/mountinfo").splitlines():
+        f = line.split()
+        if f[4].startswith("/proc/"):
+            out["mounts"][f[4]] = f[5].split(",")
+    out["nofile"] = list(resource.getrlimit(resource.RLIMIT_NOFILE))
+    return out
+
+
+def read_all_bytes(p):
+    with open(p, "rb") as f:
+        return f.read(1 << 20)
+
+
 def handler(event, context):
     return globals()["case_" + event["case"]](event)
 '''
@@ -663,6 +693,35 @@ def test_host_proc_invisible(lambda_client, hostile, echo_fn, linux_hako):
     assert all(int(p) < 64 for p in procs), procs
     for pid, cmd in procs.items():
         assert "pytest" not in cmd and "hako serve" not in cmd and "systemd" not in cmd, (pid, cmd)
+    echo_ok(lambda_client, echo_fn)
+
+
+def test_sensitive_proc_masked_and_read_only(lambda_client, hostile, echo_fn):
+    masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+              "/proc/interrupts", "/proc/acpi", "/proc/scsi", "/proc/latency_stats"]
+    writes = [("/proc/sysrq-trigger", "h"), ("/proc/sys/kernel/hostname", "x"),
+              ("/proc/sys/vm/drop_caches", "3"), ("/proc/sys/net/ipv4/ip_forward", "1")]
+    seen = hostile_call(lambda_client, hostile, "procfs", masked=masked, writes=writes)
+    for p, r in seen["read"].items():
+        # Absent on this kernel, or present and empty: never the host's contents.
+        if r["ok"]:
+            assert r["value"] in ({"bytes": 0}, {"dir": []}), (p, r)
+        else:
+            assert r["errno"] in ("ENOENT", "EACCES", "EPERM"), (p, r)
+    # /proc/interrupts is world-readable on the host: its emptiness is the mask's doing.
+    assert seen["read"]["/proc/interrupts"] == {"ok": True, "value": {"bytes": 0}}, seen
+    for p, r in seen["write"].items():
+        assert not r["ok"] and r["errno"] in ("EROFS", "EACCES", "EPERM", "ENOENT"), (p, r)
+    mounts = seen["mounts"]
+    for p in ("/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"):
+        if os.path.exists(p):
+            assert "ro" in mounts.get(p, []), (p, mounts)
+    for p in ("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/acpi"):
+        if os.path.exists(p):
+            assert p in mounts, (p, mounts)
+    # Read-only, not hidden: the kernel's tunables stay readable.
+    assert seen["ostype"] == {"ok": True, "value": "Linux"}, seen
+    assert seen["nofile"] == [1024, 1024], seen
     echo_ok(lambda_client, echo_fn)
 
 

@@ -6,7 +6,9 @@
 //! `passwd`, `group`, `hosts`, `nsswitch.conf` and the host's `resolv.conf`, `ld.so.cache` and
 //! certificates, the code at `/var/task` and the runtime clients at `/var/runtime` read-only, an
 //! empty `/opt`, a size-limited `/tmp`, a fresh `/proc` and a `/dev` with only null, zero, full,
-//! random, urandom and tty. The root itself is read-only once assembled.
+//! random, urandom and tty. The root itself is read-only once assembled. In `/proc`, what container
+//! runtimes hide is hidden (`kcore`, `keys`, `timer_list`, ...) and the kernel's tunables (`sys`,
+//! `sysrq-trigger`, ...) are read-only.
 
 use std::path::{Path, PathBuf};
 
@@ -230,6 +232,77 @@ fn bind_ro(src: &Path, dst: &Path) -> Result<(), String> {
     mount(None::<&str>, dst, None::<&str>, ro, None::<&str>).map_err(errno("make read-only", dst))
 }
 
+/// Files and directories of `/proc` hidden from the sandbox (as container runtimes do): kernel
+/// memory, keys, timers and hardware details. Files read as empty (`/dev/null` on top),
+/// directories as empty read-only directories.
+const PROC_MASKED: &[&str] = &[
+    "acpi",
+    "asound",
+    "interrupts",
+    "kcore",
+    "keys",
+    "latency_stats",
+    "sched_debug",
+    "scsi",
+    "timer_list",
+    "timer_stats",
+];
+/// Parts of `/proc` that stay readable but not writable (kernel tunables, the SysRq trigger).
+const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
+
+/// Masks [`PROC_MASKED`] and makes [`PROC_READ_ONLY`] read-only in the sandbox's `/proc` (at
+/// `proc`, a host path before `pivot_root`). Entries this kernel does not have are skipped.
+fn mask_proc(proc: &Path) -> Result<(), String> {
+    for name in PROC_MASKED {
+        let p = proc.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            mount(
+                Some("tmpfs"),
+                &p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0,mode=0555"),
+            )
+            .map_err(errno("mask", &p))?;
+        } else {
+            mount(
+                Some("/dev/null"),
+                &p,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(errno("mask", &p))?;
+        }
+    }
+    for name in PROC_READ_ONLY {
+        let p = proc.join(name);
+        if std::fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        mount(
+            Some(&p),
+            &p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(errno("bind", &p))?;
+        let ro = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(None::<&str>, &p, None::<&str>, ro, None::<&str>)
+            .map_err(errno("make read-only", &p))?;
+    }
+    Ok(())
+}
+
 /// Assembles the root at `root` (a host directory) and makes it the process's `/`: runs in the
 /// sandbox's init, in its own mount namespace, as root.
 pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
@@ -304,6 +377,7 @@ pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
                 let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
                 mount(Some("proc"), &p, Some("proc"), flags, None::<&str>)
                     .map_err(errno("mount proc on", &p))?;
+                mask_proc(&p)?;
             }
         }
     }
