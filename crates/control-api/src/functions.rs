@@ -56,6 +56,16 @@ fn target_config(st: &ApiState, t: &Target, rec: &FunctionRecord) -> FunctionCon
     c
 }
 
+/// Refuses a `KMSKeyArn` that names no key registered with Hako (`hako keys create`).
+fn check_kms_key(st: &ApiState, arn: Option<&str>) -> Result<(), Error> {
+    match arn {
+        Some(arn) if st.db.keys().and_then(|k| k.key_id(arn)).is_none() => {
+            Err(wire::kms_key_not_found(arn))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_revision(rec: &FunctionRecord, given: Option<&str>) -> Result<(), Error> {
     match given {
         Some(r) if r != rec.revision_id => Err(Error::new(
@@ -71,6 +81,7 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
     let req: wire::CreateFunctionRequest = parse_json(&body)?;
     let valid = wire::validate_create(req, &st.region, &now(), &revision())?;
     st.engine.runtimes().check(&valid.record.runtime)?;
+    check_kms_key(&st, valid.record.kms_key_arn.as_deref())?;
     let mut rec = valid.record;
     let _w = st.writes.lock().await;
     if st.db.get_function(&rec.name, "$LATEST")?.is_some() {
@@ -203,7 +214,11 @@ pub(crate) async fn update_configuration(
     let ts = now();
     let updated = st.db.update_function(&r.name, "$LATEST", |rec| {
         check_revision(rec, req.revision_id.as_deref())?;
+        let kms_given = req.kms_key_arn.is_some();
         wire::apply_configuration_update(rec, req)?;
+        if kms_given {
+            check_kms_key(&st, rec.kms_key_arn.as_deref())?;
+        }
         rec.revision_id = rev;
         rec.last_modified = ts;
         rec.last_update_status = LastUpdateStatus::Successful;

@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod runtimes;
 mod sandbox;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,7 +68,8 @@ pub struct ResolvedFunction {
     pub timeout: Duration,
     pub memory_mb: u64,
     pub ephemeral_storage_mb: u64,
-    pub environment: BTreeMap<String, String>,
+    /// The function's own variables (`Debug` hides their values).
+    pub environment: hako_model::function::Environment,
     /// The unpacked package.
     pub code_dir: PathBuf,
     pub log_group: String,

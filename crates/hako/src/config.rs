@@ -68,6 +68,35 @@ pub(crate) struct LogsArgs {
     pub data_dir: PathBuf,
 }
 
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+    /// Hako's data directory (the keys live in its `keys/`).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir(), global = true)]
+    pub data_dir: PathBuf,
+    /// The region in the keys' ARNs (the one `hako serve` answers as).
+    #[arg(long, env = "HAKO_REGION", default_value = "us-east-1", global = true)]
+    pub region: String,
+    /// The account in the keys' ARNs (the one `hako serve` answers as).
+    #[arg(
+        long,
+        env = "HAKO_ACCOUNT_ID",
+        default_value = "123456789012",
+        global = true
+    )]
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Make a new key and print its ARN (`arn:aws:kms:<region>:<account>:key/<uuid>`), for a
+    /// function's `KMSKeyArn`. A running `hako serve` finds it at once.
+    Create,
+    /// Print the ARNs of the keys made with `hako keys create`.
+    List,
+}
+
 fn default_data_dir() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)

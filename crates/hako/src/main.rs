@@ -25,6 +25,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Print a function's log (`--follow` to keep printing new lines).
     Logs(config::LogsArgs),
+    /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
+    Keys(config::KeysArgs),
     /// List the runtimes this host offers.
     Runtimes,
     /// Measure invoke latency, throughput and cold starts against an endpoint.
@@ -48,6 +50,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Logs(args) => serve::logs(args),
+        Command::Keys(args) => serve::keys(args),
         Command::Runtimes => serve::runtimes(),
         Command::Bench(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()

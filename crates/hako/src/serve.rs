@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use hako_control_api::ApiState;
 use hako_engine::{Engine, EngineConfig, Runtimes};
 use hako_model::Region;
-use hako_store::{CodeStore, Db};
+use hako_store::{CodeStore, Db, Keyring};
 
-use crate::config::{LogsArgs, ServeArgs};
+use crate::config::{KeysArgs, KeysCommand, LogsArgs, ServeArgs};
 use crate::logsink::DbSink;
 
 fn init_tracing() {
@@ -40,8 +40,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         )
     })?;
     let data_dir = args.data_dir.canonicalize()?;
+    let region = Region {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    let keys = Arc::new(
+        Keyring::open(&data_dir.join("keys"), region.clone())
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?,
+    );
     let db = Arc::new(
-        Db::open(&data_dir.join("hako.db")).map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        Db::open(&data_dir.join("hako.db"), keys).map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
     let code = Arc::new(
         CodeStore::open(&data_dir.join("code")).map_err(|e| anyhow::anyhow!("{}", e.message))?,
@@ -69,10 +77,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
         runtimes,
         sink.clone(),
     );
-    let region = Region {
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-    };
     let state = ApiState::new(db, code, engine.clone(), region);
     state
         .load_reserved_concurrency()
@@ -179,9 +183,8 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     }
     let db = Db::open_read_only(&path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let group = db
-        .get_function(&args.function, "$LATEST")
+        .log_group_of(&args.function)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .map(|r| r.log_group)
         .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
     let mut after = 0;
     let mut out = std::io::stdout().lock();
@@ -210,6 +213,33 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// `hako keys create|list`: the customer keys a function may name in `KMSKeyArn`.
+pub(crate) fn keys(args: KeysArgs) -> Result<()> {
+    let region = Region {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    let keys = Keyring::open(&args.data_dir.join("keys"), region)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    match args.command {
+        KeysCommand::Create => {
+            let arn = keys
+                .create_customer_key()
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("{arn}");
+        }
+        KeysCommand::List => {
+            for arn in keys
+                .customer_key_arns()
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?
+            {
+                println!("{arn}");
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn runtimes() -> Result<()> {

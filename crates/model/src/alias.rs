@@ -271,6 +271,7 @@ pub fn unchanged(latest: &FunctionRecord, version: &FunctionRecord) -> bool {
         && latest.ephemeral_storage_mb == version.ephemeral_storage_mb
         && latest.architectures == version.architectures
         && latest.environment == version.environment
+        && latest.kms_key_arn == version.kms_key_arn
         && latest.tracing_mode == version.tracing_mode
         && latest.log_format == version.log_format
         && latest.log_group == version.log_group

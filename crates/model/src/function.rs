@@ -6,6 +6,41 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// A function's environment variables. `Debug` shows the keys only, so that a value can never
+/// reach a log line through a `{:?}`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Environment(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
+}
+
+impl std::ops::Deref for Environment {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Environment {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Environment {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        Environment(m)
+    }
+}
+
 /// The function's lifecycle state, as AWS reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
@@ -37,7 +72,12 @@ pub struct FunctionRecord {
     pub memory_mb: i64,
     pub ephemeral_storage_mb: i64,
     pub architectures: Vec<String>,
-    pub environment: BTreeMap<String, String>,
+    /// The variables in clear: the store seals them (AES-256-GCM) before anything is written.
+    pub environment: Environment,
+    /// `KMSKeyArn`: the customer key (registered with Hako) that seals `environment`; `None`
+    /// means Hako's platform key.
+    #[serde(default)]
+    pub kms_key_arn: Option<String>,
     /// Hex SHA-256 of the zip: the key of the content-addressed code store.
     pub code_sha256_hex: String,
     pub code_size: i64,
@@ -82,6 +122,16 @@ pub fn default_log_group(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_debug_hides_values() {
+        let e = Environment([("KEY".to_string(), "s3cr3t".to_string())].into());
+        let shown = format!("{e:?}");
+        assert!(
+            shown.contains("KEY") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn last_modified_has_aws_format() {

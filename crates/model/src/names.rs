@@ -11,6 +11,16 @@ pub struct Region {
     pub account_id: String,
 }
 
+/// Hako's defaults (`hako serve`'s `--region` and `--account-id`).
+impl Default for Region {
+    fn default() -> Self {
+        Region {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+        }
+    }
+}
+
 impl Region {
     /// `arn:aws:lambda:<region>:<account>:function:<name>` (unqualified).
     pub fn function_arn(&self, name: &str) -> String {
@@ -156,10 +166,7 @@ mod tests {
     use super::*;
 
     fn region() -> Region {
-        Region {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-        }
+        Region::default()
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{constraint, Error};
-use crate::function::{default_log_group, FunctionRecord, LastUpdateStatus, State};
+use crate::function::{default_log_group, Environment, FunctionRecord, LastUpdateStatus, State};
 use crate::limits::*;
 use crate::names::{parse_new_function_name, Region};
 use crate::runtime::Runtime;
@@ -205,6 +205,8 @@ pub struct FunctionConfiguration {
     pub version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<EnvironmentOut>,
+    #[serde(rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_config: Option<DeadLetterConfigOut>,
     pub tracing_config: TracingConfigOut,
@@ -259,9 +261,10 @@ impl FunctionConfiguration {
                 None
             } else {
                 Some(EnvironmentOut {
-                    variables: r.environment.clone(),
+                    variables: r.environment.0.clone(),
                 })
             },
+            kms_key_arn: r.kms_key_arn.clone(),
             dead_letter_config: r
                 .dead_letter_target_arn
                 .as_ref()
@@ -575,12 +578,50 @@ fn validate_logging(l: &LoggingConfigIn, name: &str) -> Result<(String, String),
     Ok((format.to_string(), group))
 }
 
+/// Checks a `KMSKeyArn` against the model's pattern; `None` for the empty string (AWS: "use the
+/// default key"). Whether Hako knows the key is the caller's question (see
+/// [`kms_key_not_found`]).
+pub fn validate_kms_key_arn(arn: &str) -> Result<Option<String>, Error> {
+    if arn.is_empty() {
+        return Ok(None);
+    }
+    let pattern_ok = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(partition, rest)| {
+            (partition.is_empty()
+                || partition
+                    .strip_prefix("aws")
+                    .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic() || c == '-')))
+                && rest.split_once(':').is_some_and(|(service, _)| {
+                    !service.is_empty()
+                        && service.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                        })
+                })
+        });
+    if arn.len() > 10_000 || !pattern_ok {
+        return Err(constraint(
+            arn,
+            "kMSKeyArn",
+            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
+        ));
+    }
+    Ok(Some(arn.to_string()))
+}
+
+/// AWS's error when `KMSKeyArn` names a key that does not exist (Lambda's CreateGrant fails).
+pub fn kms_key_not_found(arn: &str) -> Error {
+    Error::invalid(format!(
+        "Lambda was unable to configure access to your environment variables because the KMS key is invalid for CreateGrant. Please check your KMS key settings. KMS Exception: NotFoundExceptionKMS Message: Key '{arn}' does not exist"
+    ))
+}
+
 /// Refuses settings that Hako would otherwise accept and silently ignore.
 fn refuse_unsupported(
     vpc: &Option<Value>,
     fs: &Option<Vec<Value>>,
     layers: &Option<Vec<String>>,
-    kms: &Option<String>,
     image: &Option<Value>,
 ) -> Result<(), Error> {
     let vpc_used = vpc.as_ref().is_some_and(|v| {
@@ -600,9 +641,6 @@ fn refuse_unsupported(
     }
     if layers.as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(Error::invalid("Layers are not supported by Hako yet."));
-    }
-    if kms.as_ref().is_some_and(|k| !k.is_empty()) {
-        return Err(Error::invalid("KMSKeyArn is not supported by Hako yet."));
     }
     if image.is_some() {
         return Err(Error::invalid(
@@ -694,6 +732,10 @@ pub fn validate_create(
         .and_then(|e| e.variables.clone())
         .unwrap_or_default();
     validate_environment(&environment)?;
+    let kms_key_arn = match req.kms_key_arn.as_deref() {
+        Some(k) => validate_kms_key_arn(k)?,
+        None => None,
+    };
     let tracing_mode = validate_tracing(&req.tracing_config.clone().unwrap_or_default())?;
     let (log_format, log_group) =
         validate_logging(&req.logging_config.clone().unwrap_or_default(), &name)?;
@@ -701,7 +743,6 @@ pub fn validate_create(
         &req.vpc_config,
         &req.file_system_configs,
         &req.layers,
-        &req.kms_key_arn,
         &req.image_config,
     )?;
     let tags = req.tags.clone().unwrap_or_default();
@@ -734,7 +775,8 @@ pub fn validate_create(
         memory_mb: memory,
         ephemeral_storage_mb: ephemeral,
         architectures,
-        environment,
+        environment: Environment(environment),
+        kms_key_arn,
         code_sha256_hex: String::new(),
         code_size: 0,
         last_modified: now.to_string(),
@@ -796,7 +838,6 @@ pub fn apply_configuration_update(
         &req.vpc_config,
         &req.file_system_configs,
         &req.layers,
-        &req.kms_key_arn,
         &req.image_config,
     )?;
     if let Some(role) = &req.role {
@@ -825,7 +866,10 @@ pub fn apply_configuration_update(
     if let Some(env) = &req.environment {
         let vars = env.variables.clone().unwrap_or_default();
         validate_environment(&vars)?;
-        rec.environment = vars;
+        rec.environment = Environment(vars);
+    }
+    if let Some(k) = &req.kms_key_arn {
+        rec.kms_key_arn = validate_kms_key_arn(k)?;
     }
     if let Some(r) = &req.runtime {
         Runtime::parse(r)?;
@@ -850,10 +894,7 @@ mod tests {
     use super::*;
 
     fn region() -> Region {
-        Region {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-        }
+        Region::default()
     }
 
     fn base() -> CreateFunctionRequest {
@@ -878,6 +919,16 @@ mod tests {
         assert_eq!(v.record.ephemeral_storage_mb, 512);
         assert_eq!(v.record.architectures, vec!["x86_64"]);
         assert_eq!(v.record.log_group, "/aws/lambda/f");
+    }
+
+    #[test]
+    fn kms_key_arns_follow_the_model() {
+        assert_eq!(validate_kms_key_arn("").unwrap(), None);
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/0f6a5a4e-8d1e-4c38-9a39-1f7a3b0e2c11";
+        assert_eq!(validate_kms_key_arn(arn).unwrap().as_deref(), Some(arn));
+        for bad in ["key", "arn:aws", "arn:aws:KMS:x", "arn:gcp:kms:x"] {
+            assert!(validate_kms_key_arn(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -909,6 +960,7 @@ mod tests {
             Box::new(|r| r.architectures = Some(vec!["mips".into()])),
             Box::new(|r| r.ephemeral_storage = Some(EphemeralStorageIn { size: Some(100) })),
             Box::new(|r| r.code = None),
+            Box::new(|r| r.kms_key_arn = Some("not-an-arn".into())),
         ];
         for (i, case) in cases.iter().enumerate() {
             let mut r = base();

@@ -1,15 +1,24 @@
 //! The embedded database: function records (one per version), aliases and function logs in
 //! SQLite (WAL mode), with schema migrations keyed by `PRAGMA user_version`.
 //!
+//! Environment variables are never written in clear: a record's `environment` is replaced by
+//! `sealed_environment` (see `keys.rs`) on its way in, and opened on its way out. Migration 3
+//! seals the records of databases written before that, then rewrites the file (VACUUM) and
+//! empties the WAL, so no old page keeps a clear value; `secure_delete` is on, so deleted or
+//! overwritten content is zeroed rather than left in free space.
+//!
 //! One connection behind a mutex: control-plane queries are small and short, and the invoke hot
 //! path never touches the database (the engine caches resolved functions in memory).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use hako_model::alias::AliasRecord;
 use hako_model::{Error, FunctionRecord};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::keys::{Keyring, Sealed};
 
 /// One line of a function's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +34,22 @@ pub struct LogLine {
 #[derive(Debug)]
 pub struct Db {
     conn: Mutex<Connection>,
+    /// Seals and opens environments; `None` for the read-only view (logs only).
+    keys: Option<Arc<Keyring>>,
 }
 
-const MIGRATIONS: &[&str] = &[
+/// One schema step.
+enum Migration {
+    Sql(&'static str),
+    /// Rewrites rows; `true` asks for the file to be rewritten afterwards (VACUUM and an empty
+    /// WAL), for steps that must leave no old content behind.
+    Code(fn(&Connection, &Keyring) -> Result<bool, Error>),
+}
+
+const MIGRATIONS: &[Migration] = &[
     // 1: functions and logs.
-    "CREATE TABLE functions (
+    Migration::Sql(
+        "CREATE TABLE functions (
         name TEXT NOT NULL,
         version TEXT NOT NULL,
         record TEXT NOT NULL,
@@ -43,8 +63,10 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL
      );
      CREATE INDEX logs_by_group ON logs (log_group, id);",
+    ),
     // 2: aliases, and the last version number given per function (never reused, as AWS).
-    "CREATE TABLE aliases (
+    Migration::Sql(
+        "CREATE TABLE aliases (
         function_name TEXT NOT NULL,
         name TEXT NOT NULL,
         record TEXT NOT NULL,
@@ -54,26 +76,101 @@ const MIGRATIONS: &[&str] = &[
         function_name TEXT PRIMARY KEY,
         last_version INTEGER NOT NULL
      );",
+    ),
+    // 3: environments sealed at rest (records of older Hakos held them in clear).
+    Migration::Code(seal_clear_environments),
 ];
 
 fn db_err(e: rusqlite::Error) -> Error {
     Error::service(format!("database error: {e}"))
 }
 
-fn decode(json: &str) -> Result<FunctionRecord, Error> {
-    serde_json::from_str(json).map_err(|e| Error::service(format!("corrupt function record: {e}")))
+/// The associated data a record's sealed environment is bound to.
+fn env_aad(name: &str, version: &str) -> Vec<u8> {
+    format!("hako-env-v1\0{name}\0{version}").into_bytes()
 }
 
-fn encode(rec: &FunctionRecord) -> Result<String, Error> {
-    serde_json::to_string(rec)
-        .map_err(|e| Error::service(format!("cannot encode function record: {e}")))
+/// A stored function record: the JSON of `FunctionRecord` with `environment` replaced by
+/// `sealed_environment` (absent when there are no variables). A record of an older Hako holds
+/// a clear `environment` instead; it still reads, and migration 3 seals it.
+fn decode(keys: Option<&Keyring>, json: &str) -> Result<FunctionRecord, Error> {
+    let corrupt = |e: serde_json::Error| Error::service(format!("corrupt function record: {e}"));
+    let mut v: serde_json::Value = serde_json::from_str(json).map_err(corrupt)?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| Error::service("corrupt function record: not an object"))?;
+    if let Some(sealed) = obj.remove("sealed_environment") {
+        let sealed: Sealed = serde_json::from_value(sealed).map_err(corrupt)?;
+        let keys = keys.ok_or_else(|| Error::service("this database view holds no keys"))?;
+        let name = obj.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+        let version = obj
+            .get("version")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default();
+        let plain = keys.open_sealed(&sealed, &env_aad(name, version))?;
+        let env: serde_json::Value = serde_json::from_slice(&plain).map_err(corrupt)?;
+        obj.insert("environment".into(), env);
+    } else if !obj.contains_key("environment") {
+        obj.insert("environment".into(), serde_json::json!({}));
+    }
+    serde_json::from_value(v).map_err(corrupt)
+}
+
+fn encode(keys: Option<&Keyring>, rec: &FunctionRecord) -> Result<String, Error> {
+    let fail = |e: serde_json::Error| Error::service(format!("cannot encode function record: {e}"));
+    let mut v = serde_json::to_value(rec).map_err(fail)?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| Error::service("cannot encode function record: not an object"))?;
+    obj.remove("environment");
+    if !rec.environment.is_empty() {
+        let keys = keys.ok_or_else(|| Error::service("this database view holds no keys"))?;
+        let plain = serde_json::to_vec(&rec.environment).map_err(fail)?;
+        let sealed = keys.seal(
+            rec.kms_key_arn.as_deref(),
+            &env_aad(&rec.name, &rec.version),
+            &plain,
+        )?;
+        obj.insert(
+            "sealed_environment".into(),
+            serde_json::to_value(sealed).map_err(fail)?,
+        );
+    }
+    serde_json::to_string(&v).map_err(fail)
+}
+
+/// Migration 3: seals every environment still stored in clear.
+fn seal_clear_environments(conn: &Connection, keys: &Keyring) -> Result<bool, Error> {
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = conn
+            .prepare("SELECT name, version, record FROM functions")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(db_err)?;
+        rows.collect::<Result<_, _>>().map_err(db_err)?
+    };
+    let mut changed = false;
+    for (name, version, json) in rows {
+        let rec = decode(Some(keys), &json)?;
+        let sealed = encode(Some(keys), &rec)?;
+        if sealed != json {
+            conn.execute(
+                "UPDATE functions SET record = ?3 WHERE name = ?1 AND version = ?2",
+                params![name, version, sealed],
+            )
+            .map_err(db_err)?;
+            changed = true;
+        }
+    }
+    Ok(changed)
 }
 
 impl Db {
-    /// Opens (creating and migrating) the database at `path`.
-    pub fn open(path: &Path) -> Result<Db, Error> {
+    /// Opens (creating and migrating) the database at `path`; `keys` seal the environments.
+    pub fn open(path: &Path, keys: Arc<Keyring>) -> Result<Db, Error> {
         let conn = Connection::open(path).map_err(db_err)?;
-        Self::init(conn)
+        Self::init(conn, keys)
     }
 
     /// Opens a read-only view of an existing database (for `hako logs`, beside a running server).
@@ -84,15 +181,24 @@ impl Db {
             .map_err(db_err)?;
         Ok(Db {
             conn: Mutex::new(conn),
+            keys: None,
         })
     }
 
-    /// An in-memory database, for tests.
+    /// An in-memory database (with an in-memory key), for tests.
     pub fn open_in_memory() -> Result<Db, Error> {
-        Self::init(Connection::open_in_memory().map_err(db_err)?)
+        Self::init(
+            Connection::open_in_memory().map_err(db_err)?,
+            Arc::new(Keyring::ephemeral(hako_model::Region::default())),
+        )
     }
 
-    fn init(conn: Connection) -> Result<Db, Error> {
+    /// The keys that seal this database's environments.
+    pub fn keys(&self) -> Option<&Arc<Keyring>> {
+        self.keys.as_ref()
+    }
+
+    fn init(conn: Connection, keys: Arc<Keyring>) -> Result<Db, Error> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -100,6 +206,8 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(db_err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -111,35 +219,59 @@ impl Db {
                 MIGRATIONS.len()
             )));
         }
+        let mut rewrite = false;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.unchecked_transaction().map_err(db_err)?;
-            tx.execute_batch(m).map_err(db_err)?;
+            match m {
+                Migration::Sql(sql) => tx.execute_batch(sql).map_err(db_err)?,
+                Migration::Code(f) => rewrite |= f(&tx, &keys)?,
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
+        if rewrite {
+            // Old pages (in the file and in the WAL) still hold what was rewritten.
+            conn.execute_batch("VACUUM").map_err(db_err)?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(db_err)?;
+        }
         Ok(Db {
             conn: Mutex::new(conn),
+            keys: Some(keys),
         })
+    }
+
+    fn decode(&self, json: &str) -> Result<FunctionRecord, Error> {
+        decode(self.keys.as_deref(), json)
+    }
+
+    fn encode(&self, rec: &FunctionRecord) -> Result<String, Error> {
+        encode(self.keys.as_deref(), rec)
     }
 
     /// One version of a function.
     pub fn get_function(&self, name: &str, version: &str) -> Result<Option<FunctionRecord>, Error> {
-        let conn = self.conn.lock();
-        let json: Option<String> = conn
+        record_in(&self.conn.lock(), self.keys.as_deref(), name, version)
+    }
+
+    /// The log group of a function's `$LATEST` (needs no keys: for the read-only view).
+    pub fn log_group_of(&self, name: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .lock()
             .query_row(
-                "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
-                params![name, version],
+                "SELECT json_extract(record, '$.log_group') FROM functions
+                 WHERE name = ?1 AND version = '$LATEST'",
+                params![name],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(db_err)?;
-        json.as_deref().map(decode).transpose()
+            .map_err(db_err)
     }
 
     /// Inserts a new function version; `false` if it exists already.
     pub fn insert_function(&self, rec: &FunctionRecord) -> Result<bool, Error> {
-        let json = encode(rec)?;
+        let json = self.encode(rec)?;
         let conn = self.conn.lock();
         let n = conn
             .execute(
@@ -165,25 +297,29 @@ impl Db {
             "SELECT record FROM functions WHERE name = ?1 AND version = ?2",
             "UPDATE functions SET record = ?3 WHERE name = ?1 AND version = ?2",
             (name, version),
-            "function record",
+            (
+                |j: &str| self.decode(j),
+                |r: &FunctionRecord| self.encode(r),
+            ),
             f,
         )?
         .ok_or_else(|| Error::not_found(format!("function {name}:{version} not found")))
     }
 
-    /// Reads the JSON record that `select` finds for `keys`, lets `f` change it and writes it
-    /// back with `update` (`?3` is the record), in one transaction. `Ok(None)` when there is no
-    /// such row; the closure's error leaves the row as it was.
-    fn update_json<T, F>(
+    /// Reads the record that `select` finds for `keys` (decoded and encoded by `codec`), lets
+    /// `f` change it and writes it back with `update` (`?3` is the record), in one transaction.
+    /// `Ok(None)` when there is no such row; the closure's error leaves the row as it was.
+    fn update_json<T, F, D, E>(
         &self,
         select: &str,
         update: &str,
         keys: (&str, &str),
-        what: &str,
+        codec: (D, E),
         f: F,
     ) -> Result<Option<T>, Error>
     where
-        T: serde::Serialize + serde::de::DeserializeOwned,
+        D: Fn(&str) -> Result<T, Error>,
+        E: Fn(&T) -> Result<String, Error>,
         F: FnOnce(&mut T) -> Result<(), Error>,
     {
         let conn = self.conn.lock();
@@ -195,11 +331,9 @@ impl Db {
         let Some(json) = json else {
             return Ok(None);
         };
-        let mut rec: T = serde_json::from_str(&json)
-            .map_err(|e| Error::service(format!("corrupt {what}: {e}")))?;
+        let mut rec = codec.0(&json)?;
         f(&mut rec)?;
-        let json = serde_json::to_string(&rec)
-            .map_err(|e| Error::service(format!("cannot encode {what}: {e}")))?;
+        let json = codec.1(&rec)?;
         tx.execute(update, params![keys.0, keys.1, json])
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
@@ -243,7 +377,7 @@ impl Db {
             .map_err(db_err)?;
         let mut out = Vec::new();
         for json in rows {
-            out.push(decode(&json.map_err(db_err)?)?);
+            out.push(self.decode(&json.map_err(db_err)?)?);
         }
         Ok(out)
     }
@@ -349,6 +483,7 @@ fn aliases_in(conn: &Connection, function_name: &str) -> Result<Vec<AliasRecord>
 
 fn record_in(
     conn: &Connection,
+    keys: Option<&Keyring>,
     name: &str,
     version: &str,
 ) -> Result<Option<FunctionRecord>, Error> {
@@ -360,7 +495,7 @@ fn record_in(
         )
         .optional()
         .map_err(db_err)?;
-    json.as_deref().map(decode).transpose()
+    json.as_deref().map(|j| decode(keys, j)).transpose()
 }
 
 /// Versions and aliases.
@@ -375,7 +510,7 @@ impl Db {
     {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;
-        let Some(mut latest) = record_in(&tx, name, "$LATEST")? else {
+        let Some(mut latest) = record_in(&tx, self.keys.as_deref(), name, "$LATEST")? else {
             return Err(Error::not_found(format!("function {name} not found")));
         };
         let newest: Option<String> = tx
@@ -387,7 +522,7 @@ impl Db {
             )
             .optional()
             .map_err(db_err)?;
-        let newest = newest.as_deref().map(decode).transpose()?;
+        let newest = newest.as_deref().map(|j| self.decode(j)).transpose()?;
         let counter: Option<i64> = tx
             .query_row(
                 "SELECT last_version FROM version_counters WHERE function_name = ?1",
@@ -409,12 +544,12 @@ impl Db {
             Publish::New(v) => {
                 tx.execute(
                     "INSERT INTO functions (name, version, record) VALUES (?1, ?2, ?3)",
-                    params![v.name, v.version, encode(&v)?],
+                    params![v.name, v.version, self.encode(&v)?],
                 )
                 .map_err(db_err)?;
                 tx.execute(
                     "UPDATE functions SET record = ?2 WHERE name = ?1 AND version = '$LATEST'",
-                    params![name, encode(&latest)?],
+                    params![name, self.encode(&latest)?],
                 )
                 .map_err(db_err)?;
                 tx.execute(
@@ -443,7 +578,7 @@ impl Db {
             .map_err(db_err)?;
         let mut out = Vec::new();
         for json in rows {
-            out.push(decode(&json.map_err(db_err)?)?);
+            out.push(self.decode(&json.map_err(db_err)?)?);
         }
         Ok(out)
     }
@@ -457,7 +592,7 @@ impl Db {
     ) -> Result<Option<FunctionRecord>, Error> {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;
-        let Some(rec) = record_in(&tx, name, version)? else {
+        let Some(rec) = record_in(&tx, self.keys.as_deref(), name, version)? else {
             return Ok(None);
         };
         let users: Vec<String> = aliases_in(&tx, name)?
@@ -524,7 +659,7 @@ impl Db {
             "SELECT record FROM aliases WHERE function_name = ?1 AND name = ?2",
             "UPDATE aliases SET record = ?3 WHERE function_name = ?1 AND name = ?2",
             (function_name, name),
-            "alias record",
+            (decode_alias, encode_alias),
             f,
         )
     }
@@ -545,6 +680,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hako_model::function::Environment;
     use hako_model::{LastUpdateStatus, State};
 
     fn rec(name: &str) -> FunctionRecord {
@@ -560,6 +696,7 @@ mod tests {
             ephemeral_storage_mb: 512,
             architectures: vec!["x86_64".into()],
             environment: Default::default(),
+            kms_key_arn: None,
             code_sha256_hex: "ab".repeat(32),
             code_size: 10,
             last_modified: "t".into(),
@@ -580,12 +717,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hako.db");
         {
-            let db = Db::open(&path).unwrap();
+            let db = Db::open(&path, keyring(dir.path())).unwrap();
             assert!(db.insert_function(&rec("b")).unwrap());
             assert!(db.insert_function(&rec("a")).unwrap());
             assert!(!db.insert_function(&rec("a")).unwrap());
         }
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
         let names: Vec<_> = db
             .list_functions(false)
             .unwrap()
@@ -783,16 +920,126 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hako.db");
         {
-            let db = Db::open(&path).unwrap();
+            let db = Db::open(&path, keyring(dir.path())).unwrap();
             db.insert_function(&rec("f")).unwrap();
             publish(&db, "f", false).unwrap();
             db.insert_alias(&alias("1", None)).unwrap();
         }
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
         assert_eq!(db.list_aliases("f").unwrap()[0].name, "live");
         db.delete_function("f").unwrap();
         assert!(db.list_aliases("f").unwrap().is_empty());
         assert!(db.list_versions("f").unwrap().is_empty());
+    }
+
+    fn keyring(dir: &Path) -> Arc<Keyring> {
+        Arc::new(Keyring::open(&dir.join("keys"), hako_model::Region::default()).unwrap())
+    }
+
+    /// Every byte of the database file and its WAL.
+    fn raw_bytes(path: &Path) -> Vec<u8> {
+        let mut all = std::fs::read(path).unwrap();
+        let wal = path.with_extension("db-wal");
+        if let Ok(w) = std::fs::read(wal) {
+            all.extend(w);
+        }
+        all
+    }
+
+    fn contains(hay: &[u8], needle: &str) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn environments_are_sealed_on_disk_and_open_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        let secret = "value-that-must-not-leak-7f3a";
+        {
+            let db = Db::open(&path, keyring(dir.path())).unwrap();
+            let mut r = rec("f");
+            r.environment = Environment([("SECRET".into(), secret.into())].into());
+            db.insert_function(&r).unwrap();
+            publish(&db, "f", false).unwrap();
+            db.update_function("f", "$LATEST", |r| {
+                r.environment
+                    .0
+                    .insert("OTHER".into(), format!("{secret}-2"));
+                Ok(())
+            })
+            .unwrap();
+            assert!(!contains(&raw_bytes(&path), secret));
+            assert_eq!(
+                db.get_function("f", "1").unwrap().unwrap().environment["SECRET"],
+                secret
+            );
+        }
+        assert!(!contains(&raw_bytes(&path), secret));
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
+        let latest = db.get_function("f", "$LATEST").unwrap().unwrap();
+        assert_eq!(latest.environment.len(), 2);
+        // The read-only view (hako logs) has no keys and never needs them.
+        let ro = Db::open_read_only(&path).unwrap();
+        assert!(ro.get_function("f", "$LATEST").is_err());
+        assert_eq!(
+            ro.log_group_of("f").unwrap().as_deref(),
+            Some("/aws/lambda/f")
+        );
+        // Another keyring (a lost key directory) cannot open them.
+        let other = tempfile::tempdir().unwrap();
+        let db2 = Db::open(&path, keyring(other.path())).unwrap();
+        assert!(db2.get_function("f", "$LATEST").is_err());
+    }
+
+    #[test]
+    fn a_sealed_environment_does_not_open_in_another_record() {
+        let db = Db::open_in_memory().unwrap();
+        let mut r = rec("f");
+        r.environment = Environment([("K".into(), "v".into())].into());
+        db.insert_function(&r).unwrap();
+        db.insert_function(&rec("g")).unwrap();
+        let conn = db.conn.lock();
+        conn.execute(
+            "UPDATE functions SET record = replace((SELECT record FROM functions WHERE name = 'f'), '\"name\":\"f\"', '\"name\":\"g\"') WHERE name = 'g'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        assert!(db.get_function("g", "$LATEST").is_err());
+    }
+
+    #[test]
+    fn clear_environments_of_an_older_database_are_sealed_and_scrubbed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        let secret = "old-clear-value-91c2";
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            for m in &MIGRATIONS[..2] {
+                let Migration::Sql(sql) = m else { panic!() };
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            let mut r = serde_json::to_value(rec("f")).unwrap();
+            r["environment"] = serde_json::json!({ "SECRET": secret });
+            r.as_object_mut().unwrap().remove("kms_key_arn");
+            conn.execute(
+                "INSERT INTO functions (name, version, record) VALUES ('f', '$LATEST', ?1)",
+                params![r.to_string()],
+            )
+            .unwrap();
+            assert!(contains(&raw_bytes(&path), secret));
+        }
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
+        assert!(!contains(&raw_bytes(&path), secret));
+        assert_eq!(
+            db.get_function("f", "$LATEST")
+                .unwrap()
+                .unwrap()
+                .environment["SECRET"],
+            secret
+        );
     }
 
     #[test]
@@ -801,10 +1048,13 @@ mod tests {
         let path = dir.path().join("hako.db");
         {
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            let Migration::Sql(sql) = MIGRATIONS[0] else {
+                panic!()
+            };
+            conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
         }
-        let db = Db::open(&path).unwrap();
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
         db.insert_function(&rec("f")).unwrap();
         assert!(db.insert_alias(&alias("$LATEST", None)).unwrap());
     }

@@ -6,6 +6,8 @@
 
 pub mod code;
 pub mod db;
+pub mod keys;
 
 pub use code::{CodeInfo, CodeStore};
 pub use db::{Db, LogLine, Publish};
+pub use keys::Keyring;
