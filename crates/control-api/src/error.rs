@@ -24,6 +24,10 @@ pub fn aws_shape(kind: ErrorKind) -> (&'static str, StatusCode) {
         InvalidRequestContent => ("InvalidRequestContentException", StatusCode::BAD_REQUEST),
         ResourceNotFound => ("ResourceNotFoundException", StatusCode::NOT_FOUND),
         ResourceConflict => ("ResourceConflictException", StatusCode::CONFLICT),
+        ProvisionedConcurrencyConfigNotFound => (
+            "ProvisionedConcurrencyConfigNotFoundException",
+            StatusCode::NOT_FOUND,
+        ),
         PreconditionFailed => (
             "PreconditionFailedException",
             StatusCode::PRECONDITION_FAILED,

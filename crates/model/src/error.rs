@@ -16,6 +16,9 @@ pub enum ErrorKind {
     ResourceNotFound,
     /// The resource exists already or is busy (AWS: ResourceConflictException).
     ResourceConflict,
+    /// No provisioned concurrency configuration for the qualifier (AWS:
+    /// ProvisionedConcurrencyConfigNotFoundException).
+    ProvisionedConcurrencyConfigNotFound,
     /// A RevisionId did not match (AWS: PreconditionFailedException).
     PreconditionFailed,
     /// The request payload is too large (AWS: RequestTooLargeException).

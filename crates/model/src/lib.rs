@@ -10,6 +10,7 @@ pub mod error;
 pub mod function;
 pub mod limits;
 pub mod names;
+pub mod provisioned;
 pub mod runtime;
 pub mod wire;
 

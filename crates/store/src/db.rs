@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hako_model::alias::AliasRecord;
+use hako_model::provisioned::ProvisionedConfigRecord;
 use hako_model::{Error, FunctionRecord};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -79,6 +80,16 @@ const MIGRATIONS: &[Migration] = &[
     ),
     // 3: environments sealed at rest (records of older Hakos held them in clear).
     Migration::Code(seal_clear_environments),
+    // 4: provisioned concurrency configurations, one per qualifier (a version or an alias).
+    Migration::Sql(
+        "CREATE TABLE provisioned_concurrency (
+        function_name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        requested INTEGER NOT NULL,
+        last_modified TEXT NOT NULL,
+        PRIMARY KEY (function_name, qualifier)
+     );",
+    ),
 ];
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -340,7 +351,8 @@ impl Db {
         Ok(Some(rec))
     }
 
-    /// Deletes every version of a function, its aliases and its version counter; `false` if
+    /// Deletes every version of a function, its aliases, its provisioned concurrency
+    /// configurations and its version counter; `false` if
     /// there was none.
     pub fn delete_function(&self, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
@@ -355,6 +367,11 @@ impl Db {
         .map_err(db_err)?;
         tx.execute(
             "DELETE FROM version_counters WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1",
             params![name],
         )
         .map_err(db_err)?;
@@ -583,8 +600,8 @@ impl Db {
         Ok(out)
     }
 
-    /// Deletes one published version; `None` if there is no such version. Refused, changing
-    /// nothing, while an alias routes to it.
+    /// Deletes one published version and its provisioned concurrency configuration; `None` if
+    /// there is no such version. Refused, changing nothing, while an alias routes to it.
     pub fn delete_version(
         &self,
         name: &str,
@@ -605,6 +622,11 @@ impl Db {
         }
         tx.execute(
             "DELETE FROM functions WHERE name = ?1 AND version = ?2",
+            params![name, version],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
             params![name, version],
         )
         .map_err(db_err)?;
@@ -664,13 +686,80 @@ impl Db {
         )
     }
 
-    /// Deletes one alias; `false` if there was none.
+    /// Deletes one alias and its provisioned concurrency configuration; `false` if there was
+    /// none.
     pub fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
-        let n = conn
+        let tx = conn.unchecked_transaction().map_err(db_err)?;
+        let n = tx
             .execute(
                 "DELETE FROM aliases WHERE function_name = ?1 AND name = ?2",
                 params![function_name, name],
+            )
+            .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![function_name, name],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(n == 1)
+    }
+}
+
+fn provisioned_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProvisionedConfigRecord> {
+    Ok(ProvisionedConfigRecord {
+        function_name: r.get(0)?,
+        qualifier: r.get(1)?,
+        requested: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(u32::MAX),
+        last_modified: r.get(3)?,
+    })
+}
+
+/// Provisioned concurrency configurations.
+impl Db {
+    /// Stores (creating or replacing) one configuration.
+    pub fn put_provisioned(&self, c: &ProvisionedConfigRecord) -> Result<(), Error> {
+        self.conn
+            .lock()
+            .execute(
+                "INSERT INTO provisioned_concurrency (function_name, qualifier, requested, last_modified)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (function_name, qualifier) DO UPDATE
+                 SET requested = excluded.requested, last_modified = excluded.last_modified",
+                params![c.function_name, c.qualifier, i64::from(c.requested), c.last_modified],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A function's configurations in qualifier order, or every function's (`None`).
+    pub fn list_provisioned(
+        &self,
+        function_name: Option<&str>,
+    ) -> Result<Vec<ProvisionedConfigRecord>, Error> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT function_name, qualifier, requested, last_modified
+                 FROM provisioned_concurrency WHERE ?1 IS NULL OR function_name = ?1
+                 ORDER BY function_name, qualifier",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![function_name], provisioned_row)
+            .map_err(db_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+    }
+
+    /// Deletes one configuration; `false` if there was none.
+    pub fn delete_provisioned(&self, function_name: &str, qualifier: &str) -> Result<bool, Error> {
+        let n = self
+            .conn
+            .lock()
+            .execute(
+                "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+                params![function_name, qualifier],
             )
             .map_err(db_err)?;
         Ok(n == 1)
@@ -1040,6 +1129,45 @@ mod tests {
                 .environment["SECRET"],
             secret
         );
+    }
+
+    fn pc(qualifier: &str, requested: u32) -> ProvisionedConfigRecord {
+        ProvisionedConfigRecord {
+            function_name: "f".into(),
+            qualifier: qualifier.into(),
+            requested,
+            last_modified: "2026-01-01T00:00:00.000+0000".into(),
+        }
+    }
+
+    #[test]
+    fn provisioned_configs_survive_reopen_and_go_with_their_qualifier() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        {
+            let db = Db::open(&path, keyring(dir.path())).unwrap();
+            db.insert_function(&rec("f")).unwrap();
+            publish(&db, "f", false).unwrap();
+            db.insert_alias(&alias("1", None)).unwrap();
+            db.put_provisioned(&pc("1", 2)).unwrap();
+            db.put_provisioned(&pc("1", 3)).unwrap();
+            db.put_provisioned(&pc("live", 1)).unwrap();
+        }
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
+        assert_eq!(db.list_provisioned(Some("f")).unwrap(), vec![pc("1", 3), pc("live", 1)]);
+        assert_eq!(db.list_provisioned(None).unwrap().len(), 2);
+        assert!(db.list_provisioned(Some("g")).unwrap().is_empty());
+        // An alias's configuration goes with the alias, a version's with the version.
+        assert!(db.delete_alias("f", "live").unwrap());
+        assert_eq!(db.list_provisioned(Some("f")).unwrap(), vec![pc("1", 3)]);
+        assert!(db.delete_version("f", "1").unwrap().is_some());
+        assert!(db.list_provisioned(None).unwrap().is_empty());
+        db.put_provisioned(&pc("7", 1)).unwrap();
+        assert!(db.delete_provisioned("f", "7").unwrap());
+        assert!(!db.delete_provisioned("f", "7").unwrap());
+        db.put_provisioned(&pc("8", 1)).unwrap();
+        db.delete_function("f").unwrap();
+        assert!(db.list_provisioned(None).unwrap().is_empty());
     }
 
     #[test]
