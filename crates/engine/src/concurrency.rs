@@ -5,6 +5,12 @@
 //! are carved out of the account's pool; every other function shares what is left,
 //! `limit - Σ reserved` (more are throttled with `ConcurrentInvocationLimitExceeded`).
 //!
+//! Provisioned concurrency `p` (the sum over a function's versions and aliases) runs on sandboxes
+//! prepared ahead ([`Lease::Provisioned`], counted in no pool: its slots were set aside when it
+//! was configured). It is set aside inside the function's reservation when it has one (the
+//! function's other invocations get `r - p`), else out of the account's pool: a function takes
+//! `r`, or without a reservation `p`, out of it (its "carve").
+//!
 //! Everything here is atomics: taking and giving back a slot is a compare-and-swap on the
 //! function's own counter (reserved) or the account's unreserved counter, never a lock. A
 //! compare-and-swap loop rather than add-then-check-then-undo, so that two racing callers near
@@ -40,6 +46,8 @@ impl Throttle {
 pub(crate) enum Lease {
     Reserved,
     Unreserved,
+    /// On a provisioned sandbox.
+    Provisioned,
 }
 
 /// One function's counters.
@@ -48,6 +56,8 @@ pub(crate) struct FunctionCounter {
     /// Its invocations running now (whichever pool they took their slot from).
     inflight: AtomicU64,
     reserved: AtomicU64,
+    /// The sum of its provisioned concurrency.
+    provisioned: AtomicU64,
 }
 
 impl FunctionCounter {
@@ -55,6 +65,7 @@ impl FunctionCounter {
         FunctionCounter {
             inflight: AtomicU64::new(0),
             reserved: AtomicU64::new(NONE),
+            provisioned: AtomicU64::new(0),
         }
     }
 
@@ -63,6 +74,12 @@ impl FunctionCounter {
             NONE => None,
             n => Some(n),
         }
+    }
+
+    /// What the function takes out of the account's pool.
+    fn carve(&self) -> u64 {
+        self.reserved()
+            .unwrap_or_else(|| self.provisioned.load(Ordering::Acquire))
     }
 
     #[cfg(test)]
@@ -75,8 +92,8 @@ impl FunctionCounter {
 #[derive(Debug)]
 pub(crate) struct Account {
     limit: u64,
-    /// Σ of the reservations.
-    reserved_total: AtomicU64,
+    /// Σ of the functions' carves (reservation, or without one provisioned concurrency).
+    carved_total: AtomicU64,
     /// Invocations running now of functions without a reservation.
     unreserved_inflight: AtomicU64,
     /// Invocations running now, all functions.
@@ -95,7 +112,7 @@ impl Account {
     pub(crate) fn new(limit: u64) -> Self {
         Account {
             limit,
-            reserved_total: AtomicU64::new(0),
+            carved_total: AtomicU64::new(0),
             unreserved_inflight: AtomicU64::new(0),
             inflight: AtomicU64::new(0),
         }
@@ -109,35 +126,56 @@ impl Account {
         self.unreserved_inflight.load(Ordering::Acquire)
     }
 
-    pub(crate) fn reserved_total(&self) -> u64 {
-        self.reserved_total.load(Ordering::Acquire)
+    pub(crate) fn carved_total(&self) -> u64 {
+        self.carved_total.load(Ordering::Acquire)
     }
 
-    /// Sets a function's reservation (`None` removes it). Callers serialise changes (the engine
-    /// makes them under its function table's write lock), so the total stays the exact sum.
-    pub(crate) fn set_reserved(&self, f: &FunctionCounter, reserved: Option<u64>) {
-        let new = reserved.unwrap_or(NONE);
-        let old = f.reserved.swap(new, Ordering::AcqRel);
-        let old = if old == NONE { 0 } else { old };
-        let new = if new == NONE { 0 } else { new };
+    /// Applies `change` to `f` and the change of its carve to the total. Callers serialise
+    /// changes (the engine makes them under its function table's write lock), so the total stays
+    /// the exact sum.
+    fn recarve(&self, f: &FunctionCounter, change: impl FnOnce()) {
+        let old = f.carve();
+        change();
+        let new = f.carve();
         if new >= old {
-            self.reserved_total.fetch_add(new - old, Ordering::AcqRel);
+            self.carved_total.fetch_add(new - old, Ordering::AcqRel);
         } else {
-            self.reserved_total.fetch_sub(old - new, Ordering::AcqRel);
+            self.carved_total.fetch_sub(old - new, Ordering::AcqRel);
         }
+    }
+
+    /// Sets a function's reservation (`None` removes it).
+    pub(crate) fn set_reserved(&self, f: &FunctionCounter, reserved: Option<u64>) {
+        self.recarve(f, || {
+            f.reserved
+                .store(reserved.unwrap_or(NONE), Ordering::Release)
+        });
+    }
+
+    /// Sets the sum of a function's provisioned concurrency.
+    pub(crate) fn set_provisioned(&self, f: &FunctionCounter, provisioned: u64) {
+        self.recarve(f, || f.provisioned.store(provisioned, Ordering::Release));
+    }
+
+    /// A slot for an invocation on a provisioned sandbox: counted, never refused (its slot was
+    /// set aside when the provisioned concurrency was configured).
+    pub(crate) fn acquire_provisioned(&self) -> Lease {
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        Lease::Provisioned
     }
 
     /// Takes a slot for one invocation of `f`, or says why not.
     pub(crate) fn try_acquire(&self, f: &FunctionCounter) -> Result<Lease, Throttle> {
         let lease = match f.reserved() {
             Some(r) => {
-                if !take(&f.inflight, r) {
+                let on_demand = r.saturating_sub(f.provisioned.load(Ordering::Acquire));
+                if !take(&f.inflight, on_demand) {
                     return Err(Throttle::Reserved);
                 }
                 Lease::Reserved
             }
             None => {
-                let pool = self.limit.saturating_sub(self.reserved_total());
+                let pool = self.limit.saturating_sub(self.carved_total());
                 if !take(&self.unreserved_inflight, pool) {
                     return Err(Throttle::Account);
                 }
@@ -152,6 +190,9 @@ impl Account {
     /// Gives back a slot [`Self::try_acquire`] gave.
     pub(crate) fn release(&self, f: &FunctionCounter, lease: Lease) {
         self.inflight.fetch_sub(1, Ordering::AcqRel);
+        if lease == Lease::Provisioned {
+            return;
+        }
         f.inflight.fetch_sub(1, Ordering::AcqRel);
         if lease == Lease::Unreserved {
             self.unreserved_inflight.fetch_sub(1, Ordering::AcqRel);
@@ -190,6 +231,37 @@ mod tests {
         assert_eq!(acc.try_acquire(&f), Err(Throttle::Reserved));
         acc.set_reserved(&f, None);
         assert_eq!(acc.try_acquire(&f), Ok(Lease::Unreserved));
+    }
+
+    #[test]
+    fn provisioned_is_set_aside_in_the_reservation_or_the_pool() {
+        let acc = Account::new(4);
+        let (a, b) = (FunctionCounter::new(), FunctionCounter::new());
+        // Without a reservation, a's provisioned concurrency comes out of the pool.
+        acc.set_provisioned(&a, 2);
+        assert_eq!(acc.carved_total(), 2);
+        assert_eq!(acc.try_acquire(&b), Ok(Lease::Unreserved));
+        assert_eq!(acc.try_acquire(&a), Ok(Lease::Unreserved));
+        assert_eq!(acc.try_acquire(&b), Err(Throttle::Account));
+        // Its provisioned invocations are never refused, and counted.
+        let p = acc.acquire_provisioned();
+        assert_eq!(acc.inflight(), 3);
+        acc.release(&a, p);
+        assert_eq!(acc.inflight(), 2);
+        assert_eq!(a.inflight(), 1);
+        acc.release(&a, Lease::Unreserved);
+        acc.release(&b, Lease::Unreserved);
+        // With a reservation of 3, 2 of them provisioned: 1 on demand, and the pool gives 3.
+        acc.set_reserved(&a, Some(3));
+        assert_eq!(acc.carved_total(), 3);
+        assert_eq!(acc.try_acquire(&a), Ok(Lease::Reserved));
+        assert_eq!(acc.try_acquire(&a), Err(Throttle::Reserved));
+        acc.release(&a, Lease::Reserved);
+        acc.set_provisioned(&a, 0);
+        assert_eq!(acc.carved_total(), 3);
+        acc.set_reserved(&a, None);
+        assert_eq!(acc.carved_total(), 0);
+        assert_eq!(acc.inflight(), 0);
     }
 
     /// The model the atomics must agree with.
@@ -259,7 +331,7 @@ mod tests {
                 let total: usize = m.running.iter().map(Vec::len).sum();
                 assert_eq!(acc.inflight(), total as u64, "seed {seed}");
                 assert_eq!(
-                    acc.reserved_total(),
+                    acc.carved_total(),
                     m.reserved.iter().flatten().sum::<u64>()
                 );
                 for (f, r) in fs.iter().zip(&m.running) {

@@ -11,6 +11,7 @@
 mod concurrency;
 pub mod logs;
 pub mod metrics;
+mod provisioned;
 pub mod runtimes;
 mod sandbox;
 
@@ -28,11 +29,13 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{oneshot, watch};
 
 pub use logs::{LogRecord, LogSink, NullSink};
+pub use provisioned::ProvisionedState;
 pub use runtimes::{RuntimeInfo, Runtimes};
 
 use crate::concurrency::{Account, FunctionCounter, Lease};
 use crate::logs::LogCapture;
 use crate::metrics::{FunctionMetrics, Metrics};
+use crate::provisioned::Provisioned;
 use crate::sandbox::Sandbox;
 
 /// How long a runtime may take to initialise before its first event (AWS: 10 s).
@@ -137,11 +140,12 @@ impl Pool {
     }
 }
 
-/// One version of a function: its warm pool (replaced when the revision changes) and its
-/// metric handles (kept).
+/// One version of a function: its warm pool (replaced when the revision changes), its
+/// provisioned sandboxes (which outlive the pool's retirements) and its metric handles (kept).
 #[derive(Debug)]
 struct VersionState {
     pool: Option<Arc<Pool>>,
+    provisioned: Option<Arc<Provisioned>>,
     metrics: Arc<FunctionMetrics>,
 }
 
@@ -171,6 +175,8 @@ pub struct Engine {
     /// Invocations that are starting a sandbox right now (see [`Engine::cold_starting`]).
     cold_starting: AtomicUsize,
     api_acceptor: std::sync::OnceLock<ApiAcceptor>,
+    /// The engine itself, for the tasks it starts from `&self` (refilling provisioned sets).
+    me: std::sync::Weak<Engine>,
 }
 
 /// Serves the platform's API on a listener a sandbox opened in its own network; returns the
@@ -262,7 +268,8 @@ impl Engine {
         runtimes: Runtimes,
         sink: Arc<dyn LogSink>,
     ) -> Arc<Engine> {
-        Arc::new(Engine {
+        Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             isolation,
             runtimes,
             sink,
@@ -308,9 +315,10 @@ impl Engine {
         self.cold_starting.load(Ordering::Relaxed)
     }
 
-    /// The sum of the functions' reserved concurrency.
-    pub fn reserved_concurrency_total(&self) -> u64 {
-        self.account.reserved_total()
+    /// What the functions take out of the account's pool: each its reserved concurrency, or
+    /// without one its provisioned concurrency.
+    pub fn carved_concurrency_total(&self) -> u64 {
+        self.account.carved_total()
     }
 
     /// Sets (or with `None` removes) a function's reserved concurrency. Invocations running now
@@ -335,6 +343,9 @@ impl Engine {
         for (version, v) in state.versions.lock().drain() {
             if let Some(p) = v.pool {
                 p.retire();
+            }
+            if let Some(p) = v.provisioned {
+                p.retire(self);
             }
             self.metrics.forget(name, &version);
         }
@@ -418,6 +429,9 @@ impl Engine {
                 if let Some(p) = v.pool.take() {
                     p.retire();
                 }
+                if let Some(p) = v.provisioned.take() {
+                    p.retire(self);
+                }
             }
         }
         // What the backend keeps beyond the sandboxes (the Linux backend's prepared ones).
@@ -440,22 +454,29 @@ impl Engine {
         s
     }
 
-    /// `f`'s warm pool (a new one when its revision changed) and metric handles.
+    /// `f`'s warm pool (a new one when its revision changed), metric handles, and provisioned
+    /// sandboxes of `f`'s revision if it has any.
     fn version_of(
         &self,
         state: &FunctionState,
         f: &ResolvedFunction,
-    ) -> (Arc<Pool>, Arc<FunctionMetrics>) {
+    ) -> (Arc<Pool>, Arc<FunctionMetrics>, Option<Arc<Provisioned>>) {
         let mut versions = state.versions.lock();
         if let Some(v) = versions.get_mut(f.version.as_str()) {
+            let provisioned = v
+                .provisioned
+                .clone()
+                .filter(|p| p.revision_id == f.revision_id);
             match &v.pool {
-                Some(p) if p.revision_id == f.revision_id => return (p.clone(), v.metrics.clone()),
+                Some(p) if p.revision_id == f.revision_id => {
+                    return (p.clone(), v.metrics.clone(), provisioned)
+                }
                 Some(p) => p.retire(),
                 None => {}
             }
             let p = Pool::new(&f.revision_id);
             v.pool = Some(p.clone());
-            return (p, v.metrics.clone());
+            return (p, v.metrics.clone(), provisioned);
         }
         let p = Pool::new(&f.revision_id);
         let metrics = Arc::new(self.metrics.function(&f.name, &f.version));
@@ -463,10 +484,11 @@ impl Engine {
             f.version.clone(),
             VersionState {
                 pool: Some(p.clone()),
+                provisioned: None,
                 metrics: metrics.clone(),
             },
         );
-        (p, metrics)
+        (p, metrics, None)
     }
 
     fn environment(
@@ -533,15 +555,20 @@ impl Engine {
         env
     }
 
-    /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API).
-    async fn start_sandbox(&self, f: &ResolvedFunction) -> Result<Arc<Sandbox>, String> {
+    /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API);
+    /// `init_type` is its `AWS_LAMBDA_INITIALIZATION_TYPE`.
+    async fn start_sandbox(
+        &self,
+        f: &ResolvedFunction,
+        init_type: &str,
+    ) -> Result<Arc<Sandbox>, String> {
         let task_root = self.isolation.task_root(&f.code_dir);
         let runtime_root = self.isolation.runtime_root(&self.runtimes.dir);
         let (program, args) =
             self.runtimes
                 .command(&f.runtime, &f.code_dir, &task_root, &runtime_root)?;
         let stream = logs::stream_name(&f.version);
-        let env = self.environment(f, &stream, "on-demand");
+        let env = self.environment(f, &stream, init_type);
         let spec = SandboxSpec {
             program,
             args,
@@ -597,6 +624,7 @@ impl Engine {
             doomed: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
             idle: Mutex::new(sandbox::IdleState::default()),
+            pending_init: Mutex::new(None),
             _server: server,
             _api: api_server,
         });
@@ -628,8 +656,17 @@ impl Engine {
             return Err(Error::service("Hako is shutting down"));
         }
         let state = self.function_state(f);
-        let (pool, metrics) = self.version_of(&state, f);
-        let lease = match self.account.try_acquire(&state.counter) {
+        let (pool, metrics, provisioned) = self.version_of(&state, f);
+        // A provisioned sandbox first; without a free one the invocation spills over to
+        // on-demand concurrency.
+        let mut provisioned_sb = provisioned
+            .as_ref()
+            .and_then(|p| self.take_provisioned(p, &metrics));
+        let lease = match provisioned_sb {
+            Some(_) => Ok(self.account.acquire_provisioned()),
+            None => self.account.try_acquire(&state.counter),
+        };
+        let lease = match lease {
             Ok(lease) => lease,
             Err(throttle) => {
                 metrics.throttled();
@@ -639,6 +676,9 @@ impl Engine {
                 return Err(e);
             }
         };
+        if provisioned.is_some() && provisioned_sb.is_none() {
+            metrics.spilled_over();
+        }
         metrics.started();
         let _permit = Permit {
             account: &self.account,
@@ -651,7 +691,11 @@ impl Engine {
         // A warm sandbox that dies before its runtime takes the event never saw it: the event
         // is run again on a fresh sandbox (at most once more).
         for attempt in 0..2 {
-            let warm = if attempt == 0 {
+            let mut from_provisioned = None;
+            let warm = if let Some(sb) = provisioned_sb.take() {
+                from_provisioned = provisioned.as_ref();
+                Some(sb)
+            } else if attempt == 0 {
                 loop {
                     let Some(sb) = pool.idle.lock().pop() else {
                         break None;
@@ -671,7 +715,7 @@ impl Engine {
                 .then(|| ColdStartGuard::new(&self.cold_starting));
             let (sb, init) = match warm {
                 Some(sb) => (sb, None),
-                None => match self.start_sandbox(f).await {
+                None => match self.start_sandbox(f, "on-demand").await {
                     Ok(sb) => {
                         metrics.cold_start();
                         (sb, Some(started))
@@ -695,7 +739,9 @@ impl Engine {
             drop(cold_guard);
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
-            if sb.is_alive()
+            if let Some(p) = from_provisioned {
+                self.give_back_provisioned(p, sb, &metrics);
+            } else if sb.is_alive()
                 && !pool.retired.load(Ordering::Acquire)
                 && !self.closing.load(Ordering::Acquire)
             {
@@ -715,6 +761,32 @@ impl Engine {
         )))
     }
 
+    /// Waits until a new sandbox's runtime has initialised (asks for its first event); else the
+    /// error payload and log line of its failure. `request_id` names the invocation waiting.
+    async fn init(&self, sb: &Sandbox, request_id: &str) -> Result<(), (Bytes, String)> {
+        tokio::select! {
+            ready = sb.slot.ready() => match ready {
+                Ready::Parked => {
+                    sb.control.initialized();
+                    Ok(())
+                }
+                Ready::InitError { error_type, body } => {
+                    let body = if body.is_empty() {
+                        error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
+                    } else { body };
+                    sb.kill();
+                    Err((body, String::new()))
+                }
+            },
+            st = sb.wait_exit() => Err(exit_error(request_id, st, sb.control.oom_killed())),
+            _ = tokio::time::sleep(INIT_LIMIT) => {
+                let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
+                sb.kill();
+                Err((error_payload("Sandbox.Timedout", &msg), msg))
+            }
+        }
+    }
+
     async fn run_on(
         &self,
         f: &ResolvedFunction,
@@ -728,33 +800,15 @@ impl Engine {
         if req.log_tail {
             sb.logs.begin_tail();
         }
-        let mut init_duration = None;
+        // A provisioned sandbox's first invocation reports the init done ahead.
+        let mut init_duration = sb.pending_init.lock().take();
         let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
-                                                         // A cold sandbox first initialises (its output goes before START, as on AWS); the event
-                                                         // is delivered once the runtime asks for it.
+        // A cold sandbox first initialises (its output goes before START, as on AWS); the event
+        // is delivered once the runtime asks for it.
         if let Some(since) = cold_since {
-            tokio::select! {
-                ready = sb.slot.ready() => match ready {
-                    Ready::Parked => {
-                        init_duration = Some(since.elapsed());
-                        sb.control.initialized();
-                    }
-                    Ready::InitError { error_type, body } => {
-                        let body = if body.is_empty() {
-                            error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
-                        } else { body };
-                        failure = Some((body, String::new()));
-                        sb.kill();
-                    }
-                },
-                st = sb.wait_exit() => {
-                    failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
-                }
-                _ = tokio::time::sleep(INIT_LIMIT) => {
-                    let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
-                    failure = Some((error_payload("Sandbox.Timedout", &msg), msg));
-                    sb.kill();
-                }
+            match self.init(sb, request_id).await {
+                Ok(()) => init_duration = Some(since.elapsed()),
+                Err(f) => failure = Some(f),
             }
         }
         sb.logs.drain();

@@ -21,6 +21,9 @@
 //! | `hako_lambda_concurrent_executions` | gauge | function | ConcurrentExecutions |
 //! | `hako_lambda_cold_starts_total` | counter | function | (Init Duration's count) |
 //! | `hako_lambda_provisioned_concurrent_executions` | gauge | function | ProvisionedConcurrentExecutions |
+//! | `hako_lambda_provisioned_concurrency_invocations_total` | counter | function | ProvisionedConcurrencyInvocations |
+//! | `hako_lambda_provisioned_concurrency_spillover_invocations_total` | counter | function | ProvisionedConcurrencySpilloverInvocations |
+//! | `hako_lambda_provisioned_concurrency_utilization` | gauge (0.0-1.0) | function | ProvisionedConcurrencyUtilization |
 //! | `hako_lambda_dead_letter_errors_total` | counter | function | DeadLetterErrors |
 //! | `hako_lambda_destination_delivery_failures_total` | counter | function | DestinationDeliveryFailures |
 //! | `hako_lambda_async_events_received_total` | counter | function | AsyncEventsReceived |
@@ -31,12 +34,14 @@
 //!
 //! "function" labels are `function_name` (the function's name) and `resource`: the name for
 //! `$LATEST`, `name:version` for a published version (AWS's `Resource` dimension; aliases will
-//! add `name:alias`). Summing by `function_name` gives AWS's per-function figure.
+//! add `name:alias`; a provisioned concurrency configuration on an alias is counted under the
+//! alias's version). Summing by `function_name` gives AWS's per-function figure (but for the
+//! utilisation, a ratio per version).
 //!
 //! # Cardinality
 //!
-//! Per-function series: 14 families at most per (function, version) invoked since the start, so
-//! the bound is 14 × the number of function versions; a deleted function's series go with it
+//! Per-function series: 15 families at most per (function, version) invoked or provisioned since
+//! the start, so the bound is 15 × the number of function versions; a deleted function's series go with it
 //! ([`Metrics::forget`]). No label takes a request-derived value (no request id, no error text).
 //!
 //! # Cost on the hot path
@@ -76,7 +81,7 @@ pub enum UpdatedBy {
     Invoke(&'static str),
     /// [`Metrics::render`], from the engine's counters.
     Render,
-    /// Nothing yet: the asynchronous queue (issue 5, part 2) and provisioned concurrency will.
+    /// Nothing yet: the asynchronous queue (issue 5, part 2) will.
     Later,
 }
 
@@ -96,8 +101,10 @@ pub const DECLARED: &[(&str, UpdatedBy)] = &[
     (ASYNC_EVENTS_RECEIVED, UpdatedBy::Later),
     (ASYNC_EVENT_AGE, UpdatedBy::Later),
     (ASYNC_EVENTS_DROPPED, UpdatedBy::Later),
-    // updated by provisioned concurrency (issue 5, point 1, not yet built)
-    (PROVISIONED_CONCURRENT, UpdatedBy::Later),
+    (PROVISIONED_CONCURRENT, UpdatedBy::Invoke("provisioned_started")),
+    (PROVISIONED_INVOCATIONS, UpdatedBy::Invoke("provisioned_started")),
+    (PROVISIONED_SPILLOVER, UpdatedBy::Invoke("spilled_over")),
+    (PROVISIONED_UTILIZATION, UpdatedBy::Invoke("provisioned_started")),
 ];
 
 const INVOCATIONS: &str = "hako_lambda_invocations";
@@ -107,6 +114,9 @@ const DURATION: &str = "hako_lambda_duration_milliseconds";
 const CONCURRENT: &str = "hako_lambda_concurrent_executions";
 const COLD_STARTS: &str = "hako_lambda_cold_starts";
 const PROVISIONED_CONCURRENT: &str = "hako_lambda_provisioned_concurrent_executions";
+const PROVISIONED_INVOCATIONS: &str = "hako_lambda_provisioned_concurrency_invocations";
+const PROVISIONED_SPILLOVER: &str = "hako_lambda_provisioned_concurrency_spillover_invocations";
+const PROVISIONED_UTILIZATION: &str = "hako_lambda_provisioned_concurrency_utilization";
 const DEAD_LETTER_ERRORS: &str = "hako_lambda_dead_letter_errors";
 const DESTINATION_DELIVERY_FAILURES: &str = "hako_lambda_destination_delivery_failures";
 const ASYNC_EVENTS_RECEIVED: &str = "hako_lambda_async_events_received";
@@ -136,6 +146,9 @@ impl FunctionLabels {
 
 type HistogramFamily = Family<FunctionLabels, Histogram, fn() -> Histogram>;
 
+/// A gauge of a ratio (0.0-1.0).
+type RatioGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 fn duration_histogram() -> Histogram {
     Histogram::new(DURATION_BUCKETS_MS)
 }
@@ -155,6 +168,9 @@ pub struct Metrics {
     concurrent: Family<FunctionLabels, Gauge>,
     cold_starts: Family<FunctionLabels, Counter>,
     provisioned_concurrent: Family<FunctionLabels, Gauge>,
+    provisioned_invocations: Family<FunctionLabels, Counter>,
+    provisioned_spillover: Family<FunctionLabels, Counter>,
+    provisioned_utilization: Family<FunctionLabels, RatioGauge>,
     dead_letter_errors: Family<FunctionLabels, Counter>,
     destination_delivery_failures: Family<FunctionLabels, Counter>,
     async_events_received: Family<FunctionLabels, Counter>,
@@ -189,6 +205,9 @@ impl Metrics {
             concurrent: Family::default(),
             cold_starts: Family::default(),
             provisioned_concurrent: Family::default(),
+            provisioned_invocations: Family::default(),
+            provisioned_spillover: Family::default(),
+            provisioned_utilization: Family::default(),
             dead_letter_errors: Family::default(),
             destination_delivery_failures: Family::default(),
             async_events_received: Family::default(),
@@ -230,6 +249,21 @@ impl Metrics {
             PROVISIONED_CONCURRENT,
             "Invocations running now on provisioned concurrency",
             m.provisioned_concurrent.clone(),
+        );
+        r.register(
+            PROVISIONED_INVOCATIONS,
+            "Invocations that ran on provisioned concurrency",
+            m.provisioned_invocations.clone(),
+        );
+        r.register(
+            PROVISIONED_SPILLOVER,
+            "Invocations of a version with provisioned concurrency that ran on on-demand concurrency because all of it was in use",
+            m.provisioned_spillover.clone(),
+        );
+        r.register(
+            PROVISIONED_UTILIZATION,
+            "Provisioned sandboxes running an invocation, divided by those allocated",
+            m.provisioned_utilization.clone(),
         );
         r.register(
             DEAD_LETTER_ERRORS,
@@ -280,7 +314,10 @@ impl Metrics {
             duration: self.duration.get_or_create_owned(&l),
             concurrent: self.concurrent.get_or_create_owned(&l),
             cold_starts: self.cold_starts.get_or_create_owned(&l),
-            _provisioned_concurrent: self.provisioned_concurrent.get_or_create_owned(&l),
+            provisioned_concurrent: self.provisioned_concurrent.get_or_create_owned(&l),
+            provisioned_invocations: self.provisioned_invocations.get_or_create_owned(&l),
+            provisioned_spillover: self.provisioned_spillover.get_or_create_owned(&l),
+            provisioned_utilization: self.provisioned_utilization.get_or_create_owned(&l),
             _dead_letter_errors: self.dead_letter_errors.get_or_create_owned(&l),
             _destination_delivery_failures: self
                 .destination_delivery_failures
@@ -301,6 +338,9 @@ impl Metrics {
         self.concurrent.remove(&l);
         self.cold_starts.remove(&l);
         self.provisioned_concurrent.remove(&l);
+        self.provisioned_invocations.remove(&l);
+        self.provisioned_spillover.remove(&l);
+        self.provisioned_utilization.remove(&l);
         self.dead_letter_errors.remove(&l);
         self.destination_delivery_failures.remove(&l);
         self.async_events_received.remove(&l);
@@ -331,9 +371,12 @@ pub(crate) struct FunctionMetrics {
     duration: Histogram,
     concurrent: Gauge,
     cold_starts: Counter,
-    // updated by the async queue (issue 5, part 2) and provisioned concurrency; the series exist
-    // (at zero) so that dashboards and alerts can be written now.
-    _provisioned_concurrent: Gauge,
+    provisioned_concurrent: Gauge,
+    provisioned_invocations: Counter,
+    provisioned_spillover: Counter,
+    provisioned_utilization: RatioGauge,
+    // updated by the async queue (issue 5, part 2); the series exist (at zero) so that
+    // dashboards and alerts can be written now.
     _dead_letter_errors: Counter,
     _destination_delivery_failures: Counter,
     _async_events_received: Counter,
@@ -360,6 +403,30 @@ impl FunctionMetrics {
     /// An invocation started a sandbox.
     pub(crate) fn cold_start(&self) {
         self.cold_starts.inc();
+    }
+
+    /// An invocation took a provisioned sandbox; `utilization` is the version's now.
+    pub(crate) fn provisioned_started(&self, utilization: f64) {
+        self.provisioned_concurrent.inc();
+        self.provisioned_invocations.inc();
+        self.provisioned_utilization.set(utilization);
+    }
+
+    /// An invocation gave its provisioned sandbox back.
+    pub(crate) fn provisioned_ended(&self, utilization: f64) {
+        self.provisioned_concurrent.dec();
+        self.provisioned_utilization.set(utilization);
+    }
+
+    /// The version's provisioned sandboxes changed (allocated or removed).
+    pub(crate) fn provisioned_utilization(&self, utilization: f64) {
+        self.provisioned_utilization.set(utilization);
+    }
+
+    /// An invocation of a version with provisioned concurrency found it all in use and ran
+    /// on-demand.
+    pub(crate) fn spilled_over(&self) {
+        self.provisioned_spillover.inc();
     }
 
     /// An invocation ran: `duration` is the function's time on the event (none when no sandbox
@@ -413,17 +480,18 @@ mod tests {
     /// source), or by `render`, or is explicitly left for later work.
     #[test]
     fn every_declared_metric_is_updated() {
-        let engine_src = include_str!("lib.rs");
-        let engine_src = engine_src
-            .split("#[cfg(test)]")
-            .next()
-            .unwrap_or(engine_src);
+        let engine_src: String = [include_str!("lib.rs"), include_str!("provisioned.rs")]
+            .iter()
+            .map(|src| src.split("#[cfg(test)]").next().unwrap_or(src))
+            .collect();
         let m = Metrics::new();
         let f = m.function("f", "7");
         // Every recorder, once: the metric each one feeds must then be non-zero.
         f.throttled();
         f.started();
         f.cold_start();
+        f.provisioned_started(0.5);
+        f.spilled_over();
         f.finished(Some(Duration::from_millis(3)), true);
         let text = m.render(2, 1);
         for (name, by) in DECLARED {

@@ -23,6 +23,8 @@ pub(crate) struct Sandbox {
     pub(crate) doomed: AtomicBool,
     pub(crate) last_used: parking_lot::Mutex<Instant>,
     pub(crate) idle: parking_lot::Mutex<IdleState>,
+    /// A provisioned sandbox's init time, until its first invocation reports it.
+    pub(crate) pending_init: crate::provisioned::PendingInit,
     pub(crate) _server: RuntimeApiServer,
     /// Serving the platform's API inside the sandbox's network, when it has its own.
     pub(crate) _api: Option<crate::ApiServeGuard>,

@@ -1,0 +1,385 @@
+//! Provisioned concurrency: sandboxes of one function version started and initialised ahead of
+//! traffic (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), kept warm (never reaped
+//! for idleness, replaced when one dies), and served first; invocations that find them all busy
+//! spill over to on-demand sandboxes.
+//!
+//! One [`Provisioned`] per function version, beside the version's on-demand pool: retiring the
+//! pool (any write to the function) leaves it alone, as a published version never changes.
+//! Filling runs in a task of its own (a few sandboxes at a time), so other functions' invocations
+//! never wait for it.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hako_model::provisioned::{ProvisionedStatus, INIT_FAILURE_REASON};
+use parking_lot::Mutex;
+
+use crate::metrics::FunctionMetrics;
+use crate::sandbox::Sandbox;
+use crate::{ColdStartGuard, Engine, ResolvedFunction};
+
+/// Sandboxes one fill starts at once.
+const FILL_PARALLELISM: u32 = 4;
+
+/// What the control plane shows of one version's provisioned concurrency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedState {
+    pub requested: u32,
+    /// Initialised sandboxes alive now (AWS's Allocated and Available).
+    pub allocated: u32,
+    pub status: ProvisionedStatus,
+    pub status_reason: Option<String>,
+}
+
+/// The provisioned sandboxes of one function version.
+#[derive(Debug)]
+pub(crate) struct Provisioned {
+    pub(crate) revision_id: String,
+    f: ResolvedFunction,
+    target: AtomicU32,
+    /// Sandboxes alive: starting, idle or busy.
+    members: AtomicU32,
+    /// Initialised and alive.
+    allocated: AtomicU32,
+    /// Serving an invocation now.
+    busy: AtomicU32,
+    idle: Mutex<Vec<Arc<Sandbox>>>,
+    status: Mutex<(ProvisionedStatus, Option<String>)>,
+    retired: AtomicBool,
+    filling: AtomicBool,
+}
+
+impl Provisioned {
+    fn new(f: &ResolvedFunction, target: u32) -> Arc<Provisioned> {
+        Arc::new(Provisioned {
+            revision_id: f.revision_id.clone(),
+            f: f.clone(),
+            target: AtomicU32::new(target),
+            members: AtomicU32::new(0),
+            allocated: AtomicU32::new(0),
+            busy: AtomicU32::new(0),
+            idle: Mutex::new(Vec::new()),
+            status: Mutex::new((ProvisionedStatus::InProgress, None)),
+            retired: AtomicBool::new(false),
+            filling: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn target(&self) -> u32 {
+        self.target.load(Ordering::Acquire)
+    }
+
+    fn state(&self) -> ProvisionedState {
+        let (status, reason) = self.status.lock().clone();
+        ProvisionedState {
+            requested: self.target(),
+            allocated: self.allocated.load(Ordering::Acquire).min(self.target()),
+            status,
+            status_reason: reason,
+        }
+    }
+
+    /// READY once every requested sandbox is initialised (FAILED stays until the next Put).
+    fn settle(&self) {
+        let mut st = self.status.lock();
+        if st.0 != ProvisionedStatus::Failed
+            && self.allocated.load(Ordering::Acquire) >= self.target()
+        {
+            *st = (ProvisionedStatus::Ready, None);
+        }
+    }
+
+    /// A sandbox of the set went away.
+    fn member_gone(&self, initialised: bool) {
+        self.members.fetch_sub(1, Ordering::AcqRel);
+        if initialised {
+            self.allocated.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Stops the set: idle sandboxes die now, busy ones when their invocation ends.
+    pub(crate) fn retire(&self, engine: &Engine) {
+        self.retired.store(true, Ordering::Release);
+        for sb in self.idle.lock().drain(..) {
+            sb.kill();
+            engine.forget(&sb);
+            self.member_gone(true);
+        }
+    }
+
+    /// The utilisation AWS reports: busy / allocated.
+    fn utilization(&self) -> f64 {
+        let allocated = self.allocated.load(Ordering::Acquire);
+        if allocated == 0 {
+            return 0.0;
+        }
+        f64::from(self.busy.load(Ordering::Acquire)) / f64::from(allocated)
+    }
+}
+
+impl Engine {
+    /// Provisions `n` sandboxes of `f`'s version (replacing the set of an older revision, or
+    /// growing or shrinking the current one). Returns at once; the sandboxes start in the
+    /// background, and [`Engine::provisioned_state`] follows them.
+    pub fn provision(self: &Arc<Self>, f: &ResolvedFunction, n: u32) {
+        let state = self.function_state(f);
+        let (_, metrics, _) = self.version_of(&state, f);
+        let p = {
+            let mut versions = state.versions.lock();
+            let Some(v) = versions.get_mut(f.version.as_str()) else {
+                return;
+            };
+            match &v.provisioned {
+                Some(p) if p.revision_id == f.revision_id && !p.retired.load(Ordering::Acquire) => {
+                    p.target.store(n, Ordering::Release);
+                    p.clone()
+                }
+                old => {
+                    if let Some(old) = old {
+                        old.retire(self);
+                    }
+                    let p = Provisioned::new(f, n);
+                    v.provisioned = Some(p.clone());
+                    p
+                }
+            }
+        };
+        // Shrinking: idle extras go now, busy ones when they come back.
+        while p.members.load(Ordering::Acquire) > n {
+            let Some(sb) = p.idle.lock().pop() else { break };
+            sb.kill();
+            self.forget(&sb);
+            p.member_gone(true);
+        }
+        *p.status.lock() = (ProvisionedStatus::InProgress, None);
+        p.settle();
+        metrics.provisioned_utilization(p.utilization());
+        self.recount_provisioned(&f.name);
+        self.fill(p, metrics);
+    }
+
+    /// Removes a version's provisioned concurrency: its sandboxes stop.
+    pub fn unprovision(&self, name: &str, version: &str) {
+        let Some(state) = self.functions.read().get(name).cloned() else {
+            return;
+        };
+        let taken = state
+            .versions
+            .lock()
+            .get_mut(version)
+            .and_then(|v| v.provisioned.take().map(|p| (p, v.metrics.clone())));
+        if let Some((p, metrics)) = taken {
+            p.retire(self);
+            metrics.provisioned_utilization(0.0);
+            self.recount_provisioned(name);
+        }
+    }
+
+    /// A version's provisioned concurrency now, if it has any.
+    pub fn provisioned_state(&self, name: &str, version: &str) -> Option<ProvisionedState> {
+        let state = self.functions.read().get(name).cloned()?;
+        let versions = state.versions.lock();
+        versions.get(version)?.provisioned.as_ref().map(|p| p.state())
+    }
+
+    /// Gives the account the function's provisioned total (under the table's write lock, which
+    /// serialises it with reservation changes).
+    fn recount_provisioned(&self, name: &str) {
+        let map = self.functions.write();
+        let Some(state) = map.get(name) else { return };
+        let total: u64 = state
+            .versions
+            .lock()
+            .values()
+            .filter_map(|v| v.provisioned.as_ref())
+            .map(|p| u64::from(p.target()))
+            .sum();
+        self.account.set_provisioned(&state.counter, total);
+    }
+
+    /// A live idle provisioned sandbox for an invocation, if there is one.
+    pub(crate) fn take_provisioned(
+        &self,
+        p: &Provisioned,
+        metrics: &FunctionMetrics,
+    ) -> Option<Arc<Sandbox>> {
+        loop {
+            let sb = p.idle.lock().pop()?;
+            if sb.is_alive() {
+                sb.wake();
+                p.busy.fetch_add(1, Ordering::AcqRel);
+                metrics.provisioned_started(p.utilization());
+                return Some(sb);
+            }
+            self.forget(&sb);
+            p.member_gone(true);
+            self.refill(p);
+        }
+    }
+
+    /// A provisioned sandbox's invocation ended: back to the set, or gone (and replaced).
+    pub(crate) fn give_back_provisioned(
+        &self,
+        p: &Provisioned,
+        sb: Arc<Sandbox>,
+        metrics: &FunctionMetrics,
+    ) {
+        p.busy.fetch_sub(1, Ordering::AcqRel);
+        let keep = sb.is_alive()
+            && !p.retired.load(Ordering::Acquire)
+            && !self.closing.load(Ordering::Acquire)
+            && p.members.load(Ordering::Acquire) <= p.target();
+        let sb = if keep {
+            let mut idle = p.idle.lock();
+            // Checked again under the lock that `retire` drains through.
+            if p.retired.load(Ordering::Acquire) {
+                Some(sb)
+            } else {
+                sb.rest();
+                idle.push(sb);
+                None
+            }
+        } else {
+            Some(sb)
+        };
+        if let Some(sb) = sb {
+            sb.kill();
+            self.forget(&sb);
+            p.member_gone(true);
+            self.refill(p);
+        }
+        metrics.provisioned_ended(p.utilization());
+    }
+
+    /// Starts a fill of `p`'s version, if the engine is still running (needs the engine's
+    /// `Arc`, which the state of the version holds none of).
+    fn refill(&self, p: &Provisioned) {
+        if p.retired.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(engine) = self.me.upgrade() else {
+            return;
+        };
+        let state = engine.functions.read().get(p.f.name.as_str()).cloned();
+        let Some(state) = state else { return };
+        let found = {
+            let versions = state.versions.lock();
+            versions.get(p.f.version.as_str()).and_then(|v| {
+                v.provisioned
+                    .clone()
+                    .filter(|q| std::ptr::eq(q.as_ref(), p))
+                    .map(|q| (q, v.metrics.clone()))
+            })
+        };
+        if let Some((p, metrics)) = found {
+            engine.fill(p, metrics);
+        }
+    }
+
+    /// Starts sandboxes until the set has its target, a few at a time, in a task of its own;
+    /// at most one fill per set runs.
+    fn fill(self: &Arc<Self>, p: Arc<Provisioned>, metrics: Arc<FunctionMetrics>) {
+        if p.filling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                engine.fill_round(&p, &metrics).await;
+                p.filling.store(false, Ordering::Release);
+                let more = !p.retired.load(Ordering::Acquire)
+                    && !engine.closing.load(Ordering::Acquire)
+                    && p.status.lock().0 != ProvisionedStatus::Failed
+                    && p.members.load(Ordering::Acquire) < p.target();
+                // A target raised after the round looked: go on, unless another fill took over.
+                if !more || p.filling.swap(true, Ordering::AcqRel) {
+                    break;
+                }
+            }
+            p.settle();
+        });
+    }
+
+    /// Starts sandboxes until `p` has its target or one fails.
+    async fn fill_round(self: &Arc<Self>, p: &Arc<Provisioned>, metrics: &Arc<FunctionMetrics>) {
+        loop {
+            if p.retired.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
+                return;
+            }
+            let members = p.members.load(Ordering::Acquire);
+            let need = p.target().saturating_sub(members).min(FILL_PARALLELISM);
+            if need == 0 {
+                return;
+            }
+            p.members.fetch_add(need, Ordering::AcqRel);
+            let mut starts = tokio::task::JoinSet::new();
+            for _ in 0..need {
+                let (engine, p) = (self.clone(), p.clone());
+                starts.spawn(async move { engine.start_provisioned(&p).await });
+            }
+            let mut failed = false;
+            while let Some(r) = starts.join_next().await {
+                failed |= !matches!(r, Ok(true));
+            }
+            metrics.provisioned_utilization(p.utilization());
+            if failed {
+                *p.status.lock() = (
+                    ProvisionedStatus::Failed,
+                    Some(INIT_FAILURE_REASON.to_string()),
+                );
+                return;
+            }
+            p.settle();
+        }
+    }
+
+    /// Starts and initialises one sandbox of the set (counted in `members` already); whether
+    /// it came up.
+    async fn start_provisioned(&self, p: &Provisioned) -> bool {
+        let guard = ColdStartGuard::new(&self.cold_starting);
+        let since = Instant::now();
+        let sb = match self.start_sandbox(&p.f, "provisioned-concurrency").await {
+            Ok(sb) => sb,
+            Err(e) => {
+                tracing::warn!(function = %p.f.name, version = %p.f.version, error = %e, "cannot start a provisioned sandbox");
+                p.member_gone(false);
+                return false;
+            }
+        };
+        let init = self.init(&sb, "provisioned-concurrency").await;
+        drop(guard);
+        sb.logs.drain();
+        if let Err((_, line)) = init {
+            tracing::warn!(function = %p.f.name, version = %p.f.version, error = %line, "a provisioned sandbox failed to initialise");
+            sb.kill();
+            self.forget(&sb);
+            p.member_gone(false);
+            return false;
+        }
+        *sb.pending_init.lock() = Some(since.elapsed());
+        p.allocated.fetch_add(1, Ordering::AcqRel);
+        if p.retired.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
+            sb.kill();
+            self.forget(&sb);
+            p.member_gone(true);
+            return true;
+        }
+        let mut idle = p.idle.lock();
+        // Checked again under the lock that `retire` drains through.
+        if p.retired.load(Ordering::Acquire) {
+            drop(idle);
+            sb.kill();
+            self.forget(&sb);
+            p.member_gone(true);
+        } else {
+            sb.rest();
+            idle.push(sb);
+        }
+        true
+    }
+}
+
+/// How long the init of a provisioned sandbox took, kept for the REPORT line of its first
+/// invocation (AWS shows a provisioned environment's init there, after it served a request).
+pub(crate) type PendingInit = Mutex<Option<Duration>>;
