@@ -16,13 +16,9 @@ pub(crate) async fn get_account_settings(State(st): State<Arc<ApiState>>) -> Api
     let total: u64 = functions.iter().map(|f| f.code_size.max(0) as u64).sum();
     let latest = functions.iter().filter(|f| f.version == "$LATEST").count() as u64;
     let concurrency = st.engine.config().account_concurrency as u32;
-    let reserved: u64 = functions
-        .iter()
-        .filter(|f| f.version == "$LATEST")
-        .filter_map(|f| f.reserved_concurrency)
-        .map(u64::from)
-        .sum();
-    let unreserved = u64::from(concurrency).saturating_sub(reserved) as u32;
+    // Reserved concurrency, and the provisioned concurrency of functions without a reservation.
+    let carved = st.carved_by_functions(None)?;
+    let unreserved = u64::from(concurrency).saturating_sub(carved) as u32;
     let settings = AccountSettings {
         account_limit: AccountLimit {
             total_code_size: limits::CODE_STORAGE_BYTES,

@@ -302,6 +302,14 @@ pub(crate) async fn update(
     for v in weights.keys() {
         require_version(&st, &fname, v)?;
     }
+    // An alias with provisioned concurrency cannot move onto a version provisioned otherwise.
+    if version != current.function_version
+        && st.provisioned_elsewhere(&fname, &alias_name, &version)?
+    {
+        return Err(ApiError(
+            hako_model::provisioned::version_already_provisioned(),
+        ));
+    }
     let rev = revision();
     let given_revision = req.revision_id.clone();
     let updated = st.db.update_alias(&fname, &alias_name, |a| {
@@ -318,6 +326,12 @@ pub(crate) async fn update(
     })?;
     let a = updated.ok_or_else(not_found)?;
     st.invalidate_aliases(&fname);
+    st.alias_moved(
+        &fname,
+        &a.name,
+        &current.function_version,
+        &a.function_version,
+    );
     tracing::info!(function = %fname, alias = %a.name, version = %a.function_version, "alias updated");
     Ok(json_response(
         StatusCode::OK,
@@ -332,6 +346,15 @@ pub(crate) async fn delete(
     check_alias_name(&alias_name)?;
     let _w = st.writes.lock().await;
     let fname = function_name(&st, &name)?;
+    let version = st
+        .db
+        .get_alias(&fname, &alias_name)?
+        .map(|a| a.function_version);
+    let provisioned = st
+        .db
+        .list_provisioned(Some(&fname))?
+        .iter()
+        .any(|c| c.qualifier == alias_name);
     if !st.db.delete_alias(&fname, &alias_name)? {
         return Err(ApiError(alias::alias_not_found(&alias_arn(
             &st,
@@ -340,6 +363,10 @@ pub(crate) async fn delete(
         ))));
     }
     st.invalidate_aliases(&fname);
+    // Its provisioned concurrency went with it (in the same transaction): its sandboxes stop.
+    if let (true, Some(v)) = (provisioned, version) {
+        st.engine.unprovision(&fname, &v);
+    }
     tracing::info!(function = %fname, alias = %alias_name, "alias deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

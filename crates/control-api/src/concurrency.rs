@@ -59,16 +59,10 @@ pub(crate) async fn put(
     let req: PutFunctionConcurrencyRequest = parse_json(&body)?;
     let _w = st.writes.lock().await;
     let rec = st.function_latest(&name)?;
-    let reserved_by_others: u64 = st
-        .db
-        .list_functions(false)?
-        .iter()
-        .filter(|f| f.name != rec.name)
-        .filter_map(|f| f.reserved_concurrency)
-        .map(u64::from)
-        .sum();
+    // The others' reservations, and the provisioned concurrency of those without one.
+    let carved_by_others = st.carved_by_functions(Some(&rec.name))?;
     let limit = st.engine.config().account_concurrency as u64;
-    let n = concurrency::validate_put(&req, limit, reserved_by_others)?;
+    let n = concurrency::validate_put(&req, limit, carved_by_others)?;
     st.store_reserved(&rec.name, Some(n))?;
     tracing::info!(function = %rec.name, reserved = n, "reserved concurrency set");
     Ok(json_response(

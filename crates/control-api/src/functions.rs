@@ -374,6 +374,8 @@ async fn delete_version(st: &ApiState, name: &str, version: &str) -> ApiResult<R
         )));
     };
     st.invalidate(name);
+    // Its provisioned concurrency went with it: its sandboxes stop.
+    st.engine.unprovision(name, version);
     collect_code(st, &rec.code_sha256_hex);
     tracing::info!(function = %name, version = %version, "version deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

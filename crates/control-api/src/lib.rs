@@ -11,6 +11,7 @@ pub mod error;
 mod functions;
 mod invoke;
 mod operations;
+mod provisioned;
 mod tags;
 mod versions;
 
@@ -189,6 +190,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/2019-09-30/functions/{name}/concurrency",
             get(concurrency::get),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(provisioned::get_or_list)
+                .put(provisioned::put)
+                .delete(provisioned::delete),
         )
         .route(
             "/2016-08-19/account-settings",

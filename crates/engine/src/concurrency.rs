@@ -330,10 +330,7 @@ mod tests {
                 }
                 let total: usize = m.running.iter().map(Vec::len).sum();
                 assert_eq!(acc.inflight(), total as u64, "seed {seed}");
-                assert_eq!(
-                    acc.carved_total(),
-                    m.reserved.iter().flatten().sum::<u64>()
-                );
+                assert_eq!(acc.carved_total(), m.reserved.iter().flatten().sum::<u64>());
                 for (f, r) in fs.iter().zip(&m.running) {
                     assert_eq!(f.inflight(), r.len() as u64, "seed {seed}");
                 }

@@ -803,8 +803,8 @@ impl Engine {
         // A provisioned sandbox's first invocation reports the init done ahead.
         let mut init_duration = sb.pending_init.lock().take();
         let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
-        // A cold sandbox first initialises (its output goes before START, as on AWS); the event
-        // is delivered once the runtime asks for it.
+                                                         // A cold sandbox first initialises (its output goes before START, as on AWS); the event
+                                                         // is delivered once the runtime asks for it.
         if let Some(since) = cold_since {
             match self.init(sb, request_id).await {
                 Ok(()) => init_duration = Some(since.elapsed()),

@@ -101,10 +101,19 @@ pub const DECLARED: &[(&str, UpdatedBy)] = &[
     (ASYNC_EVENTS_RECEIVED, UpdatedBy::Later),
     (ASYNC_EVENT_AGE, UpdatedBy::Later),
     (ASYNC_EVENTS_DROPPED, UpdatedBy::Later),
-    (PROVISIONED_CONCURRENT, UpdatedBy::Invoke("provisioned_started")),
-    (PROVISIONED_INVOCATIONS, UpdatedBy::Invoke("provisioned_started")),
+    (
+        PROVISIONED_CONCURRENT,
+        UpdatedBy::Invoke("provisioned_started"),
+    ),
+    (
+        PROVISIONED_INVOCATIONS,
+        UpdatedBy::Invoke("provisioned_started"),
+    ),
     (PROVISIONED_SPILLOVER, UpdatedBy::Invoke("spilled_over")),
-    (PROVISIONED_UTILIZATION, UpdatedBy::Invoke("provisioned_started")),
+    (
+        PROVISIONED_UTILIZATION,
+        UpdatedBy::Invoke("provisioned_started"),
+    ),
 ];
 
 const INVOCATIONS: &str = "hako_lambda_invocations";

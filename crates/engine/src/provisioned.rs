@@ -180,7 +180,11 @@ impl Engine {
     pub fn provisioned_state(&self, name: &str, version: &str) -> Option<ProvisionedState> {
         let state = self.functions.read().get(name).cloned()?;
         let versions = state.versions.lock();
-        versions.get(version)?.provisioned.as_ref().map(|p| p.state())
+        versions
+            .get(version)?
+            .provisioned
+            .as_ref()
+            .map(|p| p.state())
     }
 
     /// Gives the account the function's provisioned total (under the table's write lock, which

@@ -81,6 +81,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     state
         .load_reserved_concurrency()
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    // Stored provisioned concurrency is provisioned again (in the background).
+    state
+        .load_provisioned()
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let app = hako_control_api::router(state).merge(metrics_router(engine.clone()));
     let sandbox_app = app.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(

@@ -74,7 +74,9 @@ pub const INIT_FAILURE_REASON: &str = "FUNCTION_ERROR_INIT_FAILURE";
 
 /// Put on `$LATEST`.
 pub fn unpublished_version() -> Error {
-    Error::invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+    Error::invalid(
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+    )
 }
 
 /// Get or Delete on `$LATEST`.

@@ -1154,7 +1154,10 @@ mod tests {
             db.put_provisioned(&pc("live", 1)).unwrap();
         }
         let db = Db::open(&path, keyring(dir.path())).unwrap();
-        assert_eq!(db.list_provisioned(Some("f")).unwrap(), vec![pc("1", 3), pc("live", 1)]);
+        assert_eq!(
+            db.list_provisioned(Some("f")).unwrap(),
+            vec![pc("1", 3), pc("live", 1)]
+        );
         assert_eq!(db.list_provisioned(None).unwrap().len(), 2);
         assert!(db.list_provisioned(Some("g")).unwrap().is_empty());
         // An alias's configuration goes with the alias, a version's with the version.
