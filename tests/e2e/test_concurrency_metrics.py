@@ -24,11 +24,19 @@ SLOW_MS = 2500
 WAIT_S = 15.0
 MIN_UNRESERVED_MESSAGE = ("Specified ReservedConcurrentExecutions for function decreases account's "
                           "UnreservedConcurrentExecution below its minimum value of [100].")
-# Declared, and updated only by work still to come (the async queue, provisioned concurrency).
+# Declared, and updated only by work still to come (the async queue).
 NOT_YET_UPDATED = {
     "hako_lambda_dead_letter_errors", "hako_lambda_destination_delivery_failures",
     "hako_lambda_async_events_received", "hako_lambda_async_event_age_milliseconds",
-    "hako_lambda_async_events_dropped", "hako_lambda_provisioned_concurrent_executions",
+    "hako_lambda_async_events_dropped",
+}
+# Updated only by invocations of a version with provisioned concurrency, which a server with
+# --account-concurrency 2 cannot have (100 must stay unreserved).
+PROVISIONED = {
+    "hako_lambda_provisioned_concurrent_executions",
+    "hako_lambda_provisioned_concurrency_invocations",
+    "hako_lambda_provisioned_concurrency_spillover_invocations",
+    "hako_lambda_provisioned_concurrency_utilization",
 }
 
 
@@ -255,7 +263,32 @@ def test_metrics_count_invocations_errors_cold_starts_and_durations(client, serv
     assert f'"{name}"' not in scrape(server.endpoint)
 
 
-def test_account_limit_exhaustion_and_every_declared_metric_is_updated(hako_factory):
+def provisioned_scrape(client, server) -> str:
+    """/metrics of the module server while a version with 1 provisioned sandbox runs 2
+    invocations: one on it, one spilled over."""
+    name = new_function(client, "prov")
+    client.publish_version(FunctionName=name)
+    client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                              ProvisionedConcurrentExecutions=1)
+    wait_for(lambda: client.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1")["Status"] == "READY", "provisioned concurrency READY")
+    event = {"sleep_ms": SLOW_MS}
+    running = [threading.Thread(target=invoke, args=(client, f"{name}:1", event), daemon=True)
+               for _ in range(2)]
+    for t in running:
+        t.start()
+    wait_for(lambda: sample(scrape(server.endpoint), "hako_lambda_concurrent_executions", name) == 2,
+             "2 running invocations")
+    text = scrape(server.endpoint)
+    for t in running:
+        t.join(timeout=WAIT_S + SLOW_MS / 1000)
+        assert not t.is_alive()
+    client.delete_function(FunctionName=name)
+    return text
+
+
+def test_account_limit_exhaustion_and_every_declared_metric_is_updated(hako_factory, client,
+                                                                      server):
     small = hako_factory(extra_args=["--account-concurrency", "2"])
     c = no_retry_client(small.endpoint)
     limit = c.get_account_settings()["AccountLimit"]
@@ -277,14 +310,17 @@ def test_account_limit_exhaustion_and_every_declared_metric_is_updated(hako_fact
     assert sample(text, "hako_lambda_unreserved_concurrent_executions") == 2
     assert sample(text, "hako_lambda_concurrent_executions", name) == 2
     assert sample(text, "hako_lambda_throttles_total", name) == 1
-    # Every declared metric family has moved, but those the async queue will update.
+    # Every declared metric family has moved, but those the async queue will update (the
+    # provisioned ones on the module server).
     families = re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M)
-    assert len(families) == 14, families
+    assert len(families) == 17, families
+    provisioned_text = provisioned_scrape(client, server)
     for family, kind in families:
         if family in NOT_YET_UPDATED:
             continue
         metric = {"counter": f"{family}_total", "histogram": f"{family}_count"}.get(kind, family)
-        assert sample(text, metric) > 0, f"{family} was never updated:\n{text}"
+        seen = provisioned_text if family in PROVISIONED else text
+        assert sample(seen, metric) > 0, f"{family} was never updated:\n{seen}"
     results = running.join()
     assert [r[:2] for r in results] == [(200, None), (200, None)], results
     text = scrape(small.endpoint)

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{constraint, Error};
+use crate::error::{constraint, missing, Error};
 
 /// The account's concurrent executions that reservations must leave unreserved (AWS: 100).
 pub const MIN_UNRESERVED: u64 = 100;
@@ -34,9 +34,7 @@ pub fn validate_put(
     reserved_by_others: u64,
 ) -> Result<u32, Error> {
     let Some(n) = req.reserved_concurrent_executions else {
-        return Err(Error::validation(
-            "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null",
-        ));
+        return Err(missing("reservedConcurrentExecutions"));
     };
     if n < 0 {
         return Err(constraint(

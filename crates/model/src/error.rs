@@ -91,3 +91,10 @@ pub fn constraint(value: &str, field: &str, constraint: &str) -> Error {
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
     ))
 }
+
+/// AWS's message for a required member that is missing (`Value null`, unquoted).
+pub fn missing(field: &str) -> Error {
+    Error::validation(format!(
+        "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+    ))
+}

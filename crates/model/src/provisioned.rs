@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::concurrency::MIN_UNRESERVED;
-use crate::error::{constraint, Error, ErrorKind};
+use crate::error::{constraint, missing, Error, ErrorKind};
 
 /// One configuration as Hako stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,18 +113,14 @@ pub fn version_pointed_by_alias() -> Error {
 pub fn require_qualifier(q: Option<&str>) -> Result<&str, Error> {
     match q {
         Some(q) if !q.is_empty() => Ok(q),
-        _ => Err(Error::validation(
-            "1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must not be null",
-        )),
+        _ => Err(missing("qualifier")),
     }
 }
 
 /// The requested amount, checked as the model constrains it (`PositiveInteger`).
 pub fn validate_requested(req: &PutProvisionedConcurrencyConfigRequest) -> Result<u32, Error> {
     let Some(n) = req.provisioned_concurrent_executions else {
-        return Err(Error::validation(
-            "1 validation error detected: Value null at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must not be null",
-        ));
+        return Err(missing("provisionedConcurrentExecutions"));
     };
     if n < 1 {
         return Err(constraint(

@@ -1004,16 +1004,20 @@ mod tests {
         assert!(!db.delete_alias("f", "live").unwrap());
     }
 
+    /// A database at `path` holding function f, its version 1 and the alias live of it.
+    fn with_alias(path: &Path, keyring: Arc<Keyring>) -> Db {
+        let db = Db::open(path, keyring).unwrap();
+        db.insert_function(&rec("f")).unwrap();
+        publish(&db, "f", false).unwrap();
+        db.insert_alias(&alias("1", None)).unwrap();
+        db
+    }
+
     #[test]
     fn aliases_survive_reopen_and_go_with_their_function() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hako.db");
-        {
-            let db = Db::open(&path, keyring(dir.path())).unwrap();
-            db.insert_function(&rec("f")).unwrap();
-            publish(&db, "f", false).unwrap();
-            db.insert_alias(&alias("1", None)).unwrap();
-        }
+        with_alias(&path, keyring(dir.path()));
         let db = Db::open(&path, keyring(dir.path())).unwrap();
         assert_eq!(db.list_aliases("f").unwrap()[0].name, "live");
         db.delete_function("f").unwrap();
@@ -1145,10 +1149,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hako.db");
         {
-            let db = Db::open(&path, keyring(dir.path())).unwrap();
-            db.insert_function(&rec("f")).unwrap();
-            publish(&db, "f", false).unwrap();
-            db.insert_alias(&alias("1", None)).unwrap();
+            let db = with_alias(&path, keyring(dir.path()));
             db.put_provisioned(&pc("1", 2)).unwrap();
             db.put_provisioned(&pc("1", 3)).unwrap();
             db.put_provisioned(&pc("live", 1)).unwrap();
