@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,10 +38,11 @@ def raw(server):
     return boto_lambda_client(server.endpoint, parameter_validation=False)
 
 
-def new_function(client, prefix="pc", env=None, versions=1, fixture="rust-echo") -> str:
-    """A function with `versions` published versions (1, 2, ...)."""
+def new_function(client, prefix="pc", env=None, versions=1, fixture="rust-echo", **kw) -> str:
+    """A function with `versions` published versions (1, 2, ...); `kw` go to CreateFunction."""
     name = unique_name(prefix)
-    kw = {"Environment": {"Variables": env}} if env else {}
+    if env:
+        kw["Environment"] = {"Variables": env}
     if fixture == "rust-echo":
         create_function(client, name, "provided.al2023", "bootstrap", fixture_zip(fixture), **kw)
     else:
@@ -93,7 +95,12 @@ def init_type(client, name, qualifier=None, sleep_ms=0) -> str:
 
 def sandboxes(name, init="provisioned-concurrency") -> set[str]:
     """The log streams (one per sandbox) of the live processes of `name` started with `init`."""
-    streams = set()
+    return set(sandbox_pids(name, init))
+
+
+def sandbox_pids(name, init="provisioned-concurrency") -> dict[str, list[int]]:
+    """The pids of the live processes of `name` started with `init`, by log stream."""
+    streams: dict[str, list[int]] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -104,7 +111,7 @@ def sandboxes(name, init="provisioned-concurrency") -> set[str]:
         env = dict(kv.split("=", 1) for kv in raw.decode(errors="replace").split("\0") if "=" in kv)
         if (env.get("AWS_LAMBDA_FUNCTION_NAME") == name
                 and env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == init):
-            streams.add(env.get("AWS_LAMBDA_LOG_STREAM_NAME", pid))
+            streams.setdefault(env.get("AWS_LAMBDA_LOG_STREAM_NAME", pid), []).append(int(pid))
     return streams
 
 
@@ -419,3 +426,44 @@ def test_restart_provisions_again_and_idle_reaping_spares_them(hako_factory):
     c.delete_function(FunctionName=name)
     wait_for(lambda: not sandboxes(name), "the provisioned sandboxes to stop")
     assert unreserved(c) == LIMIT
+
+
+def test_provisioning_blocks_nothing_and_a_dead_sandbox_is_replaced(client, server):
+    slow = new_function(client, env={"FIXTURE_INIT_SLEEP_MS": str(SLOW_MS)}, Timeout=30)
+    other = new_function(client, versions=0)
+    try:
+        # The Put answers before the (slow) inits are done, and another function's invocations
+        # run meanwhile.
+        put = client.put_provisioned_concurrency_config(FunctionName=slow, Qualifier="1",
+                                                        ProvisionedConcurrentExecutions=2)
+        assert (put["Status"], put["AllocatedProvisionedConcurrentExecutions"]) == ("IN_PROGRESS", 0)
+        assert invoke(client, other, {"n": 1})[0] == {"n": 1}
+        assert client.get_provisioned_concurrency_config(
+            FunctionName=slow, Qualifier="1")["Status"] == "IN_PROGRESS"
+        wait_status(client, slow, "1")
+        # A provisioned sandbox that dies (here during an invocation: idle ones are frozen) is
+        # replaced by a new one.
+        before = sandbox_pids(slow)
+        assert len(before) == 2
+        pool = ThreadPoolExecutor(2)
+        running = [pool.submit(client.invoke, FunctionName=slow, Qualifier="1",
+                               Payload=json.dumps({"sleep_ms": 3 * SLOW_MS}).encode())
+                   for _ in range(2)]
+        wait_for(lambda: sample(scrape(server.endpoint),
+                                "hako_lambda_provisioned_concurrent_executions", f"{slow}:1") == 2,
+                 "2 invocations on provisioned sandboxes")
+        victim = sorted(before)[0]
+        for pid in before[victim]:
+            os.kill(pid, signal.SIGKILL)
+        errors = sorted(r.result(timeout=WAIT_S).get("FunctionError", "") for r in running)
+        pool.shutdown()
+        assert errors == ["", "Unhandled"], errors
+        wait_for(lambda: len(sandboxes(slow)) == 2 and victim not in sandboxes(slow),
+                 "a new provisioned sandbox in place of the killed one", timeout=WAIT_S)
+        wait_for(lambda: client.get_provisioned_concurrency_config(FunctionName=slow, Qualifier="1")[
+            "AllocatedProvisionedConcurrentExecutions"] == 2, "2 allocated again", timeout=WAIT_S)
+        assert wait_status(client, slow, "1")["Status"] == "READY"
+        assert init_type(client, slow, "1") == "provisioned-concurrency"
+    finally:
+        client.delete_function(FunctionName=slow)
+        client.delete_function(FunctionName=other)

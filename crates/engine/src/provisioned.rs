@@ -340,7 +340,7 @@ impl Engine {
 
     /// Starts and initialises one sandbox of the set (counted in `members` already); whether
     /// it came up.
-    async fn start_provisioned(&self, p: &Provisioned) -> bool {
+    async fn start_provisioned(&self, p: &Arc<Provisioned>) -> bool {
         let guard = ColdStartGuard::new(&self.cold_starting);
         let since = Instant::now();
         let sb = match self.start_sandbox(&p.f, "provisioned-concurrency").await {
@@ -378,9 +378,34 @@ impl Engine {
             p.member_gone(true);
         } else {
             sb.rest();
-            idle.push(sb);
+            idle.push(sb.clone());
+            drop(idle);
+            self.watch_idle(p, sb);
         }
         true
+    }
+
+    /// Replaces a provisioned sandbox that dies while idle (a busy one is replaced when its
+    /// invocation gives it back).
+    fn watch_idle(&self, p: &Arc<Provisioned>, sb: Arc<Sandbox>) {
+        let Some(engine) = self.me.upgrade() else {
+            return;
+        };
+        let p = p.clone();
+        tokio::spawn(async move {
+            sb.wait_exit().await;
+            let removed = {
+                let mut idle = p.idle.lock();
+                let at = idle.iter().position(|x| Arc::ptr_eq(x, &sb));
+                at.map(|i| idle.swap_remove(i)).is_some()
+            };
+            if removed {
+                tracing::info!(function = %p.f.name, version = %p.f.version, "a provisioned sandbox died: replacing it");
+                engine.forget(&sb);
+                p.member_gone(true);
+                engine.refill(&p);
+            }
+        });
     }
 }
 

@@ -461,7 +461,10 @@ fn a_start_removes_what_a_killed_hako_left() {
     let (mut first, pid) = serve_with_prepared_sandboxes(data.path());
     first.kill().unwrap(); // SIGKILL: nothing of Hako's own cleanup runs
     first.wait().unwrap();
-    assert!(!cgroups_of(pid).is_empty(), "a killed hako leaves its cgroups");
+    assert!(
+        !cgroups_of(pid).is_empty(),
+        "a killed hako leaves its cgroups"
+    );
     let mut second = start_serve(data.path());
     let left = cgroups_of(pid);
     assert!(left.is_empty(), "the previous hako's cgroups: {left:?}");
