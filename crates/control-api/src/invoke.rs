@@ -10,7 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use hako_engine::InvokeRequest;
+use hako_engine::{AsyncMetric, InvokeRequest};
+use hako_store::NewEvent;
 use hako_model::limits::{ASYNC_REQUEST_MAX_BYTES, INVOKE_REQUEST_MAX_BYTES};
 use hako_model::{Error, ErrorKind};
 
@@ -107,31 +108,29 @@ pub(crate) async fn invoke(
         Some(qualifier) => st.region.qualified_arn(&t.name, qualifier),
         None => f.arn.clone(),
     };
-    let req = InvokeRequest {
-        payload,
-        invoked_arn,
-        client_context,
-        trace_id: header(&headers, "x-amzn-trace-id").map(str::to_string),
-        log_tail,
-    };
+    let trace_id = header(&headers, "x-amzn-trace-id").map(str::to_string);
     match kind {
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
-            let engine = st.engine.clone();
-            let f = f.clone();
-            // Durable queueing, retries and destinations come with the async issue: for now the
-            // event runs once, in the background.
-            tokio::spawn(async move {
-                if let Err(e) = engine.invoke(&f, req).await {
-                    tracing::warn!(function = %f.name, error = %e, "asynchronous invocation failed");
-                }
-            });
+            // Answered only once the event is committed in the durable queue.
+            let request_id = enqueue(&st, &f, &t.name, t.qualifier.clone(), payload, client_context, trace_id)?;
             let mut r = StatusCode::ACCEPTED.into_response();
-            r.headers_mut()
-                .insert("content-length", HeaderValue::from_static("0"));
+            let h = r.headers_mut();
+            h.insert("content-length", HeaderValue::from_static("0"));
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                h.insert("x-amzn-requestid", v);
+            }
             Ok(r)
         }
         _ => {
+            let req = InvokeRequest {
+                payload,
+                invoked_arn,
+                client_context,
+                trace_id,
+                log_tail,
+                request_id: None,
+            };
             let res = st.engine.invoke(&f, req).await?;
             let mut r = (StatusCode::OK, res.payload).into_response();
             let h = r.headers_mut();
@@ -166,21 +165,40 @@ pub(crate) async fn invoke_async(
     check_json(&payload)?;
     let r = hako_model::FunctionRef::parse(&name, &st.region)?;
     let f = st.resolve(&r.name, "$LATEST")?;
-    let engine = st.engine.clone();
-    let req = InvokeRequest {
-        payload,
-        invoked_arn: f.arn.clone(),
-        ..Default::default()
-    };
-    tokio::spawn(async move {
-        if let Err(e) = engine.invoke(&f, req).await {
-            tracing::warn!(function = %f.name, error = %e, "asynchronous invocation failed");
-        }
-    });
-    Ok((
+    let request_id = enqueue(&st, &f, &r.name, None, payload, None, None)?;
+    let mut resp = (
         StatusCode::ACCEPTED,
         [("content-type", "application/json")],
         "{\"Status\":202}",
     )
-        .into_response())
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    Ok(resp)
+}
+
+/// Queues an `Event` invocation durably (committed before this returns); its request id.
+fn enqueue(
+    st: &ApiState,
+    f: &hako_engine::ResolvedFunction,
+    name: &str,
+    qualifier: Option<String>,
+    payload: bytes::Bytes,
+    client_context: Option<String>,
+    trace_id: Option<String>,
+) -> ApiResult<String> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    st.db.enqueue_event(&NewEvent {
+        request_id: request_id.clone(),
+        function_name: name.to_string(),
+        qualifier,
+        payload: payload.to_vec(),
+        client_context,
+        trace_id,
+        received_ms: crate::events::now_ms(),
+    })?;
+    st.engine.record_async(f, AsyncMetric::Received);
+    st.async_wake.notify_one();
+    Ok(request_id)
 }

@@ -8,6 +8,8 @@ mod account;
 mod aliases;
 mod concurrency;
 pub mod error;
+mod event_config;
+mod events;
 mod functions;
 mod invoke;
 mod operations;
@@ -31,6 +33,7 @@ use hako_store::{CodeStore, Db};
 use parking_lot::RwLock;
 
 use crate::error::{ApiError, ApiResult};
+pub use crate::events::{start as start_async_queue, AsyncQueueConfig};
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -45,6 +48,8 @@ pub struct ApiState {
     aliases: RwLock<aliases::AliasCache>,
     /// Serialises control-plane writes to one function name at a time.
     writes: tokio::sync::Mutex<()>,
+    /// Wakes the asynchronous queue's dispatcher (an event was queued or a worker is free).
+    pub(crate) async_wake: tokio::sync::Notify,
 }
 
 impl ApiState {
@@ -62,6 +67,7 @@ impl ApiState {
             resolved: RwLock::new(HashMap::new()),
             aliases: RwLock::new(aliases::AliasCache::default()),
             writes: tokio::sync::Mutex::new(()),
+            async_wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -196,6 +202,17 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(provisioned::get_or_list)
                 .put(provisioned::put)
                 .delete(provisioned::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(event_config::get)
+                .put(event_config::put)
+                .post(event_config::update)
+                .delete(event_config::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(event_config::list),
         )
         .route(
             "/2016-08-19/account-settings",

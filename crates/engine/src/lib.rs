@@ -93,6 +93,25 @@ pub struct InvokeRequest {
     pub trace_id: Option<String>,
     /// Whether the caller wants the log tail.
     pub log_tail: bool,
+    /// The request id to run the event under (an asynchronous event keeps the id its 202 gave,
+    /// on every attempt); a new one when `None`.
+    pub request_id: Option<String>,
+}
+
+/// An asynchronous-invocation metric to record for a function version (the async queue lives
+/// outside the engine; its metrics live here with the others).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AsyncMetric {
+    /// An event was queued.
+    Received,
+    /// An event is invoked, this long after it was queued.
+    Age(Duration),
+    /// An event was dropped without a successful run.
+    Dropped,
+    /// An invocation record could not be delivered to its destination.
+    DestinationDeliveryFailure,
+    /// An event could not be sent to the dead-letter queue.
+    DeadLetterError,
 }
 
 /// An invocation's result, shaped like Lambda's Invoke response.
@@ -349,6 +368,35 @@ impl Engine {
             }
             self.metrics.forget(name, &version);
         }
+    }
+
+    /// Records an asynchronous-invocation metric of `f`'s version.
+    pub fn record_async(&self, f: &ResolvedFunction, what: AsyncMetric) {
+        // Only the metric handles: the version's pool is none of this call's business.
+        let state = self.function_state(f);
+        let m = state
+            .versions
+            .lock()
+            .entry(f.version.clone())
+            .or_insert_with(|| VersionState {
+                pool: None,
+                provisioned: None,
+                metrics: Arc::new(self.metrics.function(&f.name, &f.version)),
+            })
+            .metrics
+            .clone();
+        match what {
+            AsyncMetric::Received => m.async_received(),
+            AsyncMetric::Age(age) => m.async_event_age(age),
+            AsyncMetric::Dropped => m.async_dropped(),
+            AsyncMetric::DestinationDeliveryFailure => m.destination_delivery_failed(),
+            AsyncMetric::DeadLetterError => m.dead_letter_error(),
+        }
+    }
+
+    /// Whether the engine is shutting down (it refuses new invocations).
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     /// The metrics in the OpenMetrics text format (`GET /metrics`).
@@ -686,8 +734,11 @@ impl Engine {
             metrics: &metrics,
             lease,
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
         let mut req = req;
+        let request_id = req
+            .request_id
+            .take()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         // A warm sandbox that dies before its runtime takes the event never saw it: the event
         // is run again on a fresh sandbox (at most once more).
         for attempt in 0..2 {
@@ -849,6 +900,7 @@ impl Engine {
                                     client_context: inv.client_context,
                                     trace_id: Some(inv.trace_id),
                                     log_tail: req_log_tail,
+                                    request_id: None,
                                 });
                             }
                             failure = Some(exit_error(request_id, st, sb.control.oom_killed()));

@@ -69,9 +69,11 @@ const DURATION_BUCKETS_MS: [f64; 16] = [
 ];
 
 /// Event-age buckets in milliseconds, up to the 6-hour maximum event age.
-const AGE_BUCKETS_MS: [f64; 12] = [
-    10.0, 100.0, 1000.0, 10000.0, 60000.0, 120000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
-    10800000.0, 21600000.0,
+/// The low end is fine-grained: an event that waits for nothing starts within milliseconds, and
+/// `hako bench --mode async` reads its percentiles from these buckets.
+const AGE_BUCKETS_MS: [f64; 24] = [
+    0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 10000.0,
+    60000.0, 120000.0, 300000.0, 600000.0, 1800000.0, 3600000.0, 10800000.0, 21600000.0,
 ];
 
 /// Who updates a declared metric; the test `every_declared_metric_is_updated` holds the code to it.
@@ -81,7 +83,7 @@ pub enum UpdatedBy {
     Invoke(&'static str),
     /// [`Metrics::render`], from the engine's counters.
     Render,
-    /// Nothing yet: the asynchronous queue (issue 5, part 2) will.
+    /// Nothing yet.
     Later,
 }
 
@@ -95,12 +97,15 @@ pub const DECLARED: &[(&str, UpdatedBy)] = &[
     (COLD_STARTS, UpdatedBy::Invoke("cold_start")),
     (ACCOUNT_CONCURRENT, UpdatedBy::Render),
     (UNRESERVED_CONCURRENT, UpdatedBy::Render),
-    // updated by the async queue (issue 5, part 2)
-    (DEAD_LETTER_ERRORS, UpdatedBy::Later),
-    (DESTINATION_DELIVERY_FAILURES, UpdatedBy::Later),
-    (ASYNC_EVENTS_RECEIVED, UpdatedBy::Later),
-    (ASYNC_EVENT_AGE, UpdatedBy::Later),
-    (ASYNC_EVENTS_DROPPED, UpdatedBy::Later),
+    // updated by the async queue (through `Engine::record_async`)
+    (DEAD_LETTER_ERRORS, UpdatedBy::Invoke("dead_letter_error")),
+    (
+        DESTINATION_DELIVERY_FAILURES,
+        UpdatedBy::Invoke("destination_delivery_failed"),
+    ),
+    (ASYNC_EVENTS_RECEIVED, UpdatedBy::Invoke("async_received")),
+    (ASYNC_EVENT_AGE, UpdatedBy::Invoke("async_event_age")),
+    (ASYNC_EVENTS_DROPPED, UpdatedBy::Invoke("async_dropped")),
     (
         PROVISIONED_CONCURRENT,
         UpdatedBy::Invoke("provisioned_started"),
@@ -327,13 +332,13 @@ impl Metrics {
             provisioned_invocations: self.provisioned_invocations.get_or_create_owned(&l),
             provisioned_spillover: self.provisioned_spillover.get_or_create_owned(&l),
             provisioned_utilization: self.provisioned_utilization.get_or_create_owned(&l),
-            _dead_letter_errors: self.dead_letter_errors.get_or_create_owned(&l),
-            _destination_delivery_failures: self
+            dead_letter_errors: self.dead_letter_errors.get_or_create_owned(&l),
+            destination_delivery_failures: self
                 .destination_delivery_failures
                 .get_or_create_owned(&l),
-            _async_events_received: self.async_events_received.get_or_create_owned(&l),
-            _async_event_age: self.async_event_age.get_or_create_owned(&l),
-            _async_events_dropped: self.async_events_dropped.get_or_create_owned(&l),
+            async_events_received: self.async_events_received.get_or_create_owned(&l),
+            async_event_age: self.async_event_age.get_or_create_owned(&l),
+            async_events_dropped: self.async_events_dropped.get_or_create_owned(&l),
         }
     }
 
@@ -384,13 +389,11 @@ pub(crate) struct FunctionMetrics {
     provisioned_invocations: Counter,
     provisioned_spillover: Counter,
     provisioned_utilization: RatioGauge,
-    // updated by the async queue (issue 5, part 2); the series exist (at zero) so that
-    // dashboards and alerts can be written now.
-    _dead_letter_errors: Counter,
-    _destination_delivery_failures: Counter,
-    _async_events_received: Counter,
-    _async_event_age: Histogram,
-    _async_events_dropped: Counter,
+    dead_letter_errors: Counter,
+    destination_delivery_failures: Counter,
+    async_events_received: Counter,
+    async_event_age: Histogram,
+    async_events_dropped: Counter,
 }
 
 impl FunctionMetrics {
@@ -407,6 +410,31 @@ impl FunctionMetrics {
     /// An invocation gave its concurrency back.
     pub(crate) fn ended(&self) {
         self.concurrent.dec();
+    }
+
+    /// An asynchronous event was queued.
+    pub(crate) fn async_received(&self) {
+        self.async_events_received.inc();
+    }
+
+    /// An asynchronous event is invoked `age` after it was queued.
+    pub(crate) fn async_event_age(&self, age: Duration) {
+        self.async_event_age.observe(age.as_secs_f64() * 1000.0);
+    }
+
+    /// An asynchronous event was dropped without a successful run.
+    pub(crate) fn async_dropped(&self) {
+        self.async_events_dropped.inc();
+    }
+
+    /// An invocation record could not be delivered to its destination.
+    pub(crate) fn destination_delivery_failed(&self) {
+        self.destination_delivery_failures.inc();
+    }
+
+    /// An event could not be sent to its dead-letter queue.
+    pub(crate) fn dead_letter_error(&self) {
+        self.dead_letter_errors.inc();
     }
 
     /// An invocation started a sandbox.
@@ -502,6 +530,11 @@ mod tests {
         f.provisioned_started(0.5);
         f.spilled_over();
         f.finished(Some(Duration::from_millis(3)), true);
+        f.async_received();
+        f.async_event_age(Duration::from_millis(5));
+        f.async_dropped();
+        f.destination_delivery_failed();
+        f.dead_letter_error();
         let text = m.render(2, 1);
         for (name, by) in DECLARED {
             match by {

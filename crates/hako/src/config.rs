@@ -36,6 +36,10 @@ pub(crate) struct ServeArgs {
     /// Threads serving the API (the invoke path is fastest with few hand-offs between threads).
     #[arg(long, env = "HAKO_WORKER_THREADS", default_value_t = 2)]
     pub worker_threads: usize,
+    /// Multiplies every asynchronous-invocation retry delay, throttle backoff and the maximum
+    /// event age (1: AWS's schedule; tests use e.g. 0.01).
+    #[arg(long, env = "HAKO_ASYNC_DELAY_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub async_delay_scale: f64,
     /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; needs root), `process` (plain
     /// host processes, no isolation) or `auto` (linux where it can run, else process).
     #[arg(long = "sandbox", env = "HAKO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
@@ -103,4 +107,12 @@ fn default_data_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
     base.join("hako")
+}
+
+/// A delay scale: a finite number above 0.
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("{s} is not a number above 0")),
+    }
 }

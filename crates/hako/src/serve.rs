@@ -85,6 +85,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     state
         .load_provisioned()
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let async_queue = hako_control_api::start_async_queue(
+        state.clone(),
+        hako_control_api::AsyncQueueConfig {
+            delay_scale: args.async_delay_scale,
+            max_running: args.account_concurrency.max(1),
+        },
+    );
     let app = hako_control_api::router(state).merge(metrics_router(engine.clone()));
     let sandbox_app = app.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
@@ -126,9 +133,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!("shutting down: waiting for running invocations");
     reaper.abort();
     drop(warmer);
+    // The engine refuses new invocations from here: the queue's dispatcher stops, and events
+    // it was running either finish within the grace or stay queued for the next start.
     engine
         .shutdown(Duration::from_secs(args.shutdown_grace_seconds))
         .await;
+    async_queue.abort();
     drop(engine);
     sink.stop();
     let _ = log_thread.join();

@@ -7,6 +7,7 @@
 pub mod alias;
 pub mod concurrency;
 pub mod error;
+pub mod event_invoke;
 pub mod function;
 pub mod limits;
 pub mod names;

@@ -747,6 +747,12 @@ pub fn validate_create(
     )?;
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
+    let dead_letter_target_arn = match req.dead_letter_config.as_ref() {
+        Some(d) => crate::event_invoke::validate_dead_letter_target(
+            d.target_arn.as_deref().unwrap_or(""),
+        )?,
+        None => None,
+    };
     let Some(code) = req.code else {
         return Err(constraint("null", "code", "Member must not be null"));
     };
@@ -786,10 +792,7 @@ pub fn validate_create(
         tracing_mode,
         log_format,
         log_group,
-        dead_letter_target_arn: req
-            .dead_letter_config
-            .and_then(|d| d.target_arn)
-            .filter(|t| !t.is_empty()),
+        dead_letter_target_arn,
         tags,
         reserved_concurrency: None,
     };
@@ -884,7 +887,9 @@ pub fn apply_configuration_update(
         rec.log_group = g;
     }
     if let Some(d) = req.dead_letter_config {
-        rec.dead_letter_target_arn = d.target_arn.filter(|t| !t.is_empty());
+        rec.dead_letter_target_arn = crate::event_invoke::validate_dead_letter_target(
+            d.target_arn.as_deref().unwrap_or(""),
+        )?;
     }
     Ok(())
 }

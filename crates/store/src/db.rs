@@ -34,7 +34,7 @@ pub struct LogLine {
 /// The database handle.
 #[derive(Debug)]
 pub struct Db {
-    conn: Mutex<Connection>,
+    pub(crate) conn: Mutex<Connection>,
     /// Seals and opens environments; `None` for the read-only view (logs only).
     keys: Option<Arc<Keyring>>,
 }
@@ -90,9 +90,36 @@ const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (function_name, qualifier)
      );",
     ),
+    // 5: the durable asynchronous invocation queue, and event invoke configurations.
+    Migration::Sql(
+        "CREATE TABLE async_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        client_context TEXT,
+        trace_id TEXT,
+        received_ms INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        throttles INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL DEFAULT 0,
+        last_response TEXT,
+        delivery TEXT
+     );
+     CREATE INDEX async_events_due ON async_events (running, due_ms);
+     CREATE INDEX async_events_by_function ON async_events (function_name);
+     CREATE TABLE event_invoke_configs (
+        function_name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (function_name, qualifier)
+     );",
+    ),
 ];
 
-fn db_err(e: rusqlite::Error) -> Error {
+pub(crate) fn db_err(e: rusqlite::Error) -> Error {
     Error::service(format!("database error: {e}"))
 }
 
@@ -320,7 +347,7 @@ impl Db {
     /// Reads the record that `select` finds for `keys` (decoded and encoded by `codec`), lets
     /// `f` change it and writes it back with `update` (`?3` is the record), in one transaction.
     /// `Ok(None)` when there is no such row; the closure's error leaves the row as it was.
-    fn update_json<T, F, D, E>(
+    pub(crate) fn update_json<T, F, D, E>(
         &self,
         select: &str,
         update: &str,
@@ -372,6 +399,17 @@ impl Db {
         .map_err(db_err)?;
         tx.execute(
             "DELETE FROM provisioned_concurrency WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        // Its event invoke configurations and the events still queued for it go with it.
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM async_events WHERE function_name = ?1",
             params![name],
         )
         .map_err(db_err)?;
@@ -485,15 +523,28 @@ fn encode_alias(a: &AliasRecord) -> Result<String, Error> {
 }
 
 fn aliases_in(conn: &Connection, function_name: &str) -> Result<Vec<AliasRecord>, Error> {
-    let mut stmt = conn
-        .prepare_cached("SELECT record FROM aliases WHERE function_name = ?1 ORDER BY name")
-        .map_err(db_err)?;
+    json_records(
+        conn,
+        "SELECT record FROM aliases WHERE function_name = ?1 ORDER BY name",
+        function_name,
+        decode_alias,
+    )
+}
+
+/// The JSON records (column 0) that `sql` selects for the key `?1`, each decoded.
+pub(crate) fn json_records<T>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    decode: impl Fn(&str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     let rows = stmt
-        .query_map(params![function_name], |r| r.get::<_, String>(0))
+        .query_map(params![key], |r| r.get::<_, String>(0))
         .map_err(db_err)?;
     let mut out = Vec::new();
     for json in rows {
-        out.push(decode_alias(&json.map_err(db_err)?)?);
+        out.push(decode(&json.map_err(db_err)?)?);
     }
     Ok(out)
 }
@@ -630,6 +681,11 @@ impl Db {
             params![name, version],
         )
         .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, version],
+        )
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         Ok(Some(rec))
     }
@@ -699,6 +755,11 @@ impl Db {
             .map_err(db_err)?;
         tx.execute(
             "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![function_name, name],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
             params![function_name, name],
         )
         .map_err(db_err)?;

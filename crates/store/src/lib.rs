@@ -7,7 +7,9 @@
 pub mod code;
 pub mod db;
 pub mod keys;
+pub mod queue;
 
 pub use code::{CodeInfo, CodeStore};
 pub use db::{Db, LogLine, Publish};
 pub use keys::Keyring;
+pub use queue::{Claimed, NewEvent};

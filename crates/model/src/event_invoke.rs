@@ -1,0 +1,520 @@
+//! Asynchronous invocation: the per-function (and per-qualifier) event invoke configuration
+//! (Put/Get/Update/Delete/ListFunctionEventInvokeConfig(s)), its wire shapes and validation,
+//! destinations and dead-letter targets, AWS's retry schedule, and the invocation record a
+//! destination receives.
+//!
+//! Hako delivers to Lambda function destinations only (through its own durable async queue);
+//! SQS, SNS, EventBridge, S3 and Kafka targets are refused at configuration time, never accepted
+//! and dropped.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{constraint, Error};
+use crate::names::{FunctionRef, Region};
+
+/// AWS's default `MaximumRetryAttempts`.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 2;
+/// AWS's default (and maximum) `MaximumEventAgeInSeconds`: 6 hours.
+pub const DEFAULT_EVENT_AGE_SECONDS: u32 = 21600;
+const MIN_EVENT_AGE_SECONDS: i64 = 60;
+/// Throttle / system-error backoff: from 1 s, doubling, at most 5 minutes (AWS's figures).
+pub const BACKOFF_FIRST_MS: u64 = 1000;
+pub const BACKOFF_MAX_MS: u64 = 300_000;
+
+/// The delay before function-error retry `n` (1-based): about 1 minute, then 2 minutes.
+pub fn retry_delay_ms(retry: u32) -> u64 {
+    if retry <= 1 {
+        60_000
+    } else {
+        120_000
+    }
+}
+
+/// The backoff after the `n`-th (1-based) throttle or system error of one event.
+pub fn backoff_ms(n: u32) -> u64 {
+    let exp = n.saturating_sub(1).min(20);
+    (BACKOFF_FIRST_MS << exp).min(BACKOFF_MAX_MS)
+}
+
+/// One event invoke configuration as Hako stores it (one per function and qualifier).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventInvokeRecord {
+    pub function_name: String,
+    /// `$LATEST`, a version number or an alias name.
+    pub qualifier: String,
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_event_age_seconds: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    /// Seconds since the epoch.
+    pub last_modified: f64,
+}
+
+impl EventInvokeRecord {
+    pub fn retry_attempts(&self) -> u32 {
+        self.maximum_retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS)
+    }
+    pub fn event_age_seconds(&self) -> u32 {
+        self.maximum_event_age_seconds
+            .unwrap_or(DEFAULT_EVENT_AGE_SECONDS)
+    }
+}
+
+/// `OnSuccess` / `OnFailure`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DestinationTarget {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+/// `DestinationConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DestinationConfig {
+    pub on_success: Option<DestinationTarget>,
+    pub on_failure: Option<DestinationTarget>,
+}
+
+/// Put/UpdateFunctionEventInvokeConfig's body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EventInvokeConfigRequest {
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_event_age_in_seconds: Option<i64>,
+    pub destination_config: Option<DestinationConfig>,
+}
+
+/// `FunctionEventInvokeConfig`, as the operations return it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionEventInvokeConfig {
+    pub last_modified: f64,
+    pub function_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age_in_seconds: Option<u32>,
+    pub destination_config: DestinationConfig,
+}
+
+impl FunctionEventInvokeConfig {
+    pub fn from_record(r: &EventInvokeRecord, region: &Region) -> Self {
+        let target = |d: &Option<String>| DestinationTarget {
+            destination: d.clone(),
+        };
+        FunctionEventInvokeConfig {
+            last_modified: r.last_modified,
+            function_arn: region.qualified_arn(&r.function_name, &r.qualifier),
+            maximum_retry_attempts: r.maximum_retry_attempts,
+            maximum_event_age_in_seconds: r.maximum_event_age_seconds,
+            destination_config: DestinationConfig {
+                on_success: Some(target(&r.on_success)),
+                on_failure: Some(target(&r.on_failure)),
+            },
+        }
+    }
+}
+
+/// ListFunctionEventInvokeConfigs' response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListFunctionEventInvokeConfigsResponse {
+    pub function_event_invoke_configs: Vec<FunctionEventInvokeConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// AWS's message when a function (or qualifier) has no event invoke configuration.
+pub fn config_not_found(qualified_arn: &str) -> Error {
+    Error::not_found(format!(
+        "The function {qualified_arn} doesn't have an EventInvokeConfig"
+    ))
+}
+
+const DESTINATION_PATTERN: &str = "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)";
+const RESOURCE_ARN_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()";
+
+fn full_match(pattern: &'static str, cell: &'static OnceLock<regex::Regex>, s: &str) -> bool {
+    let re = cell.get_or_init(|| {
+        regex::Regex::new(&format!("^(?:{pattern})$")).expect("the model's pattern compiles")
+    });
+    re.is_match(s)
+}
+
+/// The AWS service an ARN names (`arn:PARTITION:SERVICE:...`), if it is an ARN.
+fn arn_service(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(4, ':');
+    (parts.next()? == "arn").then_some(())?;
+    parts.next()?;
+    parts.next()
+}
+
+/// What Hako cannot deliver to yet, named for the message.
+fn undeliverable(service: &str) -> Option<&'static str> {
+    Some(match service {
+        "sqs" => "Amazon SQS queues",
+        "sns" => "Amazon SNS topics",
+        "events" => "Amazon EventBridge event buses",
+        "s3" => "Amazon S3 buckets",
+        "kafka" => "Kafka topics",
+        _ => return None,
+    })
+}
+
+/// Checks one destination ARN; returns the function it names (`None` for an empty ARN, which
+/// removes the destination).
+pub fn validate_destination(
+    arn: &str,
+    field: &str,
+    region: &Region,
+) -> Result<Option<FunctionRef>, Error> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    if arn.len() > 350 {
+        return Err(constraint(
+            arn,
+            field,
+            "Member must have length less than or equal to 350",
+        ));
+    }
+    if !full_match(DESTINATION_PATTERN, &RE, arn) {
+        return Err(constraint(
+            arn,
+            field,
+            &format!("Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"),
+        ));
+    }
+    if arn.is_empty() {
+        return Ok(None);
+    }
+    let service = if arn.starts_with("kafka://") {
+        "kafka"
+    } else {
+        arn_service(arn).unwrap_or("")
+    };
+    if let Some(what) = undeliverable(service) {
+        return Err(Error::invalid(format!(
+            "Hako cannot deliver to {what} yet (destination {arn}): it has no such service. \
+             Use a Lambda function ARN as the destination."
+        )));
+    }
+    if service != "lambda" {
+        return Err(Error::invalid(format!(
+            "The destination ARN {arn} is invalid: a destination must be a Lambda function, \
+             an SQS queue, an SNS topic or an EventBridge event bus."
+        )));
+    }
+    let r = FunctionRef::parse(arn, region).map_err(|_| {
+        Error::invalid(format!(
+            "The destination ARN {arn} is invalid: Hako delivers only to Lambda functions of \
+             its own region and account ({}:{}).",
+            region.region, region.account_id
+        ))
+    })?;
+    if !arn.contains(":function:") {
+        return Err(Error::invalid(format!(
+            "The destination ARN {arn} is invalid: it must be a function ARN."
+        )));
+    }
+    Ok(Some(r))
+}
+
+/// Checks a `DeadLetterConfig.TargetArn`; `None` for an empty one (no dead-letter queue).
+/// Hako has no queues or topics, so every real target is refused with a message that says so.
+pub fn validate_dead_letter_target(arn: &str) -> Result<Option<String>, Error> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    if !full_match(RESOURCE_ARN_PATTERN, &RE, arn) {
+        return Err(constraint(
+            arn,
+            "deadLetterConfig.targetArn",
+            &format!("Member must satisfy regular expression pattern: {RESOURCE_ARN_PATTERN}"),
+        ));
+    }
+    if arn.is_empty() {
+        return Ok(None);
+    }
+    match arn_service(arn).and_then(undeliverable) {
+        Some(what) => Err(Error::invalid(format!(
+            "Hako cannot deliver to {what} yet, so it cannot use {arn} as a dead-letter queue. \
+             Use an OnFailure destination with a Lambda function ARN \
+             (PutFunctionEventInvokeConfig) instead."
+        ))),
+        None => Err(Error::invalid(format!(
+            "The provided target ARN {arn} is invalid: a dead-letter queue must be an \
+             Amazon SQS queue or an Amazon SNS topic."
+        ))),
+    }
+}
+
+/// AWS's range constraint on an integer member.
+fn check_range(n: i64, min: i64, max: i64, field: &str) -> Result<(), Error> {
+    let (bound, relation) = if n < min {
+        (min, "greater")
+    } else if n > max {
+        (max, "less")
+    } else {
+        return Ok(());
+    };
+    Err(constraint(
+        &n.to_string(),
+        field,
+        &format!("Member must have value {relation} than or equal to {bound}"),
+    ))
+}
+
+fn validate_request(req: &EventInvokeConfigRequest, region: &Region) -> Result<(), Error> {
+    if let Some(n) = req.maximum_retry_attempts {
+        check_range(n, 0, DEFAULT_RETRY_ATTEMPTS.into(), "maximumRetryAttempts")?;
+    }
+    if let Some(n) = req.maximum_event_age_in_seconds {
+        check_range(
+            n,
+            MIN_EVENT_AGE_SECONDS,
+            DEFAULT_EVENT_AGE_SECONDS.into(),
+            "maximumEventAgeInSeconds",
+        )?;
+    }
+    if let Some(d) = &req.destination_config {
+        let targets = [
+            (&d.on_success, "destinationConfig.onSuccess.destination"),
+            (&d.on_failure, "destinationConfig.onFailure.destination"),
+        ];
+        for (t, field) in targets {
+            if let Some(arn) = t.as_ref().and_then(|t| t.destination.as_deref()) {
+                validate_destination(arn, field, region)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn destination_of(t: &Option<DestinationTarget>) -> Option<String> {
+    t.as_ref()
+        .and_then(|t| t.destination.clone())
+        .filter(|d| !d.is_empty())
+}
+
+/// PutFunctionEventInvokeConfig: a whole new configuration (what is not given is unset).
+pub fn put_record(
+    function_name: &str,
+    qualifier: &str,
+    req: &EventInvokeConfigRequest,
+    region: &Region,
+    now_epoch: f64,
+) -> Result<EventInvokeRecord, Error> {
+    validate_request(req, region)?;
+    let d = req.destination_config.clone().unwrap_or_default();
+    Ok(EventInvokeRecord {
+        function_name: function_name.to_string(),
+        qualifier: qualifier.to_string(),
+        maximum_retry_attempts: req.maximum_retry_attempts.map(|n| n as u32),
+        maximum_event_age_seconds: req.maximum_event_age_in_seconds.map(|n| n as u32),
+        on_success: destination_of(&d.on_success),
+        on_failure: destination_of(&d.on_failure),
+        last_modified: now_epoch,
+    })
+}
+
+/// UpdateFunctionEventInvokeConfig: what is given replaces, the rest stays.
+pub fn update_record(
+    rec: &mut EventInvokeRecord,
+    req: &EventInvokeConfigRequest,
+    region: &Region,
+    now_epoch: f64,
+) -> Result<(), Error> {
+    validate_request(req, region)?;
+    if let Some(n) = req.maximum_retry_attempts {
+        rec.maximum_retry_attempts = Some(n as u32);
+    }
+    if let Some(n) = req.maximum_event_age_in_seconds {
+        rec.maximum_event_age_seconds = Some(n as u32);
+    }
+    if let Some(d) = &req.destination_config {
+        if d.on_success.is_some() {
+            rec.on_success = destination_of(&d.on_success);
+        }
+        if d.on_failure.is_some() {
+            rec.on_failure = destination_of(&d.on_failure);
+        }
+    }
+    rec.last_modified = now_epoch;
+    Ok(())
+}
+
+/// Why an invocation record is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Success,
+    RetriesExhausted,
+    EventAgeExceeded,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Success => "Success",
+            Condition::RetriesExhausted => "RetriesExhausted",
+            Condition::EventAgeExceeded => "EventAgeExceeded",
+        }
+    }
+}
+
+/// The last response of an event's function, as the invocation record reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastResponse {
+    pub executed_version: String,
+    /// `Unhandled` (or `Handled`) when the function failed.
+    pub function_error: Option<String>,
+    /// The function's response (or error) payload, as it returned it.
+    pub payload: String,
+}
+
+/// A JSON payload as a JSON value (a payload that is not JSON goes as a string; none as null).
+fn as_json(payload: &[u8]) -> Value {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
+}
+
+/// The invocation record a destination receives (AWS's "version 1.0" shape). `function_arn` is
+/// the invoked function's ARN qualified as the caller invoked it (`$LATEST` when unqualified);
+/// `timestamp` is RFC 3339 with milliseconds. Without any response (the event never ran), the
+/// record has no `responseContext`/`responsePayload`.
+pub fn invocation_record(
+    timestamp: &str,
+    request_id: &str,
+    function_arn: &str,
+    condition: Condition,
+    approximate_invoke_count: u32,
+    request_payload: &[u8],
+    response: Option<&LastResponse>,
+) -> Value {
+    let mut rec = json!({
+        "version": "1.0",
+        "timestamp": timestamp,
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition.as_str(),
+            "approximateInvokeCount": approximate_invoke_count,
+        },
+        "requestPayload": as_json(request_payload),
+    });
+    if let Some(r) = response {
+        let mut ctx = json!({ "statusCode": 200, "executedVersion": r.executed_version });
+        if let Some(fe) = &r.function_error {
+            ctx["functionError"] = Value::String(fe.clone());
+        }
+        rec["responseContext"] = ctx;
+        rec["responsePayload"] = as_json(r.payload.as_bytes());
+    }
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region() -> Region {
+        Region {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+        }
+    }
+
+    #[test]
+    fn schedule_is_awss() {
+        assert_eq!(retry_delay_ms(1), 60_000);
+        assert_eq!(retry_delay_ms(2), 120_000);
+        assert_eq!(backoff_ms(1), 1000);
+        assert_eq!(backoff_ms(2), 2000);
+        assert_eq!(backoff_ms(30), 300_000);
+    }
+
+    #[test]
+    fn destinations_hako_cannot_reach_are_refused() {
+        let r = region();
+        for arn in [
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:us-east-1:123456789012:t",
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+            "arn:aws:s3:::bucket",
+            "kafka://topic",
+        ] {
+            let e = validate_destination(arn, "f", &r).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidParameterValue, "{arn}");
+            assert!(e.message.contains("Hako cannot deliver"), "{arn}: {e}");
+        }
+        let f = validate_destination("arn:aws:lambda:us-east-1:123456789012:function:d", "f", &r)
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.name, "d");
+        assert!(validate_destination("", "f", &r).unwrap().is_none());
+        let e = validate_destination("nope", "f", &r).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Validation);
+        let e = validate_destination("arn:aws:lambda:eu-west-1:123456789012:function:d", "f", &r)
+            .unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::InvalidParameterValue);
+        assert!(validate_dead_letter_target("")
+            .unwrap()
+            .is_none());
+        let e = validate_dead_letter_target("arn:aws:sqs:us-east-1:123456789012:q").unwrap_err();
+        assert!(e.message.contains("Hako cannot deliver"));
+    }
+
+    #[test]
+    fn put_replaces_and_update_merges() {
+        let r = region();
+        let req = |retries, dest: Option<&str>| EventInvokeConfigRequest {
+            maximum_retry_attempts: retries,
+            maximum_event_age_in_seconds: None,
+            destination_config: dest.map(|d| DestinationConfig {
+                on_success: Some(DestinationTarget {
+                    destination: Some(d.into()),
+                }),
+                on_failure: None,
+            }),
+        };
+        let d = "arn:aws:lambda:us-east-1:123456789012:function:d";
+        let mut rec = put_record("f", "$LATEST", &req(Some(1), Some(d)), &r, 1.0).unwrap();
+        assert_eq!(rec.retry_attempts(), 1);
+        assert_eq!(rec.event_age_seconds(), 21600);
+        update_record(&mut rec, &req(None, None), &r, 2.0).unwrap();
+        assert_eq!(rec.on_success.as_deref(), Some(d));
+        assert_eq!(rec.maximum_retry_attempts, Some(1));
+        let rec2 = put_record("f", "$LATEST", &req(None, None), &r, 3.0).unwrap();
+        assert_eq!(rec2.on_success, None);
+        assert_eq!(rec2.maximum_retry_attempts, None);
+        assert!(update_record(&mut rec, &req(Some(3), None), &r, 4.0).is_err());
+        assert_eq!(rec.last_modified, 2.0);
+    }
+
+    #[test]
+    fn record_has_awss_shape() {
+        let resp = LastResponse {
+            executed_version: "$LATEST".into(),
+            function_error: Some("Unhandled".into()),
+            payload: "{\"errorMessage\":\"boom\"}".into(),
+        };
+        let v = invocation_record(
+            "2019-11-14T18:16:05.568Z",
+            "rid",
+            "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+            Condition::RetriesExhausted,
+            3,
+            b"{\"a\":1}",
+            Some(&resp),
+        );
+        assert_eq!(v["requestContext"]["condition"], "RetriesExhausted");
+        assert_eq!(v["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(v["requestPayload"]["a"], 1);
+        assert_eq!(v["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(v["responseContext"]["statusCode"], 200);
+        assert_eq!(v["responsePayload"]["errorMessage"], "boom");
+    }
+}
