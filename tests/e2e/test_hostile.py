@@ -278,6 +278,7 @@ def case_net(ev):
                 s.close()
         conns["%s:%d" % (host, port)] = attempt(get)
     out["connect"] = conns
+    out["hosts"] = read_all("/etc/hosts")
     return out
 
 
@@ -442,6 +443,19 @@ def host_tcp_listeners() -> set[int]:
                 if f[3] == "0A":
                     ports.add(int(f[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def host_loopback_listeners() -> set[int]:
+    """Ports the host listens on at 127.0.0.1 only (no wildcard listener on the same port)."""
+    local, other = set(), set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                f = line.split()
+                if f[3] == "0A":
+                    addr, port = f[1].split(":")
+                    (local if addr == "0100007F" else other).add(int(port, 16))
+    return local - other
 
 
 def dir_size(p: Path) -> int:
@@ -732,10 +746,12 @@ def test_network_only_own_runtime_api(lambda_client, hostile, echo_fn, linux_hak
     ports = sorted(({linux_hako.port} | host_tcp_listeners()) - {9000, 9001})[:30]
     targets = [("127.0.0.1", p) for p in ports]
     targets += [(a, p) for a in host_addresses() for p in (linux_hako.port, 9001)]
+    # Through the sandbox's veth pair, the host (hako.host) is reachable, but not its listeners
+    # that are bound to the host's loopback only (Hako's own port among them).
+    targets += [("hako.host", p) for p in sorted({linux_hako.port} | host_loopback_listeners())[:30]]
     seen = hostile_call(lambda_client, hostile, "net", targets=targets)
-    # Only the loopback interface (outbound access through a veth pair would add one: then this
-    # test must check that the host's listeners stay unreachable through it).
-    assert seen["interfaces"] == ["lo"], seen
+    # The loopback interface, and eth0 (outbound access).
+    assert seen["interfaces"] == ["eth0", "lo"], seen
     # The only listeners inside are the two Hako opened there: its own Runtime API and Hako's API.
     assert seen["listening"] == [9000, 9001], seen
     reached = {t: r for t, r in seen["connect"].items() if r["ok"]}
@@ -743,6 +759,80 @@ def test_network_only_own_runtime_api(lambda_client, hostile, echo_fn, linux_hak
     for t, r in seen["connect"].items():
         assert r["errno"] in ("ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "TimeoutError"), (t, r)
     assert linux_hako.alive()
+    echo_ok(lambda_client, echo_fn)
+
+
+@contextlib.contextmanager
+def greeter():
+    """A TCP server on every address of the host that greets each connection; yields its port."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            with c:
+                c.sendall(b"hello from the host\n")
+
+    t = threading.Thread(target=serve, name="greeter", daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        srv.close()
+
+
+def test_outbound_network_and_the_switch_that_turns_it_off(lambda_client, echo_fn, linux_hako):
+    name = unique_name("net")
+    create_function(lambda_client, name, PY, "app.handler", make_zip({"app.py": HOSTILE_APP}),
+                    Timeout=30)
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    with greeter() as port:
+        # On by default: the host, by its name in the sandbox and by its own addresses.
+        targets = [("hako.host", port)] + [(a, port) for a in host_addresses()]
+        seen = hostile_call(lambda_client, name, "net", targets=targets)
+        assert "eth0" in seen["interfaces"], seen
+        for t, r in seen["connect"].items():
+            assert r["ok"] and r["value"].startswith("hello from the host"), (t, r)
+        gateway = next(l.split()[0] for l in seen["hosts"].splitlines() if "hako.host" in l)
+
+        # Off with the reserved tag: new sandboxes have no way out, and a connect fails at once.
+        lambda_client.tag_resource(Resource=arn, Tags={"hako:network": "none"})
+        assert lambda_client.list_tags(Resource=arn)["Tags"] == {"hako:network": "none"}
+        t0 = time.monotonic()
+        seen = hostile_call(lambda_client, name, "net",
+                            targets=[(gateway, port)] + [(a, port) for a in host_addresses()])
+        assert time.monotonic() - t0 < 5, "a connect without network must fail at once"
+        assert "hako.host" not in seen["hosts"], seen["hosts"]
+        for t, r in seen["connect"].items():
+            assert not r["ok"] and r["errno"] in ("ENETUNREACH", "EHOSTUNREACH"), (t, r)
+        # Its own loopback still has the Runtime API.
+        assert 9001 in seen["listening"], seen
+
+        # Untagged: on again.
+        lambda_client.untag_resource(Resource=arn, TagKeys=["hako:network"])
+        seen = hostile_call(lambda_client, name, "net", targets=[("hako.host", port)])
+        assert seen["connect"]["hako.host:%d" % port]["ok"], seen
+
+    # CreateFunction takes the tag too; a value Hako does not know is refused.
+    off = unique_name("net-off")
+    create_function(lambda_client, off, PY, "app.handler", make_zip({"app.py": HOSTILE_APP}),
+                    Tags={"hako:network": "none"})
+    hosts = host_addresses()[:1]
+    seen = hostile_call(lambda_client, off, "net", targets=[(a, 9) for a in hosts])
+    assert seen["interfaces"] == ["eth0", "lo"], seen
+    assert seen["connect"] == {"%s:9" % a: {"ok": False, "errno": "ENETUNREACH"} for a in hosts}
+    for bad in ("off", "None", ""):
+        with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+            lambda_client.tag_resource(Resource=arn, Tags={"hako:network": bad})
     echo_ok(lambda_client, echo_fn)
 
 

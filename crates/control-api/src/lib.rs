@@ -105,6 +105,15 @@ impl ApiState {
     fn resolve_record(&self, rec: &FunctionRecord) -> Result<ResolvedFunction, Error> {
         let runtime = hako_model::Runtime::parse(&rec.runtime)?;
         let code_dir = self.code.unpacked(&rec.code_sha256_hex)?;
+        // Tags are the function's, kept on `$LATEST` (a published version has none).
+        let outbound_network = if rec.version == "$LATEST" {
+            hako_model::function::outbound_network(&rec.tags)
+        } else {
+            self.db
+                .get_function(&rec.name, "$LATEST")?
+                .map(|latest| hako_model::function::outbound_network(&latest.tags))
+                .unwrap_or(true)
+        };
         Ok(ResolvedFunction {
             name: rec.name.clone(),
             version: rec.version.clone(),
@@ -124,6 +133,7 @@ impl ApiState {
             } else {
                 None
             },
+            outbound_network,
         })
     }
 

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hako_model::alias::{ListTagsResponse, TagResourceRequest, TAGS_MAX};
 use hako_model::error::constraint;
+use hako_model::function::outbound_network;
 use hako_model::wire::validate_tags;
 use hako_model::{Error, ErrorKind, FunctionRef};
 
@@ -58,8 +59,14 @@ fn update_tags<F>(st: &ApiState, name: &str, f: F) -> ApiResult<()>
 where
     F: FnOnce(&mut BTreeMap<String, String>) -> Result<(), Error>,
 {
+    let mut network_changed = false;
     st.db
-        .update_function(name, "$LATEST", |rec| f(&mut rec.tags))
+        .update_function(name, "$LATEST", |rec| {
+            let before = outbound_network(&rec.tags);
+            f(&mut rec.tags)?;
+            network_changed = before != outbound_network(&rec.tags);
+            Ok(())
+        })
         .map_err(|e| {
             if e.kind == ErrorKind::ResourceNotFound {
                 ApiError(Error::function_not_found(&st.region.function_arn(name)))
@@ -67,6 +74,10 @@ where
                 ApiError(e)
             }
         })?;
+    // The network is set when a sandbox starts: the function's running ones retire.
+    if network_changed {
+        st.invalidate(name);
+    }
     Ok(())
 }
 

@@ -80,6 +80,9 @@ pub struct ResolvedFunction {
     /// first time the engine meets the function; afterwards the control plane keeps the table
     /// current with [`Engine::set_reserved_concurrency`].
     pub reserved_concurrency: Option<u32>,
+    /// Whether the function's sandboxes may reach beyond themselves (the host and other hosts);
+    /// off with the reserved tag `hako:network` = `none`.
+    pub outbound_network: bool,
 }
 
 /// One invocation as the caller asked for it.
@@ -636,6 +639,7 @@ impl Engine {
                     self.cfg.api_endpoint.clone(),
                 )
             }),
+            outbound_network: f.outbound_network,
         };
         let spawned = self.isolation.spawn(&spec).map_err(|e| e.to_string())?;
         let Some(listener) = spawned.listener else {

@@ -33,6 +33,7 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
         tmp_mb: 16,
         listener_env: Some("AWS_LAMBDA_RUNTIME_API".into()),
         api_listener: None,
+        outbound_network: true,
     };
     let spawned = iso.spawn(&spec)?;
     match tokio::time::timeout(Duration::from_secs(10), spawned.exit).await {
@@ -71,13 +72,14 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
     };
     match linux {
         Some(iso) => {
-            let n = iso.remove_leftovers();
-            if n > 0 {
-                tracing::info!(cgroups = n, "removed the sandboxes of a previous hako");
+            let (cgroups, links) = iso.remove_leftovers();
+            if cgroups + links > 0 {
+                tracing::info!(cgroups, links, "removed the sandboxes of a previous hako");
             }
             tracing::info!(
                 backend = "linux",
                 cgroup = iso.cgroup_version(),
+                outbound_network = iso.has_outbound_network(),
                 "sandbox backend: linux (namespaces, cgroups, seccomp)"
             );
             Ok(Arc::new(iso))

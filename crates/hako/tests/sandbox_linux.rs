@@ -61,6 +61,7 @@ fn spec(iso: &LinuxIsolation, code: &Code, script: &str) -> SandboxSpec {
         tmp_mb: 8,
         listener_env: None,
         api_listener: None,
+        outbound_network: true,
     }
 }
 
@@ -115,8 +116,8 @@ async fn sees_only_its_own_root() {
     let procs: usize = lines[4].trim_start_matches("procs ").parse().unwrap();
     assert!(procs <= 5, "{out}");
     assert_eq!(lines[5], "localhost");
-    // /proc/net/dev: two header lines have no colon... the header has one `|`: only lo.
-    assert_eq!(lines[6], "1", "only lo: {out}");
+    // /proc/net/dev: lines with a colon are interfaces: lo and eth0 (outbound access).
+    assert_eq!(lines[6], "2", "lo and eth0: {out}");
 }
 
 #[tokio::test]
@@ -465,9 +466,166 @@ fn a_start_removes_what_a_killed_hako_left() {
         !cgroups_of(pid).is_empty(),
         "a killed hako leaves its cgroups"
     );
+    // A host-side link of a sandbox of the killed hako that outlived it (its namespace kept alive).
+    let link = "hk16381";
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    ip(&["link", "del", link]);
+    assert!(ip(&[
+        "link",
+        "add",
+        link,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "hkpeer16381"
+    ]));
+    assert!(ip(&["link", "set", link, "alias", &format!("hako:{pid}")]));
     let mut second = start_serve(data.path());
     let left = cgroups_of(pid);
     assert!(left.is_empty(), "the previous hako's cgroups: {left:?}");
+    let link_left = ip(&["link", "show", link]);
+    ip(&["link", "del", link]);
+    assert!(!link_left, "the previous hako's link {link} is left");
     stop_serve(&mut second);
     assert!(cgroups_of(second.id()).is_empty());
+}
+
+/// A TCP server on the host at `addr` (port 0: any) that greets every connection; its port.
+fn greeter(addr: &str) -> u16 {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.write_all(b"hello from the host\n");
+        }
+    });
+    port
+}
+
+/// A shell line that connects to `host:port` (bash's /dev/tcp) and prints what it reads, or the
+/// error; bounded by `timeout`.
+fn connect_line(host: &str, port: u16) -> String {
+    format!(
+        "(timeout 5 bash -c 'exec 3<>/dev/tcp/{host}/{port} && head -c 19 <&3' 2>&1; echo) \
+         | grep . | tail -n1 | sed 's/^.*: //'"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_reaches_the_host_but_not_its_loopback() {
+    let Some(iso) = isolation("outbound_reaches_the_host_but_not_its_loopback") else {
+        return;
+    };
+    if !iso.has_outbound_network() {
+        panic!("the host side of the sandboxes' network could not be set up (see the log)");
+    }
+    let code = code();
+    let open = greeter("0.0.0.0");
+    let local_only = greeter("127.0.0.1");
+    let script = format!(
+        "ls /sys/class/net 2>/dev/null; grep -c . /proc/net/dev; grep {host} /etc/hosts | cut -f2; {}; {}; {}",
+        connect_line("hako.host", open),
+        connect_line("hako.host", local_only),
+        connect_line("127.0.0.1", local_only),
+        host = hako_sandbox::linux::HOST_NAME,
+    );
+    let t0 = Instant::now();
+    let (st, out) = run(&iso, &spec(&iso, &code, &script)).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    // Two header lines, lo and eth0.
+    assert_eq!(lines[0], "4", "{out}");
+    assert_eq!(lines[1], "hako.host", "{out}");
+    assert_eq!(lines[2], "hello from the host", "{out}");
+    // The host's loopback-only listener: nothing listens on the gateway's address at that port,
+    // and the sandbox's 127.0.0.1 is its own.
+    assert_eq!(lines[3], "Connection refused", "{out}");
+    assert_eq!(lines[4], "Connection refused", "{out}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandboxes_cannot_reach_each_other() {
+    let Some(iso) = isolation("sandboxes_cannot_reach_each_other") else {
+        return;
+    };
+    let code = code();
+    // The first sandbox says its gateway (its own address is the next one) and stays up.
+    let mut first = iso
+        .spawn(&spec(
+            &iso,
+            &code,
+            "grep hako.host /etc/hosts | cut -f1; sleep 20",
+        ))
+        .unwrap();
+    let mut gateway = String::new();
+    let mut out = std::fs::File::from(first.output.try_clone().unwrap());
+    let until = Instant::now() + Duration::from_secs(10);
+    while !gateway.ends_with('\n') && Instant::now() < until {
+        let mut b = [0u8; 64];
+        let n = out.read(&mut b).unwrap();
+        gateway.push_str(std::str::from_utf8(&b[..n]).unwrap());
+    }
+    let gw: std::net::Ipv4Addr = gateway.trim().parse().expect("the first sandbox's gateway");
+    let other = std::net::Ipv4Addr::from(u32::from(gw) + 1).to_string();
+    let script = format!(
+        "{}; {}",
+        connect_line(&other, 9001),
+        connect_line(&other, 22)
+    );
+    let t0 = Instant::now();
+    let (st, out2) = run(&iso, &spec(&iso, &code, &script)).await;
+    first.control.kill();
+    let _ = tokio::time::timeout(Duration::from_secs(10), &mut first.exit).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out2}");
+    let lines: Vec<&str> = out2.lines().collect();
+    // Prohibited on the host, answered at once: not refused by the other sandbox's kernel.
+    assert_eq!(lines, ["No route to host"; 2], "{out2}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{out2}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_outbound_access_connects_fail_at_once() {
+    let Some(iso) = isolation("without_outbound_access_connects_fail_at_once") else {
+        return;
+    };
+    let code = code();
+    let open = greeter("0.0.0.0");
+    // Any address of the host: with outbound access it would answer.
+    let host = local_address();
+    let mut s = spec(
+        &iso,
+        &code,
+        &format!(
+            "{}; grep -c hako.host /etc/hosts",
+            connect_line(&host, open)
+        ),
+    );
+    let (st, out) = run(&iso, &s).await;
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    assert_eq!(out.lines().next(), Some("hello from the host"), "{out}");
+    s.outbound_network = false;
+    let t0 = Instant::now();
+    let (st, out) = run(&iso, &s).await;
+    assert_eq!(st, ExitStatus::Code(1), "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["Network is unreachable", "0"],
+        "{out}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "{out}");
+}
+
+/// The source address of the host's route to the outside (eth0's, here).
+fn local_address() -> String {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("192.0.2.1:9").unwrap(); // no packet is sent
+    s.local_addr().unwrap().ip().to_string()
 }

@@ -41,6 +41,19 @@ impl From<BTreeMap<String, String>> for Environment {
     }
 }
 
+/// Hako's reserved tag for a function's network (AWS has no such setting): `none` gives its
+/// sandboxes only their own loopback (the Runtime API and Hako's API are there), `outbound` (the
+/// default, as when the tag is absent) lets them reach the host and, through it, other hosts.
+pub const NETWORK_TAG: &str = "hako:network";
+/// The values [`NETWORK_TAG`] takes.
+pub const NETWORK_NONE: &str = "none";
+pub const NETWORK_OUTBOUND: &str = "outbound";
+
+/// Whether a function with these tags gets outbound network access.
+pub fn outbound_network(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(NETWORK_TAG).map(String::as_str) != Some(NETWORK_NONE)
+}
+
 /// The function's lifecycle state, as AWS reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{constraint, Error};
-use crate::function::{default_log_group, Environment, FunctionRecord, LastUpdateStatus, State};
+use crate::function::{
+    default_log_group, Environment, FunctionRecord, LastUpdateStatus, State, NETWORK_NONE,
+    NETWORK_OUTBOUND, NETWORK_TAG,
+};
 use crate::limits::*;
 use crate::names::{parse_new_function_name, Region};
 use crate::runtime::Runtime;
@@ -748,9 +751,9 @@ pub fn validate_create(
     let tags = req.tags.clone().unwrap_or_default();
     validate_tags(&tags)?;
     let dead_letter_target_arn = match req.dead_letter_config.as_ref() {
-        Some(d) => crate::event_invoke::validate_dead_letter_target(
-            d.target_arn.as_deref().unwrap_or(""),
-        )?,
+        Some(d) => {
+            crate::event_invoke::validate_dead_letter_target(d.target_arn.as_deref().unwrap_or(""))?
+        }
         None => None,
     };
     let Some(code) = req.code else {
@@ -826,6 +829,12 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
         if !tag_chars_ok(v) {
             return Err(Error::invalid(format!(
                 "The tag value for key '{k}' is not valid."
+            )));
+        }
+        if k == NETWORK_TAG && v != NETWORK_NONE && v != NETWORK_OUTBOUND {
+            return Err(Error::invalid(format!(
+                "The tag value for key '{k}' is not valid: Hako reserves it, with the values \
+                 '{NETWORK_NONE}' and '{NETWORK_OUTBOUND}'."
             )));
         }
     }

@@ -52,6 +52,9 @@ pub struct SandboxSpec {
     /// loopback (for the platform's API), returns it in [`Spawned::api_listener`] and puts its
     /// URL in `variable`; a backend whose sandboxes share the host's network puts `fallback` there.
     pub api_listener: Option<(String, String)>,
+    /// Whether the sandbox may reach beyond itself: the host (not its loopback-only listeners)
+    /// and, through it, other hosts. Backends whose sandboxes share the host's network ignore it.
+    pub outbound_network: bool,
 }
 
 /// Errors of starting or managing a sandbox.

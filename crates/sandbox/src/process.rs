@@ -244,6 +244,7 @@ mod tests {
             tmp_mb: 512,
             listener_env: None,
             api_listener: None,
+            outbound_network: true,
         }
     }
 

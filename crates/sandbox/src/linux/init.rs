@@ -6,8 +6,10 @@
 //!    sandbox's cgroups, unshares the mount, PID, IPC, UTS and network namespaces and forks;
 //!    it then waits for the inner init, kills it if Hako goes away (fd 3 closes), and finally
 //!    exits the way the function did, so that Hako sees the function's status;
+//!    While prepared, it also brings `lo` up and, for outbound access, creates the sandbox's veth
+//!    pair (see [`net`]);
 //! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem and
-//!    `pivot_root`s into it, sets the hostname, brings `lo` up, opens the Runtime API listener
+//!    `pivot_root`s into it, sets the hostname, opens the Runtime API listener
 //!    and sends it to Hako over fd 3 (SCM_RIGHTS), forks the function and reaps zombies until
 //!    the function exits (its exit takes every other process of the namespace with it);
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
@@ -48,6 +50,9 @@ pub(crate) struct PrepareSpec {
     pub(crate) inner_cgroup_procs: Vec<PathBuf>,
     /// The file and value that thaw the sandbox, used when Hako goes away while it is frozen.
     pub(crate) thaw: Option<(PathBuf, String)>,
+    /// Give the sandbox outbound access (a veth pair), ahead of its function.
+    #[serde(default)]
+    pub(crate) net: Option<net::NetPrepare>,
 }
 
 /// The second message: everything else, decided by Hako.
@@ -70,6 +75,10 @@ pub(crate) struct InitSpec {
     pub(crate) api_port: Option<u16>,
     pub(crate) seccomp: Vec<seccomp::Program>,
     pub(crate) nofile: u64,
+    /// Keep the outbound access prepared with the sandbox (else `eth0` goes down before the
+    /// function starts).
+    #[serde(default)]
+    pub(crate) outbound: bool,
     /// Print how long each step took (to the sandbox's output).
     #[serde(default)]
     pub(crate) timings: bool,
@@ -166,6 +175,14 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         None => None,
     };
     t.mark("cgroups");
+    // Opened in the host's network namespace, to create the sandbox's veth pair from there.
+    let host_netlink = match &prepare.net {
+        Some(_) => Some(
+            super::netlink::Netlink::open()
+                .map_err(|e| format!("cannot open a netlink socket: {e}"))?,
+        ),
+        None => None,
+    };
     let ns = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWIPC
@@ -173,6 +190,12 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         | CloneFlags::CLONE_NEWNET;
     nix::sched::unshare(ns).map_err(|e| format!("cannot create the namespaces: {e}"))?;
     t.mark("unshare");
+    net::loopback_up()?;
+    let attached = match (&prepare.net, host_netlink) {
+        (Some(plan), Some(mut host)) => Some(net::attach(&mut host, plan)?),
+        _ => None,
+    };
+    t.mark("network");
     let (status_r, status_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| format!("cannot create a pipe: {e}"))?;
     // SAFETY: this process is single-threaded (a fresh exec of the hako binary that started no
@@ -183,7 +206,7 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         ForkResult::Child => {
             drop(status_r);
             drop(thaw);
-            let code = match prepared_inner(&prepare, control.as_fd(), status_w) {
+            let code = match prepared_inner(&prepare, control.as_fd(), status_w, attached) {
                 Ok(never) => match never {},
                 Err(msg) => {
                     report_error(control.as_fd(), &msg);
@@ -205,6 +228,7 @@ fn prepared_inner(
     prepare: &PrepareSpec,
     control: BorrowedFd<'_>,
     status_w: OwnedFd,
+    attached: Option<net::Attached>,
 ) -> Result<std::convert::Infallible, String> {
     // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
     // it died before this line, Hako's kill swept the cgroup, which we are already in.
@@ -212,9 +236,16 @@ fn prepared_inner(
     for p in &prepare.inner_cgroup_procs {
         write_file(p, "0")?;
     }
-    let spec: InitSpec = read_message(control)?;
+    let mut spec: InitSpec = read_message(control)?;
     let mut t = Timings::default();
     t.mark("spec");
+    if let Some(a) = attached {
+        if spec.outbound {
+            mounts::add_host(&mut spec.mounts, net::HOST_NAME, a.gateway);
+        } else {
+            net::detach()?;
+        }
+    }
     inner(&spec, control, status_w, t)
 }
 
@@ -333,7 +364,6 @@ fn inner(
     t.mark("root");
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| format!("cannot set the hostname: {e}"))?;
-    net::loopback_up()?;
     let listener = match spec.listen_port {
         Some(port) => Some(
             std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {

@@ -8,13 +8,13 @@
 //! sends the Runtime API listener over it, and when Hako dies the socket closes and the sandbox
 //! dies with it.
 //!
-//! Not done yet: outbound network (the namespace has only `lo`), layers at `/opt`, user-namespace
-//! (rootless) operation.
+//! Not done yet: layers at `/opt`, user-namespace (rootless) operation.
 
 mod cgroups;
 mod init;
 mod mounts;
 mod net;
+mod netlink;
 mod seccomp;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -32,6 +32,7 @@ use nix::unistd::Pid;
 pub use cgroups::CgroupError;
 pub use init::init_main;
 pub use mounts::{RUNTIME_ROOT, TASK_ROOT};
+pub use net::{DEFAULT_SUBNET, HOST_NAME};
 pub use seccomp::SeccompError;
 
 use crate::{ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Spawned};
@@ -67,6 +68,9 @@ pub struct LinuxConfig {
     /// namespaces created): each one saves a cold start the hako exec and the cgroup v1 attach,
     /// which costs 5-17 ms after an idle period.
     pub prepared: usize,
+    /// The /16 the sandboxes' addresses come from (a /30 each), for outbound access through a
+    /// veth pair per sandbox; `None`: sandboxes have only their loopback.
+    pub subnet: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for LinuxConfig {
@@ -80,6 +84,7 @@ impl Default for LinuxConfig {
             hostname: "localhost".into(),
             state_dir: PathBuf::from("/run/hako"),
             prepared: 2,
+            subnet: Some(DEFAULT_SUBNET),
         }
     }
 }
@@ -127,6 +132,8 @@ struct Preparer {
     cfg: LinuxConfig,
     cgroups: cgroups::Cgroups,
     pool: std::sync::Mutex<Vec<Prepared>>,
+    /// The sandboxes' /16 when the host side of their network is set up.
+    subnet: Option<std::net::Ipv4Addr>,
     /// Set by [`Isolation::shutdown`]: nothing is prepared or spawned any more.
     closed: AtomicBool,
     /// Refills running now (shutdown waits for them, so that none leaves a sandbox behind).
@@ -173,6 +180,14 @@ impl Preparer {
                 cgroup_procs: cgroup.outer_procs_files(),
                 inner_cgroup_procs: cgroup.inner_procs_files(),
                 thaw: Some(cgroup.thaw_file()),
+                net: self.subnet.map(|base| net::NetPrepare {
+                    base,
+                    // Spread over the range: every Hako on the host allocates from it.
+                    first_slot: std::process::id()
+                        .wrapping_mul(613)
+                        .wrapping_add(NEXT_SANDBOX.load(Ordering::Relaxed) as u32),
+                    owner: format!("hako:{}", std::process::id()),
+                }),
             };
             let bytes = serde_json::to_vec(&prepare)
                 .map_err(|e| setup(format!("cannot encode the spec: {e}")))?;
@@ -350,11 +365,24 @@ impl LinuxIsolation {
             source,
         })?;
         let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
+        let subnet = cfg.subnet.and_then(|base| match net::host_setup(base) {
+            Ok(warning) => {
+                if let Some(w) = warning {
+                    tracing::warn!("{w}");
+                }
+                Some(base)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "linux sandboxes get no outbound network");
+                None
+            }
+        });
         Ok(LinuxIsolation {
             preparer: Arc::new(Preparer {
                 cfg,
                 cgroups,
                 pool: std::sync::Mutex::new(Vec::new()),
+                subnet,
                 closed: AtomicBool::new(false),
                 refilling: std::sync::atomic::AtomicUsize::new(0),
             }),
@@ -369,17 +397,24 @@ impl LinuxIsolation {
         self.preparer.cgroups.layout().version()
     }
 
-    /// Removes the cgroups (and kills the processes) of sandboxes whose Hako is gone, e.g. after
-    /// `kill -9`. Groups are named `<hako pid>-<n>`: those of live processes are left alone.
-    pub fn remove_leftovers(&self) -> usize {
-        self.preparer.cgroups.remove_leftovers(|name| {
+    /// Removes the cgroups (and kills the processes) and the host-side network links of
+    /// sandboxes whose Hako is gone, e.g. after `kill -9`. Groups are named `<hako pid>-<n>` and
+    /// links carry `hako:<pid>`: those of live processes are left alone. Returns how many cgroups
+    /// and links were removed.
+    pub fn remove_leftovers(&self) -> (usize, usize) {
+        let gone =
+            |pid: i32| pid as u32 != std::process::id() && kill(Pid::from_raw(pid), None).is_err();
+        let cgroups = self.preparer.cgroups.remove_leftovers(|name| {
             let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
-            match pid {
-                Some(pid) if pid as u32 == std::process::id() => false,
-                Some(pid) => kill(Pid::from_raw(pid), None).is_err(),
-                None => false,
-            }
-        })
+            pid.is_some_and(gone)
+        });
+        let links = net::remove_leftover_links(|pid| !gone(pid as i32));
+        (cgroups, links)
+    }
+
+    /// Whether sandboxes get outbound network access (the host side of it is set up).
+    pub fn has_outbound_network(&self) -> bool {
+        self.preparer.subnet.is_some()
     }
 
     /// Waits for the init's `OK` and takes the listeners it opened (the Runtime API's, then the
@@ -597,6 +632,7 @@ impl Isolation for LinuxIsolation {
             api_port: spec.api_listener.as_ref().map(|_| PLATFORM_API_PORT),
             seccomp: self.seccomp.clone(),
             nofile: MAX_FILES,
+            outbound: spec.outbound_network,
             timings: tracing::enabled!(tracing::Level::TRACE),
         };
         let result = (|| {

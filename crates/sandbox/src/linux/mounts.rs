@@ -153,6 +153,17 @@ pub(crate) fn system_plan(uid: u32, gid: u32, user: &str) -> Vec<MountOp> {
     ops
 }
 
+/// Adds `name` for `addr` to the plan's `/etc/hosts`.
+pub(crate) fn add_host(ops: &mut [MountOp], name: &str, addr: std::net::Ipv4Addr) {
+    for op in ops {
+        if let MountOp::File { path, contents, .. } = op {
+            if path == Path::new("/etc/hosts") {
+                contents.push_str(&format!("{addr}\t{name}\n"));
+            }
+        }
+    }
+}
+
 /// Whether `p` is already visible through one of the system binds.
 fn under_system_dir(p: &Path) -> bool {
     SYSTEM_DIRS.iter().any(|d| p.starts_with(d))

@@ -1,11 +1,234 @@
-//! The sandbox's network: its own namespace with only `lo` (outbound access through a veth pair is
-//! not done yet), the Runtime API listener opened inside it, and the fd passing that hands the
-//! listener to Hako.
+//! The sandbox's network: its own namespace with `lo` (where the Runtime API listener is opened,
+//! and handed to Hako over the control socket) and, for outbound access, `eth0`: one end of a veth
+//! pair whose other end (`hk<slot>`) is in the host's namespace.
+//!
+//! Addressing: the sandboxes' range (a /16, [`DEFAULT_SUBNET`]) is cut into /30s, one per
+//! sandbox: slot `n` has the host side at `base + 4n + 1` (the sandbox's gateway, named
+//! `hako.host` in its `/etc/hosts`) and the sandbox at `base + 4n + 2`. The host-side link's
+//! name is the slot, so the kernel allocates slots across every Hako on the host (a taken name
+//! is `EEXIST`: the next slot is tried), and its alias (`hako:<pid>`) names the Hako that owns
+//! it, for the sweep of leftovers at start. The pair is created by the sandbox's init while it
+//! is prepared (ahead of demand), with the peer created directly in the sandbox's namespace (no
+//! namespace move), and disappears with that namespace.
+//!
+//! Host side, set once at start ([`host_setup`]): IPv4 forwarding, a policy rule that prohibits
+//! traffic from the range to the range (sandboxes cannot reach each other; the host's own
+//! addresses stay reachable, being local), and masquerading of the range's traffic that leaves
+//! the host (an nftables table `ip hako`, through the `nft` tool when it is installed).
+//! Listeners bound to the host's 127.0.0.1 stay out of reach: the sandbox's 127.0.0.1 is its own.
 
 use std::io::{IoSlice, IoSliceMut};
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use serde::{Deserialize, Serialize};
+
+use super::netlink::{Netlink, Rule};
+
+/// The sandboxes' addresses unless configured otherwise: 10.213.0.0/16.
+pub const DEFAULT_SUBNET: Ipv4Addr = Ipv4Addr::new(10, 213, 0, 0);
+/// The range's prefix length; each sandbox gets a /30 of it.
+pub(crate) const SUBNET_PREFIX: u8 = 16;
+const SLOTS: u32 = 1 << (32 - SUBNET_PREFIX as u32 - 2);
+/// Host-side links are named `hk<slot>`.
+pub(crate) const HOST_LINK_PREFIX: &str = "hk";
+/// The sandbox's side of its veth pair.
+const SANDBOX_LINK: &str = "eth0";
+/// The name of the sandbox's gateway (the host) in the sandbox's `/etc/hosts`.
+pub const HOST_NAME: &str = "hako.host";
+/// Priority of the rule that keeps sandboxes apart (before the main table's 32766; the rule for
+/// the host's own traffic comes just before it).
+const RULE_PRIORITY: u32 = 32000;
+/// How many slots an init tries before giving up.
+const SLOT_ATTEMPTS: u32 = 512;
+
+/// What the sandbox's outer helper needs to give the sandbox outbound access.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct NetPrepare {
+    /// The first address of the sandboxes' /16.
+    pub(crate) base: Ipv4Addr,
+    /// The slot to try first (then the next ones).
+    pub(crate) first_slot: u32,
+    /// The alias of the host-side link: `hako:<pid>` of the Hako that owns it.
+    pub(crate) owner: String,
+}
+
+/// The addresses a sandbox got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Attached {
+    /// The host side: the sandbox's gateway.
+    pub(crate) gateway: Ipv4Addr,
+    pub(crate) address: Ipv4Addr,
+}
+
+/// The gateway and sandbox addresses of a slot.
+fn slot_addresses(base: Ipv4Addr, slot: u32) -> (Ipv4Addr, Ipv4Addr) {
+    let first = u32::from(base) + (slot % SLOTS) * 4;
+    (Ipv4Addr::from(first + 1), Ipv4Addr::from(first + 2))
+}
+
+/// Gives the calling process's (new) network namespace its veth pair, addresses and default
+/// route. `host` is a netlink socket opened in the host's namespace before the unshare. Runs in
+/// the single-threaded init.
+pub(crate) fn attach(host: &mut Netlink, plan: &NetPrepare) -> Result<Attached, String> {
+    let ns = std::fs::File::open("/proc/self/ns/net")
+        .map_err(|e| format!("cannot open the sandbox's network namespace: {e}"))?;
+    // IPv4 only: no IPv6 link-local address on eth0 (this is the new namespace's /proc/sys).
+    let _ = std::fs::write("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+    let mut slot = None;
+    for i in 0..SLOT_ATTEMPTS {
+        let s = (plan.first_slot.wrapping_add(i)) % SLOTS;
+        let name = format!("{HOST_LINK_PREFIX}{s}");
+        match host.add_veth(&name, SANDBOX_LINK, ns.as_raw_fd()) {
+            Ok(()) => {
+                slot = Some((s, name));
+                break;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+            Err(e) => return Err(format!("cannot create the sandbox's veth pair: {e}")),
+        }
+    }
+    let Some((slot, name)) = slot else {
+        return Err(format!(
+            "no free network slot among {SLOT_ATTEMPTS} (every {HOST_LINK_PREFIX}<n> link is taken)"
+        ));
+    };
+    let (gateway, address) = slot_addresses(plan.base, slot);
+    let err = |what: &str| {
+        let what = what.to_string();
+        move |e: std::io::Error| format!("cannot {what}: {e}")
+    };
+    let hi = host.index(&name).map_err(err("find the host side"))?;
+    host.add_address(hi, gateway, 30)
+        .map_err(err("address the host side"))?;
+    host.set_link(hi, true, Some(&plan.owner))
+        .map_err(err("bring the host side up"))?;
+    let mut inside = Netlink::open().map_err(err("open a netlink socket"))?;
+    let si = inside.index(SANDBOX_LINK).map_err(err("find eth0"))?;
+    inside
+        .set_link(si, true, None)
+        .map_err(err("bring eth0 up"))?;
+    inside
+        .add_address(si, address, 30)
+        .map_err(err("address eth0"))?;
+    inside
+        .add_default_route(si, gateway)
+        .map_err(err("add the default route"))?;
+    // The rest of the range (other sandboxes) is prohibited on the host; this makes a connect
+    // there fail at once instead of waiting for the host's (rate-limited) ICMP answer.
+    inside
+        .add_unreachable_route(plan.base, SUBNET_PREFIX)
+        .map_err(err("add the route for the other sandboxes"))?;
+    Ok(Attached { gateway, address })
+}
+
+/// Takes the sandbox's outbound access away (its `eth0` down: connects to anything but its own
+/// loopback fail at once with `ENETUNREACH`). Runs in the sandbox's namespace, as root.
+pub(crate) fn detach() -> Result<(), String> {
+    let mut nl = Netlink::open().map_err(|e| format!("cannot open a netlink socket: {e}"))?;
+    let i = nl
+        .index(SANDBOX_LINK)
+        .map_err(|e| format!("cannot find eth0: {e}"))?;
+    nl.set_link(i, false, None)
+        .map_err(|e| format!("cannot bring eth0 down: {e}"))
+}
+
+/// The host's part, once at start: forwarding, the rule that keeps sandboxes apart, and
+/// masquerading for traffic leaving the host. Returns a warning when masquerading could not be
+/// set up (sandboxes then reach the host but nothing beyond it).
+pub(crate) fn host_setup(base: Ipv4Addr) -> Result<Option<String>, String> {
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+        .map_err(|e| format!("cannot turn IPv4 forwarding on: {e}"))?;
+    let mut nl = Netlink::open().map_err(|e| format!("cannot open a netlink socket: {e}"))?;
+    let rule = Rule {
+        net: base,
+        prefix: SUBNET_PREFIX,
+        to_net: false,
+        iif: Some("lo"),
+        lookup_main: true,
+        priority: RULE_PRIORITY - 1,
+    };
+    // The host's own traffic from the range (its side of each pair: answers to sandboxes) is
+    // routed as usual; what comes from a sandbox for the range is prohibited.
+    nl.add_rule(rule)
+        .and_then(|()| {
+            nl.add_rule(Rule {
+                to_net: true,
+                iif: None,
+                lookup_main: false,
+                priority: RULE_PRIORITY,
+                ..rule
+            })
+        })
+        .map_err(|e| format!("cannot add the rules that keep sandboxes apart: {e}"))?;
+    Ok(masquerade(base).err())
+}
+
+/// (Re)creates the nftables table `ip hako` that masquerades the range's traffic leaving the
+/// host. Idempotent; shared by every Hako on the host.
+fn masquerade(base: Ipv4Addr) -> Result<(), String> {
+    use std::io::Write;
+    let net = format!("{base}/{SUBNET_PREFIX}");
+    let rules = format!(
+        "table ip hako {{}}\ndelete table ip hako\ntable ip hako {{\n  chain postrouting {{\n    \
+         type nat hook postrouting priority srcnat; policy accept;\n    \
+         ip saddr {net} ip daddr != {net} masquerade\n  }}\n}}\n"
+    );
+    let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or("nft (nftables) is not installed: sandboxes reach this host but not beyond it")?;
+    let mut child = std::process::Command::new(nft)
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {nft}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(rules.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run {nft}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "nft could not set up masquerading: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes the host-side links (`hk<n>`) whose owner (`hako:<pid>` alias) is not running, e.g.
+/// after a `kill -9` of Hako when something kept a sandbox's namespace alive. Returns how many.
+pub(crate) fn remove_leftover_links(alive: impl Fn(u32) -> bool) -> usize {
+    let Ok(mut nl) = Netlink::open() else {
+        return 0;
+    };
+    let Ok(links) = nl.links() else {
+        return 0;
+    };
+    let mut n = 0;
+    for l in links {
+        let is_ours = l
+            .name
+            .strip_prefix(HOST_LINK_PREFIX)
+            .is_some_and(|s| s.parse::<u32>().is_ok());
+        let owner = l
+            .alias
+            .as_deref()
+            .and_then(|a| a.strip_prefix("hako:"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let (true, Some(pid)) = (is_ours, owner) {
+            if !alive(pid) && nl.delete_link(l.index).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
 
 /// Brings the namespace's loopback interface up.
 pub(crate) fn loopback_up() -> Result<(), String> {
@@ -114,6 +337,27 @@ pub(crate) fn recv_with_fds(
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn slots_are_30s_of_the_range() {
+        let base = DEFAULT_SUBNET;
+        assert_eq!(
+            slot_addresses(base, 0),
+            (Ipv4Addr::new(10, 213, 0, 1), Ipv4Addr::new(10, 213, 0, 2))
+        );
+        assert_eq!(
+            slot_addresses(base, 70),
+            (Ipv4Addr::new(10, 213, 1, 25), Ipv4Addr::new(10, 213, 1, 26))
+        );
+        assert_eq!(
+            slot_addresses(base, SLOTS - 1),
+            (
+                Ipv4Addr::new(10, 213, 255, 253),
+                Ipv4Addr::new(10, 213, 255, 254)
+            )
+        );
+        assert_eq!(slot_addresses(base, SLOTS), slot_addresses(base, 0));
+    }
 
     #[test]
     fn a_listener_crosses_a_socketpair() {
