@@ -8,8 +8,8 @@
 //!    exits the way the function did, so that Hako sees the function's status;
 //!    While prepared, it also brings `lo` up and, for outbound access, creates the sandbox's veth
 //!    pair (see [`net`]);
-//! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem and
-//!    `pivot_root`s into it, sets the hostname, opens the Runtime API listener
+//! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem (its
+//!    per-host part while prepared, then the function's part) and `pivot_root`s into it, sets the hostname, opens the Runtime API listener
 //!    and sends it to Hako over fd 3 (SCM_RIGHTS), forks the function and reaps zombies until
 //!    the function exits (its exit takes every other process of the namespace with it);
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
@@ -50,6 +50,10 @@ pub(crate) struct PrepareSpec {
     pub(crate) inner_cgroup_procs: Vec<PathBuf>,
     /// The file and value that thaw the sandbox, used when Hako goes away while it is frozen.
     pub(crate) thaw: Option<(PathBuf, String)>,
+    /// The host directory the root is assembled on.
+    pub(crate) root: PathBuf,
+    /// The per-host part of the root, assembled ahead of the function.
+    pub(crate) system_mounts: Vec<MountOp>,
     /// Give the sandbox outbound access (a veth pair), ahead of its function.
     #[serde(default)]
     pub(crate) net: Option<net::NetPrepare>,
@@ -65,8 +69,7 @@ pub(crate) struct InitSpec {
     pub(crate) hostname: String,
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    /// The host directory the root is assembled on.
-    pub(crate) root: PathBuf,
+    /// The function's part of the root.
     pub(crate) mounts: Vec<MountOp>,
     /// Open the Runtime API listener on 127.0.0.1 at this port.
     pub(crate) listen_port: Option<u16>,
@@ -236,17 +239,24 @@ fn prepared_inner(
     for p in &prepare.inner_cgroup_procs {
         write_file(p, "0")?;
     }
-    let mut spec: InitSpec = read_message(control)?;
+    // The per-host part of the root (most of its mounts, /proc among them), ahead of demand.
+    match attached {
+        Some(a) => {
+            let mut system = prepare.system_mounts.clone();
+            mounts::add_host(&mut system, net::HOST_NAME, a.gateway);
+            mounts::prepare_root(&prepare.root, &system)?;
+        }
+        None => mounts::prepare_root(&prepare.root, &prepare.system_mounts)?,
+    }
+    let spec: InitSpec = read_message(control)?;
     let mut t = Timings::default();
     t.mark("spec");
-    if let Some(a) = attached {
-        if spec.outbound {
-            mounts::add_host(&mut spec.mounts, net::HOST_NAME, a.gateway);
-        } else {
-            net::detach()?;
-        }
+    if attached.is_some() && !spec.outbound {
+        net::detach()?;
+        // No hako.host either.
+        mounts::rewrite_file(&prepare.root, &prepare.system_mounts, "/etc/hosts")?;
     }
-    inner(&spec, control, status_w, t)
+    inner(&spec, &prepare.root, control, status_w, t)
 }
 
 /// Waits for the inner init; kills it when Hako closes the control socket. Returns the exit code
@@ -356,11 +366,12 @@ fn reraise(sig: i32) -> i32 {
 /// The inner init (PID 1 of the sandbox). Only returns on error.
 fn inner(
     spec: &InitSpec,
+    root: &std::path::Path,
     control: BorrowedFd<'_>,
     status_w: OwnedFd,
     mut t: Timings,
 ) -> Result<std::convert::Infallible, String> {
-    mounts::build_root(&spec.root, &spec.mounts)?;
+    mounts::finish_root(root, &spec.mounts)?;
     t.mark("root");
     nix::unistd::sethostname(&spec.hostname)
         .map_err(|e| format!("cannot set the hostname: {e}"))?;

@@ -110,8 +110,6 @@ pub enum LinuxError {
 pub struct LinuxIsolation {
     preparer: Arc<Preparer>,
     seccomp: Vec<seccomp::Program>,
-    system_mounts: Vec<mounts::MountOp>,
-    root: PathBuf,
 }
 
 /// A sandbox's init started ahead of demand: it has joined its (still unlimited) cgroups and
@@ -132,6 +130,10 @@ struct Preparer {
     cfg: LinuxConfig,
     cgroups: cgroups::Cgroups,
     pool: std::sync::Mutex<Vec<Prepared>>,
+    /// The per-host part of every sandbox's root, assembled while a sandbox is prepared.
+    system_mounts: Vec<mounts::MountOp>,
+    /// The host directory roots are assembled on (in each sandbox's own mount namespace).
+    root: PathBuf,
     /// The sandboxes' /16 when the host side of their network is set up.
     subnet: Option<std::net::Ipv4Addr>,
     /// Set by [`Isolation::shutdown`]: nothing is prepared or spawned any more.
@@ -180,6 +182,8 @@ impl Preparer {
                 cgroup_procs: cgroup.outer_procs_files(),
                 inner_cgroup_procs: cgroup.inner_procs_files(),
                 thaw: Some(cgroup.thaw_file()),
+                root: self.root.clone(),
+                system_mounts: self.system_mounts.clone(),
                 net: self.subnet.map(|base| net::NetPrepare {
                     base,
                     // Spread over the range: every Hako on the host allocates from it.
@@ -382,13 +386,13 @@ impl LinuxIsolation {
                 cfg,
                 cgroups,
                 pool: std::sync::Mutex::new(Vec::new()),
+                system_mounts,
+                root,
                 subnet,
                 closed: AtomicBool::new(false),
                 refilling: std::sync::atomic::AtomicUsize::new(0),
             }),
             seccomp,
-            system_mounts,
-            root,
         })
     }
 
@@ -612,7 +616,6 @@ impl Isolation for LinuxIsolation {
             env.push((var.clone(), format!("http://127.0.0.1:{PLATFORM_API_PORT}")));
         }
         let plan = mounts::sandbox_plan(
-            &self.system_mounts,
             &spec.code_dir,
             spec.runtime_dir.as_deref(),
             &spec.readonly_mounts,
@@ -626,7 +629,6 @@ impl Isolation for LinuxIsolation {
             hostname: self.preparer.cfg.hostname.clone(),
             uid: self.preparer.cfg.uid,
             gid: self.preparer.cfg.gid,
-            root: self.root.clone(),
             mounts: plan,
             listen_port: spec.listener_env.as_ref().map(|_| RUNTIME_API_PORT),
             api_port: spec.api_listener.as_ref().map(|_| PLATFORM_API_PORT),

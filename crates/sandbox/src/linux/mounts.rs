@@ -1,5 +1,7 @@
 //! The sandbox's root filesystem: a plan (plain data, computed by Hako from the host's layout and
-//! the spec) and its execution inside the sandbox's init, ending in `pivot_root`.
+//! the spec) and its execution inside the sandbox's init, ending in `pivot_root`. The per-host
+//! part ([`system_plan`]) is assembled while the sandbox is prepared, ahead of demand
+//! ([`prepare_root`]); the function's part ([`sandbox_plan`]) on its cold start ([`finish_root`]).
 //!
 //! The root is a small tmpfs holding: the host's system directories read-only (`/usr`, `/lib*`,
 //! `/bin`, `/sbin`, or the symlinks a merged-/usr host has for them), an `/etc` with only
@@ -164,24 +166,39 @@ pub(crate) fn add_host(ops: &mut [MountOp], name: &str, addr: std::net::Ipv4Addr
     }
 }
 
+/// Writes the file at `path` of the root being assembled at `root` again with its contents in
+/// `ops` (undoing [`add_host`] after [`prepare_root`]).
+pub(crate) fn rewrite_file(root: &Path, ops: &[MountOp], path: &str) -> Result<(), String> {
+    for op in ops {
+        if let MountOp::File {
+            path: p, contents, ..
+        } = op
+        {
+            if p == Path::new(path) {
+                let host = inside(root, p);
+                std::fs::write(&host, contents).map_err(io("write", &host))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether `p` is already visible through one of the system binds.
 fn under_system_dir(p: &Path) -> bool {
     SYSTEM_DIRS.iter().any(|d| p.starts_with(d))
 }
 
-/// The whole plan of one sandbox.
+/// The function's part of a sandbox's plan (after the per-host part, [`system_plan`]).
 pub(crate) fn sandbox_plan(
-    system: &[MountOp],
     code_dir: &Path,
     runtime_dir: Option<&Path>,
     readonly_mounts: &[PathBuf],
     tmp_mb: u64,
 ) -> Vec<MountOp> {
-    let mut ops = system.to_vec();
-    ops.push(MountOp::BindRo {
+    let mut ops = vec![MountOp::BindRo {
         src: code_dir.into(),
         dst: TASK_ROOT.into(),
-    });
+    }];
     if let Some(r) = runtime_dir {
         ops.push(MountOp::BindRo {
             src: r.into(),
@@ -314,10 +331,10 @@ fn mask_proc(proc: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Assembles the root at `root` (a host directory) and makes it the process's `/`: runs in the
-/// sandbox's init, in its own mount namespace, as root.
-pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
-    use std::os::unix::fs::{symlink, PermissionsExt};
+/// Starts the root at `root` (a host directory) with the ops of the per-host plan: runs in the
+/// sandbox's init, in its own mount namespace, as root, while the sandbox is prepared (ahead of
+/// its function).
+pub(crate) fn prepare_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
     // Nothing of what follows may propagate to the host.
     mount(
         None::<&str>,
@@ -335,6 +352,27 @@ pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
         Some("size=4m,mode=0755"),
     )
     .map_err(errno("mount the root tmpfs on", root))?;
+    apply(root, ops)
+}
+
+/// Adds the function's ops to the root [`prepare_root`] started and makes it the process's `/`,
+/// read-only.
+pub(crate) fn finish_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
+    apply(root, ops)?;
+    // pivot_root(".", "."): the old root ends up stacked under the new one, then is detached.
+    nix::unistd::chdir(root).map_err(errno("chdir to", root))?;
+    nix::unistd::pivot_root(".", ".").map_err(errno("pivot_root to", root))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(errno("detach the old root", Path::new("/")))?;
+    nix::unistd::chdir("/").map_err(errno("chdir to", Path::new("/")))?;
+    let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(None::<&str>, "/", None::<&str>, ro, None::<&str>)
+        .map_err(errno("make read-only", Path::new("/")))?;
+    Ok(())
+}
+
+/// Runs `ops` on the root being assembled at `root`.
+fn apply(root: &Path, ops: &[MountOp]) -> Result<(), String> {
+    use std::os::unix::fs::{symlink, PermissionsExt};
     for op in ops {
         match op {
             MountOp::BindRo { src, dst } => bind_ro(src, &inside(root, dst))?,
@@ -392,14 +430,6 @@ pub(crate) fn build_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
             }
         }
     }
-    // pivot_root(".", "."): the old root ends up stacked under the new one, then is detached.
-    nix::unistd::chdir(root).map_err(errno("chdir to", root))?;
-    nix::unistd::pivot_root(".", ".").map_err(errno("pivot_root to", root))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(errno("detach the old root", Path::new("/")))?;
-    nix::unistd::chdir("/").map_err(errno("chdir to", Path::new("/")))?;
-    let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount(None::<&str>, "/", None::<&str>, ro, None::<&str>)
-        .map_err(errno("make read-only", Path::new("/")))?;
     Ok(())
 }
 
@@ -409,9 +439,7 @@ mod tests {
 
     #[test]
     fn the_plan_has_code_runtime_and_sized_tmp() {
-        let system = vec![MountOp::Proc];
         let plan = sandbox_plan(
-            &system,
             Path::new("/data/code/abc"),
             Some(Path::new("/data/runtimes")),
             &[
@@ -424,7 +452,6 @@ mod tests {
         assert_eq!(
             plan,
             vec![
-                MountOp::Proc,
                 MountOp::BindRo {
                     src: "/data/code/abc".into(),
                     dst: TASK_ROOT.into()
