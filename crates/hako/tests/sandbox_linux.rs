@@ -629,3 +629,100 @@ fn local_address() -> String {
     s.connect("192.0.2.1:9").unwrap(); // no packet is sent
     s.local_addr().unwrap().ip().to_string()
 }
+
+/// A network namespace standing for "another host", joined to this one by a veth pair
+/// (198.18.<n>.1 here, 198.18.<n>.2 there); removed on drop.
+struct OtherHost {
+    ns: String,
+    near: std::net::Ipv4Addr,
+    far: std::net::Ipv4Addr,
+}
+
+impl OtherHost {
+    fn new() -> OtherHost {
+        let id = std::process::id() % 250;
+        let ns = format!("hako-test-other-{}", std::process::id());
+        let (here, there) = (format!("hxo{id}"), format!("hxi{id}"));
+        let near = format!("198.18.{id}.1");
+        let far = format!("198.18.{id}.2");
+        let ip = |args: &[&str]| {
+            let st = std::process::Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &ns])
+            .status();
+        ip(&["netns", "add", &ns]);
+        let other = OtherHost {
+            ns: ns.clone(),
+            near: near.parse().unwrap(),
+            far: far.parse().unwrap(),
+        };
+        ip(&["link", "add", &here, "type", "veth", "peer", "name", &there]);
+        ip(&["link", "set", &there, "netns", &ns]);
+        ip(&["addr", "add", &format!("{near}/30"), "dev", &here]);
+        ip(&["link", "set", &here, "up"]);
+        let far_net = format!("{far}/30");
+        for args in [
+            ["addr", "add", far_net.as_str(), "dev", there.as_str()].as_slice(),
+            &["link", "set", there.as_str(), "up"],
+            &["link", "set", "lo", "up"],
+        ] {
+            let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        }
+        other
+    }
+
+    /// Starts a server there that answers each connection with the address it came from.
+    fn echo_peer_address(&self, port: u16) -> std::process::Child {
+        let code = format!(
+            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('{}',{port}))\ns.listen(4)\ns.settimeout(20)\nc,a=s.accept()\nc.sendall(a[0].encode())\nc.close()\n",
+            self.far
+        );
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &self.ns, "timeout", "25", "python3", "-c", &code])
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for OtherHost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_traffic_leaves_the_host_masqueraded() {
+    let Some(iso) = isolation("outbound_traffic_leaves_the_host_masqueraded") else {
+        return;
+    };
+    if !Path::new("/usr/sbin/nft").exists() && !Path::new("/sbin/nft").exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("nftables (nft) is not installed: scripts/test installs it");
+        }
+        eprintln!("SKIPPED outbound_traffic_leaves_the_host_masqueraded: nft is not installed");
+        return;
+    }
+    let other = OtherHost::new();
+    let port = 7000 + (std::process::id() % 1000) as u16;
+    let mut server = other.echo_peer_address(port);
+    // Let the server bind (bounded: the sandbox's connect below is retried too).
+    std::thread::sleep(Duration::from_millis(300));
+    let code = code();
+    let script = format!(
+        "for i in 1 2 3 4 5; do (timeout 5 bash -c 'exec 3<>/dev/tcp/{}/{port} && cat <&3' 2>/dev/null) && break; sleep 0.3; done; echo",
+        other.far
+    );
+    let (st, out) = run(&iso, &spec(&iso, &code, &script)).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(st, ExitStatus::Code(0), "{out}");
+    // The other host saw the host's address on that link, not the sandbox's private one.
+    assert_eq!(out.trim(), other.near.to_string(), "{out}");
+}
