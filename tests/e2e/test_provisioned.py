@@ -351,7 +351,7 @@ def test_spill_over_beyond_the_provisioned_count(client, server):
         client.delete_function(FunctionName=name)
 
 
-def test_an_alias_provisions_its_version_and_takes_it_along(client):
+def test_an_alias_provisions_its_version_and_takes_it_along(client, server):
     name = new_function(client, versions=2)
     try:
         client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
@@ -361,6 +361,12 @@ def test_an_alias_provisions_its_version_and_takes_it_along(client):
         assert init_type(client, name, "live") == "provisioned-concurrency"
         assert init_type(client, name, "1") == "provisioned-concurrency"
         assert init_type(client, name, "2") == "on-demand"
+        # Its metrics name the alias, as AWS's Resource dimension does.
+        text = scrape(server.endpoint)
+        assert sample(text, "hako_lambda_provisioned_concurrency_invocations_total",
+                      f"{name}:live") == 2
+        assert sample(text, "hako_lambda_provisioned_concurrency_invocations_total",
+                      f"{name}:1") == 0
         # Moving the alias moves its provisioned concurrency.
         client.update_alias(FunctionName=name, Name="live", FunctionVersion="2")
         wait_status(client, name, "live")

@@ -55,7 +55,7 @@ impl ApiState {
                 .ok_or_else(|| Error::not_found("no such alias"))
                 .and_then(|v| self.resolve(&c.function_name, &v));
             match resolved {
-                Ok(f) => self.engine.provision(&f, c.requested),
+                Ok(f) => self.engine.provision(&f, &c.qualifier, c.requested),
                 Err(e) => {
                     tracing::warn!(function = %c.function_name, qualifier = %c.qualifier, error = %e, "cannot provision a stored configuration")
                 }
@@ -181,7 +181,7 @@ impl ApiState {
         };
         self.engine.unprovision(function, old_version);
         match self.resolve(function, new_version) {
-            Ok(f) => self.engine.provision(&f, c.requested),
+            Ok(f) => self.engine.provision(&f, alias, c.requested),
             Err(e) => {
                 tracing::warn!(function, alias, error = %e, "cannot provision the alias's new version")
             }
@@ -262,7 +262,7 @@ pub(crate) async fn put(
         last_modified: format_last_modified(time::OffsetDateTime::now_utc()),
     };
     st.db.put_provisioned(&rec)?;
-    st.engine.provision(&f, n);
+    st.engine.provision(&f, &t.qualifier, n);
     tracing::info!(function = %t.function, qualifier = %t.qualifier, version = %t.version, requested = n, "provisioned concurrency set");
     Ok(json_response(
         StatusCode::ACCEPTED,

@@ -141,6 +141,7 @@ impl FunctionState {
         FunctionState {
             counter: FunctionCounter::new(),
             versions: Mutex::new(HashMap::new()),
+            provisioned_qualifiers: Mutex::new(std::collections::HashSet::new()),
         }
     }
 }
@@ -177,6 +178,9 @@ struct VersionState {
 struct FunctionState {
     counter: FunctionCounter,
     versions: Mutex<HashMap<String, VersionState>>,
+    /// The qualifiers provisioned concurrency was ever configured on (their metric series go
+    /// with the function).
+    provisioned_qualifiers: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The engine.
@@ -370,6 +374,9 @@ impl Engine {
                 p.retire(self);
             }
             self.metrics.forget(name, &version);
+        }
+        for qualifier in state.provisioned_qualifiers.lock().drain() {
+            self.metrics.forget(name, &qualifier);
         }
     }
 
@@ -711,9 +718,7 @@ impl Engine {
         let (pool, metrics, provisioned) = self.version_of(&state, f);
         // A provisioned sandbox first; without a free one the invocation spills over to
         // on-demand concurrency.
-        let mut provisioned_sb = provisioned
-            .as_ref()
-            .and_then(|p| self.take_provisioned(p, &metrics));
+        let mut provisioned_sb = provisioned.as_ref().and_then(|p| self.take_provisioned(p));
         let lease = match provisioned_sb {
             Some(_) => Ok(self.account.acquire_provisioned()),
             None => self.account.try_acquire(&state.counter),
@@ -728,8 +733,8 @@ impl Engine {
                 return Err(e);
             }
         };
-        if provisioned.is_some() && provisioned_sb.is_none() {
-            metrics.spilled_over();
+        if let (Some(p), None) = (&provisioned, &provisioned_sb) {
+            p.metrics.spilled_over();
         }
         metrics.started();
         let _permit = Permit {
@@ -795,7 +800,7 @@ impl Engine {
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
             if let Some(p) = from_provisioned {
-                self.give_back_provisioned(p, sb, &metrics);
+                self.give_back_provisioned(p, sb);
             } else if sb.is_alive()
                 && !pool.retired.load(Ordering::Acquire)
                 && !self.closing.load(Ordering::Acquire)

@@ -34,9 +34,11 @@
 //!
 //! "function" labels are `function_name` (the function's name) and `resource`: the name for
 //! `$LATEST`, `name:version` for a published version (AWS's `Resource` dimension; aliases will
-//! add `name:alias`; a provisioned concurrency configuration on an alias is counted under the
-//! alias's version). Summing by `function_name` gives AWS's per-function figure (but for the
-//! utilisation, a ratio per version).
+//! add `name:alias`). The provisioned-concurrency metrics name the qualifier of the configuration,
+//! as AWS does: `name:alias` for one on an alias, `name:version` for one on a version. Summing by
+//! `function_name` gives AWS's per-function figure (but for the utilisation, a ratio).
+//! A configuration's series stay after it is removed (counters keep their history) and go with
+//! the function.
 //!
 //! # Cardinality
 //!
@@ -328,10 +330,6 @@ impl Metrics {
             duration: self.duration.get_or_create_owned(&l),
             concurrent: self.concurrent.get_or_create_owned(&l),
             cold_starts: self.cold_starts.get_or_create_owned(&l),
-            provisioned_concurrent: self.provisioned_concurrent.get_or_create_owned(&l),
-            provisioned_invocations: self.provisioned_invocations.get_or_create_owned(&l),
-            provisioned_spillover: self.provisioned_spillover.get_or_create_owned(&l),
-            provisioned_utilization: self.provisioned_utilization.get_or_create_owned(&l),
             dead_letter_errors: self.dead_letter_errors.get_or_create_owned(&l),
             destination_delivery_failures: self
                 .destination_delivery_failures
@@ -342,7 +340,19 @@ impl Metrics {
         }
     }
 
-    /// Drops the series of a function version (when the function is deleted).
+    /// The handles of one provisioned concurrency configuration (`qualifier`: its version or
+    /// alias).
+    pub(crate) fn provisioned(&self, name: &str, qualifier: &str) -> ProvisionedMetrics {
+        let l = FunctionLabels::new(name, qualifier);
+        ProvisionedMetrics {
+            concurrent: self.provisioned_concurrent.get_or_create_owned(&l),
+            invocations: self.provisioned_invocations.get_or_create_owned(&l),
+            spillover: self.provisioned_spillover.get_or_create_owned(&l),
+            utilization: self.provisioned_utilization.get_or_create_owned(&l),
+        }
+    }
+
+    /// Drops the series of a function version or alias (when the function is deleted).
     pub(crate) fn forget(&self, name: &str, version: &str) {
         let l = FunctionLabels::new(name, version);
         self.invocations.remove(&l);
@@ -385,10 +395,6 @@ pub(crate) struct FunctionMetrics {
     duration: Histogram,
     concurrent: Gauge,
     cold_starts: Counter,
-    provisioned_concurrent: Gauge,
-    provisioned_invocations: Counter,
-    provisioned_spillover: Counter,
-    provisioned_utilization: RatioGauge,
     dead_letter_errors: Counter,
     destination_delivery_failures: Counter,
     async_events_received: Counter,
@@ -442,30 +448,6 @@ impl FunctionMetrics {
         self.cold_starts.inc();
     }
 
-    /// An invocation took a provisioned sandbox; `utilization` is the version's now.
-    pub(crate) fn provisioned_started(&self, utilization: f64) {
-        self.provisioned_concurrent.inc();
-        self.provisioned_invocations.inc();
-        self.provisioned_utilization.set(utilization);
-    }
-
-    /// An invocation gave its provisioned sandbox back.
-    pub(crate) fn provisioned_ended(&self, utilization: f64) {
-        self.provisioned_concurrent.dec();
-        self.provisioned_utilization.set(utilization);
-    }
-
-    /// The version's provisioned sandboxes changed (allocated or removed).
-    pub(crate) fn provisioned_utilization(&self, utilization: f64) {
-        self.provisioned_utilization.set(utilization);
-    }
-
-    /// An invocation of a version with provisioned concurrency found it all in use and ran
-    /// on-demand.
-    pub(crate) fn spilled_over(&self) {
-        self.provisioned_spillover.inc();
-    }
-
     /// An invocation ran: `duration` is the function's time on the event (none when no sandbox
     /// could take it), `error` whether it ended in a function error.
     pub(crate) fn finished(&self, duration: Option<Duration>, error: bool) {
@@ -476,6 +458,40 @@ impl FunctionMetrics {
         if let Some(d) = duration {
             self.duration.observe(d.as_secs_f64() * 1000.0);
         }
+    }
+}
+
+/// The pre-resolved handles of one provisioned concurrency configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ProvisionedMetrics {
+    concurrent: Gauge,
+    invocations: Counter,
+    spillover: Counter,
+    utilization: RatioGauge,
+}
+
+impl ProvisionedMetrics {
+    /// An invocation took a provisioned sandbox; `utilization` is the configuration's now.
+    pub(crate) fn provisioned_started(&self, utilization: f64) {
+        self.concurrent.inc();
+        self.invocations.inc();
+        self.utilization.set(utilization);
+    }
+
+    /// An invocation gave its provisioned sandbox back.
+    pub(crate) fn provisioned_ended(&self, utilization: f64) {
+        self.concurrent.dec();
+        self.utilization.set(utilization);
+    }
+
+    /// The configuration's sandboxes changed (allocated or removed).
+    pub(crate) fn set_utilization(&self, utilization: f64) {
+        self.utilization.set(utilization);
+    }
+
+    /// An invocation found every provisioned sandbox in use and ran on-demand.
+    pub(crate) fn spilled_over(&self) {
+        self.spillover.inc();
     }
 }
 
@@ -501,6 +517,8 @@ mod tests {
     fn every_declared_metric_is_encoded_under_its_name() {
         let m = Metrics::new();
         let _f = m.function("f", "$LATEST");
+        // The provisioned-concurrency series exist for configurations only.
+        let _p = m.provisioned("f", "live");
         let text = m.render(0, 0);
         for (name, _) in DECLARED {
             assert!(
@@ -527,8 +545,9 @@ mod tests {
         f.throttled();
         f.started();
         f.cold_start();
-        f.provisioned_started(0.5);
-        f.spilled_over();
+        let p = m.provisioned("f", "7");
+        p.provisioned_started(0.5);
+        p.spilled_over();
         f.finished(Some(Duration::from_millis(3)), true);
         f.async_received();
         f.async_event_age(Duration::from_millis(5));

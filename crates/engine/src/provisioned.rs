@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hako_model::provisioned::{ProvisionedStatus, INIT_FAILURE_REASON};
 use parking_lot::Mutex;
 
-use crate::metrics::FunctionMetrics;
+use crate::metrics::ProvisionedMetrics;
 use crate::sandbox::Sandbox;
 use crate::{ColdStartGuard, Engine, ResolvedFunction};
 
@@ -37,6 +37,9 @@ pub struct ProvisionedState {
 pub(crate) struct Provisioned {
     pub(crate) revision_id: String,
     f: ResolvedFunction,
+    /// The configuration's version or alias (its metrics' `resource`).
+    qualifier: String,
+    pub(crate) metrics: ProvisionedMetrics,
     target: AtomicU32,
     /// Sandboxes alive: starting, idle or busy.
     members: AtomicU32,
@@ -51,10 +54,17 @@ pub(crate) struct Provisioned {
 }
 
 impl Provisioned {
-    fn new(f: &ResolvedFunction, target: u32) -> Arc<Provisioned> {
+    fn new(
+        f: &ResolvedFunction,
+        qualifier: &str,
+        metrics: ProvisionedMetrics,
+        target: u32,
+    ) -> Arc<Provisioned> {
         Arc::new(Provisioned {
             revision_id: f.revision_id.clone(),
             f: f.clone(),
+            qualifier: qualifier.to_string(),
+            metrics,
             target: AtomicU32::new(target),
             members: AtomicU32::new(0),
             allocated: AtomicU32::new(0),
@@ -119,19 +129,28 @@ impl Provisioned {
 }
 
 impl Engine {
-    /// Provisions `n` sandboxes of `f`'s version (replacing the set of an older revision, or
-    /// growing or shrinking the current one). Returns at once; the sandboxes start in the
+    /// Provisions `n` sandboxes of `f`'s version for the configuration on `qualifier` (the
+    /// version or an alias of it), replacing the set of an older revision or another qualifier,
+    /// or growing or shrinking the current one. Returns at once; the sandboxes start in the
     /// background, and [`Engine::provisioned_state`] follows them.
-    pub fn provision(self: &Arc<Self>, f: &ResolvedFunction, n: u32) {
+    pub fn provision(self: &Arc<Self>, f: &ResolvedFunction, qualifier: &str, n: u32) {
         let state = self.function_state(f);
-        let (_, metrics, _) = self.version_of(&state, f);
+        self.version_of(&state, f);
+        state
+            .provisioned_qualifiers
+            .lock()
+            .insert(qualifier.to_string());
         let p = {
             let mut versions = state.versions.lock();
             let Some(v) = versions.get_mut(f.version.as_str()) else {
                 return;
             };
             match &v.provisioned {
-                Some(p) if p.revision_id == f.revision_id && !p.retired.load(Ordering::Acquire) => {
+                Some(p)
+                    if p.revision_id == f.revision_id
+                        && p.qualifier == qualifier
+                        && !p.retired.load(Ordering::Acquire) =>
+                {
                     p.target.store(n, Ordering::Release);
                     p.clone()
                 }
@@ -139,7 +158,8 @@ impl Engine {
                     if let Some(old) = old {
                         old.retire(self);
                     }
-                    let p = Provisioned::new(f, n);
+                    let metrics = self.metrics.provisioned(&f.name, qualifier);
+                    let p = Provisioned::new(f, qualifier, metrics, n);
                     v.provisioned = Some(p.clone());
                     p
                 }
@@ -154,9 +174,9 @@ impl Engine {
         }
         *p.status.lock() = (ProvisionedStatus::InProgress, None);
         p.settle();
-        metrics.provisioned_utilization(p.utilization());
+        p.metrics.set_utilization(p.utilization());
         self.recount_provisioned(&f.name);
-        self.fill(p, metrics);
+        self.fill(p);
     }
 
     /// Removes a version's provisioned concurrency: its sandboxes stop.
@@ -168,10 +188,10 @@ impl Engine {
             .versions
             .lock()
             .get_mut(version)
-            .and_then(|v| v.provisioned.take().map(|p| (p, v.metrics.clone())));
-        if let Some((p, metrics)) = taken {
+            .and_then(|v| v.provisioned.take());
+        if let Some(p) = taken {
             p.retire(self);
-            metrics.provisioned_utilization(0.0);
+            p.metrics.set_utilization(0.0);
             self.recount_provisioned(name);
         }
     }
@@ -203,17 +223,13 @@ impl Engine {
     }
 
     /// A live idle provisioned sandbox for an invocation, if there is one.
-    pub(crate) fn take_provisioned(
-        &self,
-        p: &Provisioned,
-        metrics: &FunctionMetrics,
-    ) -> Option<Arc<Sandbox>> {
+    pub(crate) fn take_provisioned(&self, p: &Provisioned) -> Option<Arc<Sandbox>> {
         loop {
             let sb = p.idle.lock().pop()?;
             if sb.is_alive() {
                 sb.wake();
                 p.busy.fetch_add(1, Ordering::AcqRel);
-                metrics.provisioned_started(p.utilization());
+                p.metrics.provisioned_started(p.utilization());
                 return Some(sb);
             }
             self.forget(&sb);
@@ -223,12 +239,7 @@ impl Engine {
     }
 
     /// A provisioned sandbox's invocation ended: back to the set, or gone (and replaced).
-    pub(crate) fn give_back_provisioned(
-        &self,
-        p: &Provisioned,
-        sb: Arc<Sandbox>,
-        metrics: &FunctionMetrics,
-    ) {
+    pub(crate) fn give_back_provisioned(&self, p: &Provisioned, sb: Arc<Sandbox>) {
         p.busy.fetch_sub(1, Ordering::AcqRel);
         let keep = sb.is_alive()
             && !p.retired.load(Ordering::Acquire)
@@ -253,7 +264,7 @@ impl Engine {
             p.member_gone(true);
             self.refill(p);
         }
-        metrics.provisioned_ended(p.utilization());
+        p.metrics.provisioned_ended(p.utilization());
     }
 
     /// Starts a fill of `p`'s version, if the engine is still running (needs the engine's
@@ -273,24 +284,23 @@ impl Engine {
                 v.provisioned
                     .clone()
                     .filter(|q| std::ptr::eq(q.as_ref(), p))
-                    .map(|q| (q, v.metrics.clone()))
             })
         };
-        if let Some((p, metrics)) = found {
-            engine.fill(p, metrics);
+        if let Some(p) = found {
+            engine.fill(p);
         }
     }
 
     /// Starts sandboxes until the set has its target, a few at a time, in a task of its own;
     /// at most one fill per set runs.
-    fn fill(self: &Arc<Self>, p: Arc<Provisioned>, metrics: Arc<FunctionMetrics>) {
+    fn fill(self: &Arc<Self>, p: Arc<Provisioned>) {
         if p.filling.swap(true, Ordering::AcqRel) {
             return;
         }
         let engine = self.clone();
         tokio::spawn(async move {
             loop {
-                engine.fill_round(&p, &metrics).await;
+                engine.fill_round(&p).await;
                 p.filling.store(false, Ordering::Release);
                 let more = !p.retired.load(Ordering::Acquire)
                     && !engine.closing.load(Ordering::Acquire)
@@ -306,7 +316,7 @@ impl Engine {
     }
 
     /// Starts sandboxes until `p` has its target or one fails.
-    async fn fill_round(self: &Arc<Self>, p: &Arc<Provisioned>, metrics: &Arc<FunctionMetrics>) {
+    async fn fill_round(self: &Arc<Self>, p: &Arc<Provisioned>) {
         loop {
             if p.retired.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
                 return;
@@ -326,7 +336,7 @@ impl Engine {
             while let Some(r) = starts.join_next().await {
                 failed |= !matches!(r, Ok(true));
             }
-            metrics.provisioned_utilization(p.utilization());
+            p.metrics.set_utilization(p.utilization());
             if failed {
                 *p.status.lock() = (
                     ProvisionedStatus::Failed,
