@@ -291,6 +291,22 @@ def create_function(client, name: str, runtime: str, handler: str, zip_bytes: by
     return resp
 
 
+def client_error(excinfo) -> tuple[str, int, str]:
+    """(error code, HTTP status, message) of a botocore ClientError caught by pytest.raises."""
+    e = excinfo.value.response
+    return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"], e["Error"]["Message"]
+
+
+def expect_client_error(code: str, status: int, fn, *args, **kw) -> str:
+    """Calls fn(*args, **kw), which must fail with `code` and `status`; returns the message."""
+    import botocore.exceptions
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        fn(*args, **kw)
+    got = client_error(ei)
+    assert got[:2] == (code, status), got
+    return got[2]
+
+
 # -- failure reports --------------------------------------------------------------------------
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

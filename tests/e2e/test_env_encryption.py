@@ -14,9 +14,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import botocore.exceptions
 import pytest
 from conftest import HAKO_BIN, boto_lambda_client, create_function, fixture_zip, unique_name
+from conftest import expect_client_error as expect_error
 
 ECHO = "rust-echo"
 
@@ -24,19 +24,6 @@ ECHO = "rust-echo"
 def secret(tag: str) -> str:
     """A value that cannot occur anywhere by chance."""
     return f"hako-secret-{tag}-{uuid.uuid4().hex}"
-
-
-def error_of(excinfo) -> tuple[str, int, str]:
-    e = excinfo.value.response
-    return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"], e["Error"]["Message"]
-
-
-def expect_error(code, status, fn, **kw) -> str:
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kw)
-    got = error_of(ei)
-    assert got[:2] == (code, status), got
-    return got[2]
 
 
 def env_in_function(client, name, var, qualifier=None):

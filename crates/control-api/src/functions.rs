@@ -21,7 +21,9 @@ use hako_model::{
 use crate::aliases::Target;
 use crate::error::{ApiError, ApiResult};
 use crate::versions::CONFIG_REQUEST_MAX_BYTES;
-use crate::{json_response, parse_json, read_body, versions, ApiState};
+use crate::{
+    code_location, json_response, layers, parse_json, read_body, store_zip, versions, ApiState,
+};
 
 /// CreateFunction and UpdateFunctionCode bodies (AWS's figure).
 const CODE_REQUEST_MAX_BYTES: usize = 70_167_211;
@@ -84,23 +86,16 @@ pub(crate) async fn create(State(st): State<Arc<ApiState>>, body: Body) -> ApiRe
     check_kms_key(&st, valid.record.kms_key_arn.as_deref())?;
     let mut rec = valid.record;
     let _w = st.writes.lock().await;
+    rec.layers = layers::resolve_function_layers(&st, &valid.layers)?;
     if st.db.get_function(&rec.name, "$LATEST")?.is_some() {
         return Err(ApiError(Error::conflict(format!(
             "Function already exist: {}",
             rec.name
         ))));
     }
-    let code = st.code.clone();
-    let zip = valid.zip;
-    let info = tokio::task::spawn_blocking(move || code.put_zip(&zip))
-        .await
-        .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
-    // Unpack now, so the function is Active by the time anyone reads it back.
-    let code = st.code.clone();
-    let hex = info.sha256_hex.clone();
-    tokio::task::spawn_blocking(move || code.unpacked(&hex))
-        .await
-        .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+    // Unpacked now, so the function is Active by the time anyone reads it back.
+    let info = store_zip(&st, valid.zip).await?;
+    layers::check_total_size(info.unzipped_size, &rec.layers)?;
     rec.code_sha256_hex = info.sha256_hex;
     rec.code_size = info.size as i64;
     let mut stored = rec.clone();
@@ -140,15 +135,11 @@ pub(crate) async fn get(
     } else {
         load(&st, &t.name, "$LATEST")?.reserved_concurrency
     };
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:9000");
     let resp = GetFunctionResponse {
         configuration: target_config(&st, &t, &rec),
         code: FunctionCodeLocation {
             repository_type: "S3".to_string(),
-            location: format!("http://{host}/_hako/code/{}.zip", rec.code_sha256_hex),
+            location: code_location(&headers, &rec.code_sha256_hex),
         },
         tags: Some(tags),
         concurrency: reserved.map(|n| Concurrency {
@@ -210,12 +201,33 @@ pub(crate) async fn update_configuration(
         st.engine.runtimes().check(rt)?;
     }
     let _w = st.writes.lock().await;
+    let new_layers = match &req.layers {
+        Some(arns) => {
+            hako_model::layer::validate_function_layers(arns)?;
+            let resolved = layers::resolve_function_layers(&st, arns)?;
+            if !resolved.is_empty() {
+                let current = load(&st, &r.name, "$LATEST")?;
+                let code = st.code.clone();
+                let size = tokio::task::spawn_blocking(move || {
+                    code.unpacked_size(&current.code_sha256_hex)
+                })
+                .await
+                .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+                layers::check_total_size(size, &resolved)?;
+            }
+            Some(resolved)
+        }
+        None => None,
+    };
     let rev = revision();
     let ts = now();
     let updated = st.db.update_function(&r.name, "$LATEST", |rec| {
         check_revision(rec, req.revision_id.as_deref())?;
         let kms_given = req.kms_key_arn.is_some();
         wire::apply_configuration_update(rec, req)?;
+        if let Some(l) = new_layers {
+            rec.layers = l;
+        }
         if kms_given {
             check_kms_key(&st, rec.kms_key_arn.as_deref())?;
         }
@@ -277,14 +289,9 @@ pub(crate) async fn update_code(
     let zip = wire::decode_zip(zip_b64)?;
     let current = load(&st, &r.name, "$LATEST")?;
     check_revision(&current, req.revision_id.as_deref())?;
-    let code = st.code.clone();
-    let info = tokio::task::spawn_blocking(move || {
-        let info = code.put_zip(&zip)?;
-        code.unpacked(&info.sha256_hex)?;
-        Ok::<_, Error>(info)
-    })
-    .await
-    .map_err(|e| Error::service(format!("code store task failed: {e}")))??;
+    let function_layers = current.layers.clone();
+    let info = store_zip(&st, zip).await?;
+    layers::check_total_size(info.unzipped_size, &function_layers)?;
     if req.dry_run == Some(true) {
         let mut preview = current;
         preview.code_sha256_hex = info.sha256_hex;
@@ -321,7 +328,7 @@ pub(crate) async fn update_code(
 }
 
 /// Removes a package no stored version uses any more.
-fn collect_code(st: &ApiState, hex: &str) {
+pub(crate) fn collect_code(st: &ApiState, hex: &str) {
     if !hex.is_empty() && !st.db.code_in_use(hex).unwrap_or(true) {
         if let Err(e) = st.code.remove(hex) {
             tracing::warn!(code = %hex, error = %e, "cannot remove an unused code package");

@@ -12,6 +12,7 @@ mod event_config;
 mod events;
 mod functions;
 mod invoke;
+mod layers;
 mod operations;
 mod provisioned;
 mod tags;
@@ -114,6 +115,12 @@ impl ApiState {
                 .map(|latest| hako_model::function::outbound_network(&latest.tags))
                 .unwrap_or(true)
         };
+        let layers: Vec<String> = rec
+            .layers
+            .iter()
+            .map(|l| l.code_sha256_hex.clone())
+            .collect();
+        let opt_dir = self.code.merged_layers(&layers)?;
         Ok(ResolvedFunction {
             name: rec.name.clone(),
             version: rec.version.clone(),
@@ -126,6 +133,7 @@ impl ApiState {
             ephemeral_storage_mb: rec.ephemeral_storage_mb.max(512) as u64,
             environment: rec.environment.clone(),
             code_dir,
+            opt_dir,
             log_group: rec.log_group.clone(),
             // Reserved concurrency is the function's, kept on `$LATEST` (a version's copy is stale).
             reserved_concurrency: if rec.version == "$LATEST" {
@@ -232,6 +240,24 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/2016-08-19/account-settings/",
             get(account::get_account_settings),
         )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route("/2018-10-31/layers/", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{layer}/versions",
+            get(layers::list_versions).post(layers::publish),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}",
+            get(layers::get).delete(layers::delete),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy",
+            get(layers::get_policy).post(layers::add_permission),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy/{sid}",
+            axum::routing::delete(layers::remove_permission),
+        )
         .route("/_hako/code/{file}", get(functions::download_code))
         .route("/_hako/health", get(|| async { "ok" }))
         .fallback(unknown_operation)
@@ -269,6 +295,28 @@ async fn unknown_operation(State(_): State<Arc<ApiState>>, req: Request) -> Resp
             r
         }
     }
+}
+
+/// Where Hako serves the zip `sha256_hex` (GetFunction's `Code.Location`, GetLayerVersion's
+/// `Content.Location`), on the host the caller used.
+pub(crate) fn code_location(headers: &axum::http::HeaderMap, sha256_hex: &str) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:9000");
+    format!("http://{host}/_hako/code/{sha256_hex}.zip")
+}
+
+/// Stores and unpacks a zip in the code store (off the async threads).
+pub(crate) async fn store_zip(st: &ApiState, zip: Vec<u8>) -> Result<hako_store::CodeInfo, Error> {
+    let code = st.code.clone();
+    tokio::task::spawn_blocking(move || {
+        let info = code.put_zip(&zip)?;
+        code.unpacked(&info.sha256_hex)?;
+        Ok::<_, Error>(info)
+    })
+    .await
+    .map_err(|e| Error::service(format!("code store task failed: {e}")))?
 }
 
 /// Reads a request body up to `limit` bytes, with AWS's error past it.

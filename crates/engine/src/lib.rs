@@ -75,6 +75,8 @@ pub struct ResolvedFunction {
     pub environment: hako_model::function::Environment,
     /// The unpacked package.
     pub code_dir: PathBuf,
+    /// The function's layers merged into one tree (shown at `/opt`), if it has layers.
+    pub opt_dir: Option<PathBuf>,
     pub log_group: String,
     /// The function's reserved concurrency, when it has one. It seeds the engine's table the
     /// first time the engine meets the function; afterwards the control plane keeps the table
@@ -556,9 +558,10 @@ impl Engine {
         init_type: &str,
     ) -> Vec<(String, String)> {
         let task_root = self.isolation.task_root(&f.code_dir).display().to_string();
+        let opt = self.opt_root(f).display().to_string();
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
         let path = format!(
-            "/usr/local/bin:/usr/bin:/bin:/opt/bin:{}",
+            "/usr/local/bin:/usr/bin:/bin:{opt}/bin:{}",
             self.cfg.host_path
         );
         let mut put = |k: &str, v: String| env.push((k.to_string(), v));
@@ -570,7 +573,7 @@ impl Engine {
         put("PATH", path);
         put("LANG", "en_US.UTF-8".into());
         put("TZ", ":UTC".into());
-        put("LD_LIBRARY_PATH", format!("{task_root}/lib:/opt/lib"));
+        put("LD_LIBRARY_PATH", format!("{task_root}/lib:{opt}/lib"));
         put("_HANDLER", f.handler.clone());
         put("AWS_REGION", self.cfg.region.clone());
         put("AWS_DEFAULT_REGION", self.cfg.region.clone());
@@ -580,7 +583,7 @@ impl Engine {
         put("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.clone());
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
-        put("LAMBDA_TASK_ROOT", task_root);
+        put("LAMBDA_TASK_ROOT", task_root.clone());
         put(
             "LAMBDA_RUNTIME_DIR",
             self.isolation
@@ -596,21 +599,37 @@ impl Engine {
         put("AWS_SESSION_TOKEN", "hako-function-session".into());
         put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
         match &f.runtime {
-            Runtime::Python { name, .. } => {
+            Runtime::Python { name, minor } => {
                 put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
+                // AWS's layer paths, after the task root (the client puts that first).
+                put(
+                    "PYTHONPATH",
+                    format!("{opt}/python/lib/python3.{minor}/site-packages:{opt}/python"),
+                );
                 put("PYTHONUNBUFFERED", "1".into());
                 put("PYTHONDONTWRITEBYTECODE", "1".into());
             }
-            Runtime::Node { name, .. } => {
+            Runtime::Node { name, major } => {
                 put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
                 put(
                     "NODE_PATH",
-                    "/opt/nodejs/node_modules:/var/runtime/node_modules".into(),
+                    format!(
+                        "{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:/var/runtime/node_modules:{task_root}"
+                    ),
                 );
             }
             Runtime::Provided(_) => {}
         }
         env
+    }
+
+    /// Where `f`'s sandboxes see its layers: the backend's place for its merged tree, else the
+    /// (empty) `/opt`.
+    fn opt_root(&self, f: &ResolvedFunction) -> PathBuf {
+        match &f.opt_dir {
+            Some(d) => self.isolation.opt_root(d),
+            None => PathBuf::from("/opt"),
+        }
     }
 
     /// Starts a sandbox for `f` (the cold start's first half: process and Runtime API);
@@ -622,9 +641,13 @@ impl Engine {
     ) -> Result<Arc<Sandbox>, String> {
         let task_root = self.isolation.task_root(&f.code_dir);
         let runtime_root = self.isolation.runtime_root(&self.runtimes.dir);
-        let (program, args) =
-            self.runtimes
-                .command(&f.runtime, &f.code_dir, &task_root, &runtime_root)?;
+        let (program, args) = self.runtimes.command(
+            &f.runtime,
+            &f.code_dir,
+            &task_root,
+            &runtime_root,
+            f.opt_dir.as_deref().map(|d| (d, self.opt_root(f))),
+        )?;
         let stream = logs::stream_name(&f.version);
         let env = self.environment(f, &stream, init_type);
         let spec = SandboxSpec {
@@ -634,6 +657,7 @@ impl Engine {
             cwd: task_root,
             code_dir: f.code_dir.clone(),
             runtime_dir: Some(self.runtimes.dir.clone()),
+            opt_dir: f.opt_dir.clone(),
             readonly_mounts: self.runtimes.mounts(&f.runtime),
             memory_mb: f.memory_mb,
             tmp_mb: f.ephemeral_storage_mb,

@@ -192,25 +192,33 @@ impl Runtimes {
 
     /// The program and arguments that start a function of this runtime, or AWS's error when the
     /// package cannot start. `code_dir` is the code's host path; `task_root` and `runtime_root`
-    /// are where the sandbox sees the code and [`Runtimes::dir`].
+    /// are where the sandbox sees the code and [`Runtimes::dir`]; `opt` the merged layers' host
+    /// path and where the sandbox sees them, if the function has layers.
     pub(crate) fn command(
         &self,
         rt: &Runtime,
         code_dir: &Path,
         task_root: &Path,
         runtime_root: &Path,
+        opt: Option<(&Path, PathBuf)>,
     ) -> Result<(PathBuf, Vec<String>), String> {
+        let executable = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.is_file() && m.permissions().mode() & 0o111 != 0
+                })
+                .unwrap_or(false)
+        };
         match rt {
             Runtime::Provided(_) => {
-                let bootstrap = code_dir.join("bootstrap");
-                let ok = std::fs::metadata(&bootstrap)
-                    .map(|m| {
-                        use std::os::unix::fs::PermissionsExt;
-                        m.is_file() && m.permissions().mode() & 0o111 != 0
-                    })
-                    .unwrap_or(false);
-                if ok {
+                // As AWS: the package's bootstrap, else a layer's (a custom runtime as a layer).
+                if executable(&code_dir.join("bootstrap")) {
                     Ok((task_root.join("bootstrap"), vec![]))
+                } else if let Some((_, inside)) =
+                    opt.filter(|(host, _)| executable(&host.join("bootstrap")))
+                {
+                    Ok((inside.join("bootstrap"), vec![]))
                 } else {
                     Err(
                         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"

@@ -28,6 +28,7 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
         cwd: iso.task_root(empty.path()),
         code_dir: empty.path().to_path_buf(),
         runtime_dir: None,
+        opt_dir: None,
         readonly_mounts: vec![],
         memory_mb: 128,
         tmp_mb: 16,

@@ -56,6 +56,7 @@ fn spec(iso: &LinuxIsolation, code: &Code, script: &str) -> SandboxSpec {
         cwd: iso.task_root(code.0.path()),
         code_dir: code.0.path().to_path_buf(),
         runtime_dir: None,
+        opt_dir: None,
         readonly_mounts: vec![],
         memory_mb: 128,
         tmp_mb: 8,

@@ -272,6 +272,7 @@ pub fn unchanged(latest: &FunctionRecord, version: &FunctionRecord) -> bool {
         && latest.architectures == version.architectures
         && latest.environment == version.environment
         && latest.kms_key_arn == version.kms_key_arn
+        && latest.layers == version.layers
         && latest.tracing_mode == version.tracing_mode
         && latest.log_format == version.log_format
         && latest.log_group == version.log_group

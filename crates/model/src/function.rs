@@ -104,6 +104,9 @@ pub struct FunctionRecord {
     pub log_group: String,
     pub dead_letter_target_arn: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The layers, in the order they are unpacked under `/opt` (a later one wins on a path).
+    #[serde(default)]
+    pub layers: Vec<crate::layer::FunctionLayer>,
     /// PutFunctionConcurrency's reservation (a property of the function: kept on `$LATEST`).
     #[serde(default)]
     pub reserved_concurrency: Option<u32>,

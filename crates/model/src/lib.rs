@@ -9,6 +9,7 @@ pub mod concurrency;
 pub mod error;
 pub mod event_invoke;
 pub mod function;
+pub mod layer;
 pub mod limits;
 pub mod names;
 pub mod provisioned;

@@ -227,6 +227,8 @@ pub struct FunctionConfiguration {
     pub package_type: String,
     pub architectures: Vec<String>,
     pub ephemeral_storage: EphemeralStorageOut,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<crate::layer::LayerOut>,
     pub snap_start: SnapStartOut,
     pub logging_config: LoggingConfigOut,
 }
@@ -289,6 +291,14 @@ impl FunctionConfiguration {
             ephemeral_storage: EphemeralStorageOut {
                 size: r.ephemeral_storage_mb,
             },
+            layers: r
+                .layers
+                .iter()
+                .map(|l| crate::layer::LayerOut {
+                    arn: l.arn.clone(),
+                    code_size: l.code_size,
+                })
+                .collect(),
             snap_start: SnapStartOut {
                 apply_on: "None".to_string(),
                 optimization_status: "Off".to_string(),
@@ -620,7 +630,8 @@ pub fn kms_key_not_found(arn: &str) -> Error {
     ))
 }
 
-/// Refuses settings that Hako would otherwise accept and silently ignore.
+/// Refuses settings that Hako would otherwise accept and silently ignore; checks `Layers`
+/// against the model.
 fn refuse_unsupported(
     vpc: &Option<Value>,
     fs: &Option<Vec<Value>>,
@@ -642,8 +653,8 @@ fn refuse_unsupported(
             "FileSystemConfigs are not supported by Hako yet.",
         ));
     }
-    if layers.as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(Error::invalid("Layers are not supported by Hako yet."));
+    if let Some(l) = layers {
+        crate::layer::validate_function_layers(l)?;
     }
     if image.is_some() {
         return Err(Error::invalid(
@@ -671,6 +682,8 @@ pub struct ValidCreate {
     pub record: FunctionRecord,
     pub zip: Vec<u8>,
     pub publish: bool,
+    /// The layer version ARNs asked for (checked against the model; the caller resolves them).
+    pub layers: Vec<String>,
 }
 
 /// Validates a CreateFunction request. `now` and `revision_id` come from the caller (this crate
@@ -797,12 +810,14 @@ pub fn validate_create(
         log_group,
         dead_letter_target_arn,
         tags,
+        layers: Vec::new(),
         reserved_concurrency: None,
     };
     Ok(ValidCreate {
         record,
         zip,
         publish: req.publish.unwrap_or(false),
+        layers: req.layers.unwrap_or_default(),
     })
 }
 
@@ -841,7 +856,8 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Applies an UpdateFunctionConfiguration request to a `$LATEST` record.
+/// Applies an UpdateFunctionConfiguration request to a `$LATEST` record. `Layers` is only
+/// checked against the model here: the caller resolves the ARNs and sets `rec.layers`.
 pub fn apply_configuration_update(
     rec: &mut FunctionRecord,
     req: UpdateFunctionConfigurationRequest,

@@ -37,6 +37,9 @@ pub struct SandboxSpec {
     pub code_dir: PathBuf,
     /// A host directory of runtime support files, shown read-only at [`Isolation::runtime_root`].
     pub runtime_dir: Option<PathBuf>,
+    /// A host directory shown read-only at `/opt` by isolating backends (a function's merged
+    /// layers); see [`Isolation::opt_root`].
+    pub opt_dir: Option<PathBuf>,
     /// Further host directories the program needs (e.g. an interpreter's installation prefix),
     /// shown read-only at the same path by isolating backends.
     pub readonly_mounts: Vec<PathBuf>,
@@ -167,6 +170,11 @@ pub trait Isolation: Send + Sync + std::fmt::Debug {
     }
     /// Where a sandbox sees [`SandboxSpec::runtime_dir`] (`host`).
     fn runtime_root(&self, host: &Path) -> PathBuf {
+        host.to_path_buf()
+    }
+    /// Where a sandbox sees [`SandboxSpec::opt_dir`] (`host`): `/opt` where the backend has a
+    /// mount namespace, else the host directory itself.
+    fn opt_root(&self, host: &Path) -> PathBuf {
         host.to_path_buf()
     }
     /// Releases what the backend holds beyond its sandboxes (e.g. sandboxes prepared ahead of

@@ -239,6 +239,7 @@ mod tests {
             cwd: "/".into(),
             code_dir: "/".into(),
             runtime_dir: None,
+            opt_dir: None,
             readonly_mounts: vec![],
             memory_mb: 128,
             tmp_mb: 512,

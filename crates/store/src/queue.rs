@@ -298,7 +298,7 @@ impl Db {
         json_records(
             &self.conn.lock(),
             "SELECT record FROM event_invoke_configs WHERE function_name = ?1 ORDER BY qualifier",
-            function_name,
+            rusqlite::params![function_name],
             decode_config,
         )
     }

@@ -573,6 +573,10 @@ impl Isolation for LinuxIsolation {
         PathBuf::from(RUNTIME_ROOT)
     }
 
+    fn opt_root(&self, _host: &Path) -> PathBuf {
+        PathBuf::from(mounts::OPT_ROOT)
+    }
+
     fn shutdown(&self) -> crate::BoxFuture<'_, ()> {
         Box::pin(self.preparer.shutdown())
     }
@@ -618,6 +622,7 @@ impl Isolation for LinuxIsolation {
         let plan = mounts::sandbox_plan(
             &spec.code_dir,
             spec.runtime_dir.as_deref(),
+            spec.opt_dir.as_deref(),
             &spec.readonly_mounts,
             spec.tmp_mb,
         );

@@ -7,7 +7,7 @@
 //! `/bin`, `/sbin`, or the symlinks a merged-/usr host has for them), an `/etc` with only
 //! `passwd`, `group`, `hosts`, `nsswitch.conf` and the host's `resolv.conf`, `ld.so.cache` and
 //! certificates, the code at `/var/task` and the runtime clients at `/var/runtime` read-only, an
-//! empty `/opt`, a size-limited `/tmp`, a fresh `/proc` and a `/dev` with only null, zero, full,
+//! `/opt` (the function's merged layers read-only, else empty), a size-limited `/tmp`, a fresh `/proc` and a `/dev` with only null, zero, full,
 //! random, urandom and tty. The root itself is read-only once assembled. In `/proc`, what container
 //! runtimes hide is hidden (`kcore`, `keys`, `timer_list`, ...) and the kernel's tunables (`sys`,
 //! `sysrq-trigger`, ...) are read-only.
@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub const TASK_ROOT: &str = "/var/task";
 /// Where the runtime directory appears inside.
 pub const RUNTIME_ROOT: &str = "/var/runtime";
+/// Where the function's merged layers appear inside (read-only; empty without layers).
+pub(crate) const OPT_ROOT: &str = "/opt";
 
 /// The host directories a runtime needs, bound read-only (or re-created as symlinks).
 const SYSTEM_DIRS: &[&str] = &[
@@ -192,6 +194,7 @@ fn under_system_dir(p: &Path) -> bool {
 pub(crate) fn sandbox_plan(
     code_dir: &Path,
     runtime_dir: Option<&Path>,
+    opt_dir: Option<&Path>,
     readonly_mounts: &[PathBuf],
     tmp_mb: u64,
 ) -> Vec<MountOp> {
@@ -203,6 +206,12 @@ pub(crate) fn sandbox_plan(
         ops.push(MountOp::BindRo {
             src: r.into(),
             dst: RUNTIME_ROOT.into(),
+        });
+    }
+    if let Some(o) = opt_dir {
+        ops.push(MountOp::BindRo {
+            src: o.into(),
+            dst: OPT_ROOT.into(),
         });
     }
     for m in readonly_mounts {
@@ -442,6 +451,7 @@ mod tests {
         let plan = sandbox_plan(
             Path::new("/data/code/abc"),
             Some(Path::new("/data/runtimes")),
+            Some(Path::new("/data/code/opt-1")),
             &[
                 "/usr/lib/python3".into(),
                 "relative".into(),
@@ -459,6 +469,10 @@ mod tests {
                 MountOp::BindRo {
                     src: "/data/runtimes".into(),
                     dst: RUNTIME_ROOT.into()
+                },
+                MountOp::BindRo {
+                    src: "/data/code/opt-1".into(),
+                    dst: OPT_ROOT.into()
                 },
                 MountOp::BindRo {
                     src: std::env::temp_dir(),
