@@ -236,6 +236,11 @@ def test_clear_values_of_an_older_data_dir_are_sealed_on_start(hako_factory):
     rec.pop("kms_key_arn", None)
     rec["environment"] = {"OLD": value}
     conn.execute("UPDATE functions SET record = ? WHERE name = ?", (json.dumps(rec), name))
+    # Tables of later migrations go: schema 2 had only these.
+    schema_2 = {"functions", "logs", "aliases", "version_counters", "sqlite_sequence"}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        if table not in schema_2:
+            conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
