@@ -117,6 +117,7 @@ const MIGRATIONS: &[Migration] = &[
         record TEXT NOT NULL,
         PRIMARY KEY (function_name, qualifier)
      );",
+    ),
     // 6: layer versions (one record each; the policy inside), and the last version number given
     // per layer (never reused, as AWS).
     Migration::Sql(
@@ -1326,6 +1327,9 @@ mod tests {
             qualifier: qualifier.into(),
             requested,
             last_modified: "2026-01-01T00:00:00.000+0000".into(),
+        }
+    }
+
     fn layer(name: &str) -> LayerVersionRecord {
         LayerVersionRecord {
             layer_name: name.into(),
@@ -1371,6 +1375,9 @@ mod tests {
         db.put_provisioned(&pc("8", 1)).unwrap();
         db.delete_function("f").unwrap();
         assert!(db.list_provisioned(None).unwrap().is_empty());
+    }
+
+    #[test]
     fn layer_versions_are_numbered_never_reused_and_keep_their_code_in_use() {
         let db = Db::open_in_memory().unwrap();
         assert_eq!(db.publish_layer_version(layer("a")).unwrap().version, 1);
