@@ -12,7 +12,10 @@
 //!   the `Init Duration` of the `REPORT` log line (`X-Amz-Log-Type: Tail`).
 //! - `http-baseline`: the same load loop against an in-process bare hyper
 //!   server on loopback, the physical floor to put beside the other numbers.
-//! - `async`: `Event` invocations, measuring accepted/s and the 202 latency.
+//! - `async`: `Event` invocations, measuring accepted/s (each 202 means the
+//!   event is durably queued), the 202 latency, and the time from the 202 to
+//!   the start of the event's invocation (from the server's own histogram,
+//!   `handler_start.rs`).
 //!
 //! Each run prints one JSON line on stdout (see [`Report`]); progress and
 //! diagnostics go to stderr. A run with more than `--max-error-percent`
@@ -34,6 +37,7 @@ use http::{HeaderValue, Method, StatusCode};
 
 mod client;
 mod cold;
+mod handler_start;
 mod load;
 mod payload;
 mod report;
@@ -43,6 +47,7 @@ mod stats;
 pub use load::ErrorCounts;
 pub use payload::{build_payload, MIN_PAYLOAD_BYTES};
 pub use report::{Machine, Report};
+pub use handler_start::HandlerStart;
 pub use stats::Summary;
 
 use crate::client::{function_path, Endpoint, RequestTemplate, X_AMZ_INVOCATION_TYPE};
@@ -343,7 +348,7 @@ impl Plan {
             samples: None,
             gap_ms: None,
             init_duration_ms: None,
-            time_to_handler_us: None,
+            time_to_handler_ms: None,
             machine: machine.clone(),
             timestamp: String::new(),
         }
@@ -376,6 +381,20 @@ impl Plan {
             expected: self.invocation_type.expected_status(),
             request_timeout: self.request_timeout,
         };
+        let function_name = handler_start::function_name(function).to_string();
+        let before = if self.mode == Mode::Async {
+            match handler_start::scrape(&spec.endpoint, &function_name, self.request_timeout).await
+            {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("hako-bench: warning: cannot read /metrics: {e:#}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let metrics_endpoint = spec.endpoint.clone();
         let outcome = on_load_thread(self.client_threads, move || load::run_load(spec)).await?;
 
         let secs = outcome.measured.as_secs_f64();
@@ -393,9 +412,27 @@ impl Plan {
         });
         r.latency_us = stats::summarize_u64(&outcome.latencies_us);
         if self.mode == Mode::Async {
-            // Hook: time from the 202 to the handler starting is filled in
-            // by a later issue (needs a handler-side timestamp); null today.
-            r.time_to_handler_us = Some(None);
+            r.time_to_handler_ms = Some(match &before {
+                None => None,
+                Some(before) => {
+                    // Every accepted event must start: bounded by the run's length (the queue
+                    // may lag the 202s) plus a minute.
+                    let wait = self.warmup + self.duration * 2 + Duration::from_secs(60);
+                    handler_start::measure(
+                        &metrics_endpoint,
+                        &function_name,
+                        before,
+                        ok,
+                        wait,
+                        self.request_timeout,
+                    )
+                    .await
+                    .unwrap_or_else(|e| {
+                        eprintln!("hako-bench: warning: cannot read /metrics: {e:#}");
+                        None
+                    })
+                }
+            });
         }
         r.timestamp = report::now_rfc3339();
         Ok(r)
@@ -797,8 +834,9 @@ mod tests {
             assert_eq!(r["invocation_type"], "Event");
             assert_eq!(r["errors"], 0);
             assert!(r["throughput_per_s"].as_f64().expect("tput") > 0.0);
-            assert!(r["time_to_handler_us"].is_null());
-            assert!(r.get("time_to_handler_us").is_some());
+            // The mock has no /metrics: the figure is null, and present.
+            assert!(r["time_to_handler_ms"].is_null());
+            assert!(r.get("time_to_handler_ms").is_some());
         }
     }
 }

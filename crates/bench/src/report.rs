@@ -50,10 +50,11 @@ pub struct Report {
     /// Outer `None` = not a cold run; inner `None` = none reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_duration_ms: Option<Option<Summary<f64>>>,
-    /// Async: time from the 202 to the handler starting. Hook for a later
-    /// issue: `null` until measured.
+    /// Async: time from the 202 to the handler starting, from the server's
+    /// own histogram (see `handler_start.rs`). Outer `None` = not an async
+    /// run; inner `None` = the endpoint does not expose it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time_to_handler_us: Option<Option<Summary<u64>>>,
+    pub time_to_handler_ms: Option<Option<crate::handler_start::HandlerStart>>,
     /// Where it ran.
     pub machine: Machine,
     /// When it finished (RFC 3339, UTC).
