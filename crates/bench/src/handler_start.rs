@@ -146,7 +146,9 @@ pub(crate) async fn scrape(
         return Ok(None);
     }
     let text = String::from_utf8_lossy(&body);
-    if !text.contains(&format!("# TYPE {METRIC} histogram")) {
+    // A Hako that has queued no event yet has no series of the histogram (nor its TYPE line).
+    if !text.contains(&format!("# TYPE {METRIC} histogram")) && !text.contains("# TYPE hako_lambda_")
+    {
         return Ok(None);
     }
     Ok(Some(parse(&text, function)))
