@@ -50,11 +50,7 @@ impl Histogram {
                 .buckets
                 .iter()
                 .map(|&(le, n)| {
-                    let old = before
-                        .buckets
-                        .iter()
-                        .find(|b| b.0 == le)
-                        .map_or(0, |b| b.1);
+                    let old = before.buckets.iter().find(|b| b.0 == le).map_or(0, |b| b.1);
                     (le, n.saturating_sub(old))
                 })
                 .collect(),
@@ -147,7 +143,8 @@ pub(crate) async fn scrape(
     }
     let text = String::from_utf8_lossy(&body);
     // A Hako that has queued no event yet has no series of the histogram (nor its TYPE line).
-    if !text.contains(&format!("# TYPE {METRIC} histogram")) && !text.contains("# TYPE hako_lambda_")
+    if !text.contains(&format!("# TYPE {METRIC} histogram"))
+        && !text.contains("# TYPE hako_lambda_")
     {
         return Ok(None);
     }

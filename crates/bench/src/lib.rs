@@ -44,10 +44,10 @@ mod report;
 mod server;
 mod stats;
 
+pub use handler_start::HandlerStart;
 pub use load::ErrorCounts;
 pub use payload::{build_payload, MIN_PAYLOAD_BYTES};
 pub use report::{Machine, Report};
-pub use handler_start::HandlerStart;
 pub use stats::Summary;
 
 use crate::client::{function_path, Endpoint, RequestTemplate, X_AMZ_INVOCATION_TYPE};

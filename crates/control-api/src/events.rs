@@ -80,7 +80,10 @@ fn timestamp_now() -> String {
 pub fn start(st: Arc<ApiState>, cfg: AsyncQueueConfig) -> tokio::task::JoinHandle<()> {
     match st.db.recover_events(now_ms()) {
         Ok(0) => {}
-        Ok(n) => tracing::info!(events = n, "asynchronous events interrupted by a stop are due again"),
+        Ok(n) => tracing::info!(
+            events = n,
+            "asynchronous events interrupted by a stop are due again"
+        ),
         Err(e) => tracing::error!(error = %e, "cannot recover the asynchronous queue"),
     }
     tokio::spawn(async move {
@@ -207,12 +210,16 @@ impl Queue {
                 tracing::warn!(error = %err, "cannot read the event invoke config: defaults apply");
                 None
             });
-        let retries = config.as_ref().map_or(event_invoke::DEFAULT_RETRY_ATTEMPTS, |c| c.retry_attempts());
+        let retries = config
+            .as_ref()
+            .map_or(event_invoke::DEFAULT_RETRY_ATTEMPTS, |c| c.retry_attempts());
         let max_age_ms = self.scaled(
             u64::from(
                 config
                     .as_ref()
-                    .map_or(event_invoke::DEFAULT_EVENT_AGE_SECONDS, |c| c.event_age_seconds()),
+                    .map_or(event_invoke::DEFAULT_EVENT_AGE_SECONDS, |c| {
+                        c.event_age_seconds()
+                    }),
             ) * 1000,
         );
         let expires = e.received_ms + max_age_ms;
@@ -295,15 +302,34 @@ impl Queue {
                     .as_deref()
                     .and_then(|j| serde_json::from_str(j).ok());
                 if now >= expires && !st.engine.is_closing() {
-                    self.finish(&ev, &f, Condition::EventAgeExceeded, ev.attempts, last.as_ref());
+                    self.finish(
+                        &ev,
+                        &f,
+                        Condition::EventAgeExceeded,
+                        ev.attempts,
+                        last.as_ref(),
+                    );
                     return;
                 }
-                self.reschedule(&ev, due, ev.attempts, throttles, ev.last_response.as_deref());
+                self.reschedule(
+                    &ev,
+                    due,
+                    ev.attempts,
+                    throttles,
+                    ev.last_response.as_deref(),
+                );
             }
         }
     }
 
-    fn reschedule(&self, ev: &Claimed, due: i64, attempts: u32, throttles: u32, last: Option<&str>) {
+    fn reschedule(
+        &self,
+        ev: &Claimed,
+        due: i64,
+        attempts: u32,
+        throttles: u32,
+        last: Option<&str>,
+    ) {
         if let Err(e) = self
             .st
             .db
@@ -326,7 +352,11 @@ impl Queue {
         let st = &self.st;
         let e = &ev.event;
         let q = e.qualifier.as_deref().unwrap_or("$LATEST");
-        let config = st.db.get_event_invoke_config(&e.function_name, q).ok().flatten();
+        let config = st
+            .db
+            .get_event_invoke_config(&e.function_name, q)
+            .ok()
+            .flatten();
         let destination = match condition {
             Condition::Success => config.as_ref().and_then(|c| c.on_success.clone()),
             _ => config.as_ref().and_then(|c| c.on_failure.clone()),

@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hako_engine::{AsyncMetric, InvokeRequest};
-use hako_store::NewEvent;
 use hako_model::limits::{ASYNC_REQUEST_MAX_BYTES, INVOKE_REQUEST_MAX_BYTES};
 use hako_model::{Error, ErrorKind};
+use hako_store::NewEvent;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{read_body, ApiState};
@@ -113,7 +113,15 @@ pub(crate) async fn invoke(
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
             // Answered only once the event is committed in the durable queue.
-            let request_id = enqueue(&st, &f, &t.name, t.qualifier.clone(), payload, client_context, trace_id)?;
+            let request_id = enqueue(
+                &st,
+                &f,
+                &t.name,
+                t.qualifier.clone(),
+                payload,
+                client_context,
+                trace_id,
+            )?;
             let mut r = StatusCode::ACCEPTED.into_response();
             let h = r.headers_mut();
             h.insert("content-length", HeaderValue::from_static("0"));

@@ -647,7 +647,10 @@ impl OtherHost {
         let near = format!("198.18.{id}.1");
         let far = format!("198.18.{id}.2");
         let ip = |args: &[&str]| {
-            let st = std::process::Command::new("ip").args(args).status().unwrap();
+            let st = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap();
             assert!(st.success(), "ip {args:?}");
         };
         let _ = std::process::Command::new("ip")
@@ -684,7 +687,9 @@ impl OtherHost {
             self.far
         );
         std::process::Command::new("ip")
-            .args(["netns", "exec", &self.ns, "timeout", "25", "python3", "-c", &code])
+            .args([
+                "netns", "exec", &self.ns, "timeout", "25", "python3", "-c", &code,
+            ])
             .spawn()
             .unwrap()
     }

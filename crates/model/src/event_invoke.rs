@@ -55,7 +55,8 @@ pub struct EventInvokeRecord {
 
 impl EventInvokeRecord {
     pub fn retry_attempts(&self) -> u32 {
-        self.maximum_retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS)
+        self.maximum_retry_attempts
+            .unwrap_or(DEFAULT_RETRY_ATTEMPTS)
     }
     pub fn event_age_seconds(&self) -> u32 {
         self.maximum_event_age_seconds
@@ -460,9 +461,7 @@ mod tests {
         let e = validate_destination("arn:aws:lambda:eu-west-1:123456789012:function:d", "f", &r)
             .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::InvalidParameterValue);
-        assert!(validate_dead_letter_target("")
-            .unwrap()
-            .is_none());
+        assert!(validate_dead_letter_target("").unwrap().is_none());
         let e = validate_dead_letter_target("arn:aws:sqs:us-east-1:123456789012:q").unwrap_err();
         assert!(e.message.contains("Hako cannot deliver"));
     }

@@ -14,8 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hako_model::alias::AliasRecord;
-use hako_model::provisioned::ProvisionedConfigRecord;
 use hako_model::layer::LayerVersionRecord;
+use hako_model::provisioned::ProvisionedConfigRecord;
 use hako_model::{Error, FunctionRecord};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};

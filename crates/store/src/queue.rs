@@ -339,7 +339,11 @@ mod tests {
             // "b" waits for a retry until 10_000; "a" is running when Hako dies.
             db.reschedule_event(c[1].id, 10_000, 1, 0, Some("{}"), None)
                 .unwrap();
-            assert!(db.claim_events(150, 10).unwrap().iter().all(|e| e.event.request_id == "c"));
+            assert!(db
+                .claim_events(150, 10)
+                .unwrap()
+                .iter()
+                .all(|e| e.event.request_id == "c"));
         }
         let db = Db::open(&path, keyring(dir.path())).unwrap();
         assert_eq!(db.recover_events(200).unwrap(), 2);
@@ -381,7 +385,10 @@ mod tests {
             last_modified: 1.5,
         };
         db.put_event_invoke_config(&rec).unwrap();
-        assert_eq!(db.get_event_invoke_config("f", "$LATEST").unwrap(), Some(rec.clone()));
+        assert_eq!(
+            db.get_event_invoke_config("f", "$LATEST").unwrap(),
+            Some(rec.clone())
+        );
         let r = db
             .update_event_invoke_config("f", "$LATEST", |r| {
                 r.maximum_retry_attempts = Some(0);
