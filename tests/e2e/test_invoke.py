@@ -375,7 +375,7 @@ def test_kill_9_leaves_no_orphans_and_restart_serves(hako_factory):
     # The linux backend's sandboxes die with hako (their pid namespace goes); what a function
     # started in the background under the process backend is killed when hako starts again.
     server.restart()
-    wait_for(lambda: not processes_with(marker), timeout_s=10, what="sandbox processes of the killed hako to be gone")
+    wait_for(lambda: not processes_with(marker), timeout_s=30, what="sandbox processes of the killed hako to be gone")
     client = boto_lambda_client(server.endpoint)
     assert invoke(client, name, {})[1] == "up"
 
