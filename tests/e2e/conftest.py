@@ -307,6 +307,42 @@ def expect_client_error(code: str, status: int, fn, *args, **kw) -> str:
     return got[2]
 
 
+def wait_for(pred, what="condition", timeout_s=10.0, step_s=0.05):
+    """Polls pred() every step_s until it returns something truthy, and returns that; fails the
+    test after timeout_s (every wait in these tests is bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(step_s)
+
+
+def scrape_metrics(endpoint: str) -> str:
+    """GET /metrics: Prometheus/OpenMetrics text."""
+    import urllib.request
+    with urllib.request.urlopen(f"{endpoint}/metrics", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("application/openmetrics-text")
+        return r.read().decode()
+
+
+def metric_sample(text: str, metric: str, function: str | None = None) -> float:
+    """The value of `metric` in a /metrics text (for one function, summed over its resources),
+    0 when absent."""
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
+        if not m or m.group(1) != metric:
+            continue
+        if function is not None and f'function_name="{function}"' not in (m.group(2) or ""):
+            continue
+        total += float(m.group(3))
+    return total
+
+
 # -- failure reports --------------------------------------------------------------------------
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

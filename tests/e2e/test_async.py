@@ -10,23 +10,26 @@ context's request id and the event. Every wait is bounded.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from conftest import (HAKO_BIN, HakoServer, boto_lambda_client, create_function, make_zip,
-                      run_aws, unique_name)
+                      metric_sample as sample, run_aws, scrape_metrics as scrape, unique_name)
+from conftest import wait_for as _wait_for
 
 SCALE = 0.01
 PY = "python3.11"
 WAIT_S = 30.0
+# The waits of this module: WAIT_S unless one says otherwise.
+wait_for = functools.partial(_wait_for, timeout_s=WAIT_S, step_s=0.1)
 APP = r'''
 import json, time
 
@@ -95,33 +98,8 @@ def runs(server, name) -> list[dict]:
     return out
 
 
-def wait_for(cond, what, timeout=WAIT_S, every=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
 def runs_of(server, name, rid) -> list[dict]:
     return [r for r in runs(server, name) if r["rid"] == rid]
-
-
-def scrape(endpoint) -> str:
-    with urllib.request.urlopen(f"{endpoint}/metrics", timeout=10) as r:
-        return r.read().decode()
-
-
-def sample(text, metric, function) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if m and m.group(1) == metric and f'function_name="{function}"' in (m.group(2) or ""):
-            total += float(m.group(3))
-    return total
 
 
 def error_of(excinfo) -> tuple[str, int, str]:
@@ -454,7 +432,7 @@ def test_kill_9_loses_no_accepted_event(hako_factory):
         return (set(queued) <= set(rids) and all(rids.count(r) >= 2 for r in sleepers)
                 and len(runs_of(s, failing, fail_rid)) >= 3)
 
-    wait_for(all_ran, "every accepted event to run after the restart", timeout=45, every=0.5)
+    wait_for(all_ran, "every accepted event to run after the restart", timeout_s=45, step_s=0.5)
     # The failing event kept its attempt count: 3 attempts, not 3 more.
     time.sleep(2 * 120 * scale)
     assert len(runs_of(s, failing, fail_rid)) == 3

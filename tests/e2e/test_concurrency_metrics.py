@@ -8,21 +8,23 @@ account. Every wait is bounded.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
 import threading
-import time
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import HakoServer, boto_lambda_client, create_function, fixture_zip, unique_name
+from conftest import metric_sample as sample, scrape_metrics as scrape, wait_for as _wait_for
 
 LIMIT = 110
 SLOW_MS = 2500
 WAIT_S = 15.0
+# The waits of this module (and test_provisioned's): WAIT_S.
+wait_for = functools.partial(_wait_for, timeout_s=WAIT_S)
 MIN_UNRESERVED_MESSAGE = ("Specified ReservedConcurrentExecutions for function decreases account's "
                           "UnreservedConcurrentExecution below its minimum value of [100].")
 # Declared, and updated only by work still to come: none left.
@@ -82,35 +84,6 @@ def new_function(client, prefix="conc") -> str:
 
 def invoke(client, name, event) -> dict:
     return client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
-
-
-def scrape(endpoint) -> str:
-    with urllib.request.urlopen(f"{endpoint}/metrics", timeout=10) as r:
-        assert r.status == 200
-        assert r.headers["content-type"].startswith("application/openmetrics-text")
-        return r.read().decode()
-
-
-def sample(text, metric, function=None) -> float:
-    """The value of `metric` (for one function, summed over its resources), 0 when absent."""
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
-        if not m or m.group(1) != metric:
-            continue
-        if function is not None and f'function_name="{function}"' not in (m.group(2) or ""):
-            continue
-        total += float(m.group(3))
-    return total
-
-
-def wait_for(cond, what, timeout=WAIT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 class Background:

@@ -14,7 +14,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 from conftest import HAKO_BIN, boto_lambda_client, create_function, fixture_zip, unique_name
 from conftest import expect_client_error as expect_error
 

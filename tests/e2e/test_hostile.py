@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, boto_lambda_client, create_function, fixture_zip, make_zip, unique_name
+from conftest import REPO, boto_lambda_client, create_function, fixture_zip, make_zip, unique_name, wait_for
 
 IN_CI = os.environ.get("CI") == "true"
 if os.environ.get("HAKO_SANDBOX") == "process":
@@ -341,16 +341,6 @@ def handler(event, context):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def wait_for(pred, timeout_s=10.0, step_s=0.05, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step_s)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def invoke(client, name, payload):
     """One RequestResponse invoke; it must come back with a response (an error or not)."""
     out = client.invoke(FunctionName=name, Payload=json.dumps(payload).encode())

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import botocore.exceptions
 import pytest
-from conftest import HAKO_BIN, boto_lambda_client, create_function, fixture_zip, make_zip, unique_name
+from conftest import (HAKO_BIN, boto_lambda_client, create_function, fixture_zip, make_zip, unique_name,
+                      wait_for)
 
 ECHO = "rust-echo"
 
@@ -40,16 +41,6 @@ def invoke(client, name, payload, **kw):
 
 def tail_of(out) -> str:
     return base64.b64decode(out["LogResult"]).decode()
-
-
-def wait_for(pred, timeout_s=10.0, step_s=0.05, what="condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step_s)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def hako_logs(server, name) -> str:

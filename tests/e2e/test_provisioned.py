@@ -465,9 +465,9 @@ def test_provisioning_blocks_nothing_and_a_dead_sandbox_is_replaced(client, serv
         pool.shutdown()
         assert errors == ["", "Unhandled"], errors
         wait_for(lambda: len(sandboxes(slow)) == 2 and victim not in sandboxes(slow),
-                 "a new provisioned sandbox in place of the killed one", timeout=WAIT_S)
+                 "a new provisioned sandbox in place of the killed one", timeout_s=WAIT_S)
         wait_for(lambda: client.get_provisioned_concurrency_config(FunctionName=slow, Qualifier="1")[
-            "AllocatedProvisionedConcurrentExecutions"] == 2, "2 allocated again", timeout=WAIT_S)
+            "AllocatedProvisionedConcurrentExecutions"] == 2, "2 allocated again", timeout_s=WAIT_S)
         assert wait_status(client, slow, "1")["Status"] == "READY"
         assert init_type(client, slow, "1") == "provisioned-concurrency"
     finally:
