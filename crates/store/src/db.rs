@@ -531,6 +531,24 @@ fn encode_alias(a: &AliasRecord) -> Result<String, Error> {
     serde_json::to_string(a).map_err(|e| Error::service(format!("cannot encode alias record: {e}")))
 }
 
+/// Removes what is configured on one qualifier (a version or an alias) of a function: its
+/// provisioned concurrency and its event invoke configuration. Called inside the transaction
+/// that deletes the qualifier.
+fn delete_qualifier_configs(
+    conn: &Connection,
+    function_name: &str,
+    qualifier: &str,
+) -> Result<(), Error> {
+    for sql in [
+        "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+        "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+    ] {
+        conn.execute(sql, params![function_name, qualifier])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn aliases_in(conn: &Connection, function_name: &str) -> Result<Vec<AliasRecord>, Error> {
     json_records(
         conn,
@@ -678,16 +696,7 @@ impl Db {
             params![name, version],
         )
         .map_err(db_err)?;
-        tx.execute(
-            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
-            params![name, version],
-        )
-        .map_err(db_err)?;
-        tx.execute(
-            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
-            params![name, version],
-        )
-        .map_err(db_err)?;
+        delete_qualifier_configs(&tx, name, version)?;
         tx.commit().map_err(db_err)?;
         Ok(Some(rec))
     }
@@ -744,8 +753,8 @@ impl Db {
         )
     }
 
-    /// Deletes one alias and its provisioned concurrency configuration; `false` if there was
-    /// none.
+    /// Deletes one alias and what is configured on it (provisioned concurrency, event invoke
+    /// configuration); `false` if there was none.
     pub fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;
@@ -755,16 +764,7 @@ impl Db {
                 params![function_name, name],
             )
             .map_err(db_err)?;
-        tx.execute(
-            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
-            params![function_name, name],
-        )
-        .map_err(db_err)?;
-        tx.execute(
-            "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
-            params![function_name, name],
-        )
-        .map_err(db_err)?;
+        delete_qualifier_configs(&tx, function_name, name)?;
         tx.commit().map_err(db_err)?;
         Ok(n == 1)
     }
