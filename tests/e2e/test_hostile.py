@@ -138,6 +138,8 @@ def case_write(ev):
 
 
 def case_fill_tmp(ev):
+    """Writes /tmp full; with ev["keep"] the file stays, flushed to the disk under /tmp."""
+    before = os.statvfs("/tmp")
     chunk = b"\xa5" * (1 << 20)
     written, err = 0, None
     fd = os.open("/tmp/fill", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -146,11 +148,25 @@ def case_fill_tmp(ev):
             written += os.write(fd, chunk)
     except OSError as e:
         err = ename(e.errno)
+    try:
+        if ev.get("keep"):
+            os.fsync(fd)
     finally:
         os.close(fd)
-    st = os.statvfs("/tmp")
-    os.unlink("/tmp/fill")
-    return {"written": written, "errno": err, "tmp_size": st.f_blocks * st.f_frsize}
+    if not ev.get("keep"):
+        os.unlink("/tmp/fill")
+    # What /tmp is: its filesystem type and device (major:minor), from this sandbox's mountinfo.
+    tmp = [line.split() for line in read_all("/proc/self/mountinfo").splitlines()
+           if line.split()[4] == "/tmp"][-1]
+    fstype = tmp[tmp.index("-") + 1]
+    return {"written": written, "errno": err, "tmp_size": before.f_blocks * before.f_frsize,
+            "tmp_avail": before.f_bavail * before.f_frsize, "tmp_fs": fstype, "tmp_dev": tmp[2],
+            "tmp_owner": os.stat("/tmp").st_uid, "tmp_mode": oct(os.stat("/tmp").st_mode & 0o7777),
+            "tmp_entries": os.listdir("/tmp")}
+
+
+def case_exit(ev):
+    os._exit(3)
 
 
 def case_fork_bomb(ev):
@@ -578,30 +594,68 @@ def test_writes_outside_tmp_refused(lambda_client, hostile, echo_fn, linux_hako)
 
 
 # -- limits -------------------------------------------------------------------------------------
+MB = 1 << 20
+
+
+def loop_backing_file(dev: str) -> str | None:
+    """The backing file of the loop device `dev` (major:minor), None once it is released."""
+    try:
+        return Path(f"/sys/dev/block/{dev}/loop/backing_file").read_text().strip()
+    except OSError:
+        return None
+
+
+def assert_tmp_is_its_disk(seen, linux_hako, size_mb=512):
+    """/tmp is an ext4 of the function's EphemeralStorage on a loop device whose backing file is
+    an unlinked file of the data dir's sandbox-tmp/ (nothing named there, nothing elsewhere)."""
+    assert seen["tmp_fs"] == "ext4", seen
+    assert seen["tmp_owner"] == SANDBOX_UID and seen["tmp_mode"] == "0o1777", seen
+    assert seen["tmp_entries"] in ([], ["fill"]), seen  # no lost+found
+    # The function can write its whole EphemeralStorage (ext4's own metadata comes on top).
+    assert size_mb * MB <= seen["tmp_avail"] <= size_mb * MB + MB, seen
+    assert size_mb * MB <= seen["tmp_size"] <= size_mb * MB * 1.03, seen
+    assert seen["errno"] == "ENOSPC", seen
+    assert size_mb * MB - MB <= seen["written"] <= seen["tmp_avail"], seen
+    scratch = linux_hako.data_dir / "sandbox-tmp"
+    assert list(scratch.iterdir()) == [], "a /tmp disk's backing file has a name"
+
+
 def test_fill_tmp_stops_at_ephemeral_storage(lambda_client, hostile, echo_fn, linux_hako):
-    free_before = shutil.disk_usage("/").free
     data_before = dir_size(linux_hako.data_dir)
+    host_tmp_before = set(os.listdir("/tmp"))
     with echo_meanwhile(linux_hako.endpoint, echo_fn):
         seen = hostile_call(lambda_client, hostile, "fill_tmp", cap=2 << 30)
-    mb = 1 << 20
-    assert seen["errno"] == "ENOSPC", seen
-    assert 500 * mb <= seen["written"] <= 512 * mb, seen
-    assert seen["tmp_size"] == 512 * mb, seen
-    # The host's disk is untouched: the data dir did not grow, and the disk did not lose what the
-    # function wrote (a generous margin for whatever else runs on this machine).
-    assert dir_size(linux_hako.data_dir) - data_before < 16 * mb
-    assert free_before - shutil.disk_usage("/").free < seen["written"] // 2
+    assert_tmp_is_its_disk(seen, linux_hako)
+    # Nothing outside is touched: no file of the data dir grew, nothing appeared in the host's /tmp.
+    assert dir_size(linux_hako.data_dir) - data_before < 16 * MB
+    assert "fill" not in set(os.listdir("/tmp")) - host_tmp_before
+    # The sandbox's disk is still there (it is warm), on a released-on-exit loop device.
+    backing = loop_backing_file(seen["tmp_dev"])
+    assert backing and backing.startswith(str(linux_hako.data_dir / "sandbox-tmp")), backing
+    assert backing.endswith("(deleted)"), backing
     echo_ok(lambda_client, echo_fn)
 
 
-@pytest.mark.xfail(strict=True, reason="/tmp is a tmpfs charged to the sandbox's memory cgroup: a "
-                   "128 MB function is OOM-killed after ~128 MB of /tmp writes instead of getting its "
-                   "512 MB of EphemeralStorage (on AWS /tmp does not count against MemorySize)")
-def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn):
-    out, body = invoke(lambda_client, hostile_small, {"case": "fill_tmp", "cap": 2 << 30})
-    echo_ok(lambda_client, echo_fn)
+def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn, linux_hako):
+    """A 128 MB function fills its 512 MB /tmp and keeps it (flushed to the host's disk): no OOM.
+    When its sandbox goes, so do its loop device and the disk space it took."""
+    free_before = shutil.disk_usage(linux_hako.data_dir).free
+    out, body = invoke(lambda_client, hostile_small, {"case": "fill_tmp", "cap": 2 << 30, "keep": True})
     assert "FunctionError" not in out, body
-    assert body["errno"] == "ENOSPC" and body["written"] >= 500 << 20, body
+    echo_ok(lambda_client, echo_fn)
+    assert_tmp_is_its_disk(body, linux_hako)
+    used = free_before - shutil.disk_usage(linux_hako.data_dir).free
+    assert loop_backing_file(body["tmp_dev"]), body
+    # The function's runtime exits: its sandbox goes, and with it its disk.
+    out, _ = invoke(lambda_client, hostile_small, {"case": "exit"})
+    assert out.get("FunctionError") == "Unhandled", out
+    wait_for(lambda: loop_backing_file(body["tmp_dev"]) is None, timeout_s=30,
+             what="the sandbox's loop device to be released")
+    # The disk space comes back (a generous margin for whatever else runs on this machine).
+    wait_for(lambda: free_before - shutil.disk_usage(linux_hako.data_dir).free < used - body["written"] // 2,
+             timeout_s=30, what="the /tmp disk's space to be given back")
+    assert linux_hako.alive()
+    echo_ok(lambda_client, echo_fn)
 
 
 def test_fork_bomb_stops_at_pids_limit(lambda_client, hostile, echo_fn, linux_hako):

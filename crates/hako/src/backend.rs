@@ -1,5 +1,6 @@
 //! Choosing the sandbox backend (`--sandbox auto|linux|process`) and `hako doctor`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,15 +11,22 @@ use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
 
 use crate::config::{SandboxChoice, ServeArgs};
 
-fn linux_config(uid: u32, gid: u32) -> LinuxConfig {
+fn linux_config(uid: u32, gid: u32, data_dir: &Path) -> LinuxConfig {
     LinuxConfig {
         uid,
         gid,
+        tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
         ..LinuxConfig::default()
     }
 }
 
-/// Starts a sandbox running `/bin/sh -c 'exit 0'` and checks that it ends well.
+/// Where the linux backend keeps the (unlinked) backing files of the sandboxes' `/tmp` disks.
+fn tmp_disk_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("sandbox-tmp")
+}
+
+/// Starts a sandbox running `/bin/sh -c 'exit 0'` and checks that it ends well; what it printed
+/// (the init's warnings) is logged.
 async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
     let empty = tempfile::tempdir()?;
     let spec = SandboxSpec {
@@ -31,21 +39,27 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
         opt_dir: None,
         readonly_mounts: vec![],
         memory_mb: 128,
-        tmp_mb: 16,
+        tmp_mb: 512,
         listener_env: Some("AWS_LAMBDA_RUNTIME_API".into()),
         api_listener: None,
         outbound_network: true,
     };
     let spawned = iso.spawn(&spec)?;
-    match tokio::time::timeout(Duration::from_secs(10), spawned.exit).await {
+    let status = tokio::time::timeout(Duration::from_secs(10), spawned.exit).await;
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::fs::File::from(spawned.output), &mut out);
+    for line in out.lines() {
+        tracing::warn!("test sandbox: {line}");
+    }
+    match status {
         Ok(ExitStatus::Code(0)) => Ok(()),
         Ok(other) => bail!("a test sandbox ended with {other}"),
         Err(_) => bail!("a test sandbox did not end within 10 s"),
     }
 }
 
-async fn try_linux(uid: u32, gid: u32) -> Result<LinuxIsolation> {
-    let iso = LinuxIsolation::new(linux_config(uid, gid))?;
+async fn try_linux(uid: u32, gid: u32, data_dir: &Path) -> Result<LinuxIsolation> {
+    let iso = LinuxIsolation::new(linux_config(uid, gid, data_dir))?;
     smoke_test(&iso).await?;
     Ok(iso)
 }
@@ -55,7 +69,7 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
     let linux = match args.sandbox {
         SandboxChoice::Process => None,
         SandboxChoice::Linux => Some(
-            try_linux(args.sandbox_uid, args.sandbox_gid)
+            try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir)
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -63,7 +77,9 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                     )
                 })?,
         ),
-        SandboxChoice::Auto => match try_linux(args.sandbox_uid, args.sandbox_gid).await {
+        SandboxChoice::Auto => match try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir)
+            .await
+        {
             Ok(iso) => Some(iso),
             Err(e) => {
                 tracing::warn!(reason = %format!("{e:#}"), "the linux sandbox backend cannot run here (see `hako doctor`)");
@@ -81,6 +97,7 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                 backend = "linux",
                 cgroup = iso.cgroup_version(),
                 outbound_network = iso.has_outbound_network(),
+                tmp_on_disk = iso.tmp_disk().is_ok(),
                 "sandbox backend: linux (namespaces, cgroups, seccomp)"
             );
             Ok(Arc::new(iso))
@@ -104,24 +121,36 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
 }
 
 /// `hako doctor`.
-pub(crate) fn doctor() -> Result<()> {
+pub(crate) fn doctor(data_dir: &Path) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     println!("process  supported (functions run as host processes: no isolation, no limits)");
     let linux = rt.block_on(async {
-        let iso = LinuxIsolation::new(LinuxConfig::default())?;
+        let cfg = LinuxConfig {
+            tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
+            ..LinuxConfig::default()
+        };
+        let iso = LinuxIsolation::new(cfg)?;
         let tested = smoke_test(&iso).await;
         iso.shutdown().await;
         tested?;
-        anyhow::Ok(iso.cgroup_version())
+        let tmp = match iso.tmp_disk() {
+            Ok(dir) => format!(
+                "a disk of its own, not counted against memory (backing files under {})",
+                dir.display()
+            ),
+            Err(e) => format!("a tmpfs, counted against the function's memory: {e}"),
+        };
+        anyhow::Ok((iso.cgroup_version(), tmp))
     });
     match linux {
-        Ok(v) => {
+        Ok((v, tmp)) => {
             println!(
                 "linux    supported (root, cgroup v{v}, namespaces, seccomp: a test sandbox ran)"
             );
+            println!("         /tmp: {tmp}");
             println!("default  linux (`--sandbox auto`)");
         }
         Err(e) => {

@@ -73,6 +73,14 @@ pub(crate) struct LogsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub(crate) struct DoctorArgs {
+    /// Hako's data directory (the linux backend keeps the sandboxes' `/tmp` disks in its
+    /// `sandbox-tmp/`).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
 pub(crate) struct KeysArgs {
     #[command(subcommand)]
     pub command: KeysCommand,

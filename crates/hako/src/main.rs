@@ -32,7 +32,7 @@ enum Command {
     /// Measure invoke latency, throughput and cold starts against an endpoint.
     Bench(hako_bench::BenchArgs),
     /// Say which sandbox backends this host supports, and why not the others.
-    Doctor,
+    Doctor(config::DoctorArgs),
     /// The init of a Linux sandbox (started by Hako itself, spec on fd 3).
     #[command(hide = true)]
     SandboxInit,
@@ -59,7 +59,7 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(hako_bench::run(args))
         }
-        Command::Doctor => backend::doctor(),
+        Command::Doctor(args) => backend::doctor(&args.data_dir),
         Command::SandboxInit => hako_sandbox::linux::init_main(),
     }
 }

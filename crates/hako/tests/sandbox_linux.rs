@@ -23,6 +23,7 @@ fn isolation(test: &str) -> Option<LinuxIsolation> {
     let cfg = LinuxConfig {
         init_program: env!("CARGO_BIN_EXE_hako").into(),
         state_dir: std::env::temp_dir().join("hako-sandbox-tests"),
+        tmp_disk_dir: Some(std::env::temp_dir().join("hako-sandbox-tests/tmp-disks")),
         ..LinuxConfig::default()
     };
     Some(LinuxIsolation::new(cfg).expect("the linux backend starts"))

@@ -33,7 +33,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use serde::{Deserialize, Serialize};
 
 use super::mounts::{self, MountOp};
-use super::{net, seccomp};
+use super::{net, seccomp, tmp_disk};
 
 /// The fd on which the init gets its spec and talks to Hako.
 pub(crate) const CONTROL_FD: i32 = 3;
@@ -57,6 +57,10 @@ pub(crate) struct PrepareSpec {
     /// Give the sandbox outbound access (a veth pair), ahead of its function.
     #[serde(default)]
     pub(crate) net: Option<net::NetPrepare>,
+    /// Mount a disk of this size at `/tmp`, ahead of the function (the template's fd comes with
+    /// the message).
+    #[serde(default)]
+    pub(crate) tmp_disk: Option<tmp_disk::DiskSpec>,
 }
 
 /// The second message: everything else, decided by Hako.
@@ -85,6 +89,10 @@ pub(crate) struct InitSpec {
     /// Print how long each step took (to the sandbox's output).
     #[serde(default)]
     pub(crate) timings: bool,
+    /// The function's `/tmp` is not the disk the sandbox was prepared with: make this one (the
+    /// template's fd comes with the message).
+    #[serde(default)]
+    pub(crate) tmp_disk: Option<tmp_disk::DiskSpec>,
 }
 
 /// Step timings of one init, printed when [`InitSpec::timings`] is set.
@@ -134,14 +142,18 @@ fn report_error(control: BorrowedFd<'_>, msg: &str) {
     let _ = writeln!(std::io::stderr(), "hako sandbox-init: {msg}");
 }
 
-fn read_message<T: serde::de::DeserializeOwned>(control: BorrowedFd<'_>) -> Result<T, String> {
+/// Reads a message from Hako, and the fd that came with it.
+fn read_message<T: serde::de::DeserializeOwned>(
+    control: BorrowedFd<'_>,
+) -> Result<(T, Option<OwnedFd>), String> {
     let mut buf = vec![0u8; 1 << 20];
-    let (n, _) =
+    let (n, fd) =
         net::recv_with_fd(control, &mut buf).map_err(|e| format!("cannot read the spec: {e}"))?;
     if n == 0 {
         return Err("hako went away".into());
     }
-    serde_json::from_slice(&buf[..n]).map_err(|e| format!("invalid spec: {e}"))
+    let msg = serde_json::from_slice(&buf[..n]).map_err(|e| format!("invalid spec: {e}"))?;
+    Ok((msg, fd))
 }
 
 fn write_file(path: &std::path::Path, value: &str) -> Result<(), String> {
@@ -159,7 +171,7 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut t = Timings::default();
     t.mark("start");
-    let prepare: PrepareSpec = read_message(control.as_fd())?;
+    let (prepare, template): (PrepareSpec, _) = read_message(control.as_fd())?;
     // The OOM killer should pick the function, never the init processes (inherited; the function
     // resets it). Best effort: lowering it needs CAP_SYS_RESOURCE, which some hosts withhold.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
@@ -209,7 +221,8 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         ForkResult::Child => {
             drop(status_r);
             drop(thaw);
-            let code = match prepared_inner(&prepare, control.as_fd(), status_w, attached) {
+            let code = match prepared_inner(&prepare, template, control.as_fd(), status_w, attached)
+            {
                 Ok(never) => match never {},
                 Err(msg) => {
                     report_error(control.as_fd(), &msg);
@@ -220,6 +233,7 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         }
         ForkResult::Parent { child } => {
             drop(status_w);
+            drop(template);
             supervise(control, child, status_r, thaw)
         }
     }
@@ -229,6 +243,7 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
 /// (the part of the set-up that depends on the function starts there).
 fn prepared_inner(
     prepare: &PrepareSpec,
+    template: Option<OwnedFd>,
     control: BorrowedFd<'_>,
     status_w: OwnedFd,
     attached: Option<net::Attached>,
@@ -248,15 +263,63 @@ fn prepared_inner(
         }
         None => mounts::prepare_root(&prepare.root, &prepare.system_mounts)?,
     }
-    let spec: InitSpec = read_message(control)?;
+    let tmp = mounts::inside(&prepare.root, std::path::Path::new(mounts::TMP));
+    let mut disk_mb = None;
+    if let (Some(disk), Some(template)) = (&prepare.tmp_disk, template) {
+        match tmp_disk::attach(&tmp, &std::fs::File::from(template), disk) {
+            Ok(()) => disk_mb = Some(disk.size_mb),
+            Err(e) => tmp_warning(&e),
+        }
+    }
+    let (mut spec, template): (InitSpec, _) = read_message(control)?;
     let mut t = Timings::default();
     t.mark("spec");
+    settle_tmp(&mut spec, &tmp, disk_mb, template);
     if attached.is_some() && !spec.outbound {
         net::detach()?;
         // No hako.host either.
         mounts::rewrite_file(&prepare.root, &prepare.system_mounts, "/etc/hosts")?;
     }
     inner(&spec, &prepare.root, control, status_w, t)
+}
+
+/// Reports (in the sandbox's output) that `/tmp` is a tmpfs.
+fn tmp_warning(e: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "hako sandbox-init: warning: /tmp is a tmpfs (counted against the function's memory): {e}"
+    );
+}
+
+/// The switch point between a `/tmp` on disk and a tmpfs: takes the [`MountOp::TmpDisk`] op off
+/// the function's plan when the disk at `tmp` is the size it asks for (the one prepared, or a new
+/// one made from the template Hako sent with the spec). Otherwise the op stays and becomes a
+/// tmpfs.
+fn settle_tmp(spec: &mut InitSpec, tmp: &std::path::Path, prepared_mb: Option<u64>, template: Option<OwnedFd>) {
+    let Some(want) = spec.mounts.iter().find_map(|op| match op {
+        MountOp::TmpDisk { size_mb, .. } => Some(*size_mb),
+        _ => None,
+    }) else {
+        return;
+    };
+    let ready = prepared_mb == Some(want) || {
+        if prepared_mb.is_some() {
+            if let Err(e) = tmp_disk::detach(tmp) {
+                tmp_warning(&e);
+            }
+        }
+        match (&spec.tmp_disk, template) {
+            (Some(disk), Some(template)) => {
+                tmp_disk::attach(tmp, &std::fs::File::from(template), disk)
+                    .map_err(|e| tmp_warning(&e))
+                    .is_ok()
+            }
+            _ => false,
+        }
+    };
+    if ready {
+        spec.mounts.retain(|op| !matches!(op, MountOp::TmpDisk { .. }));
+    }
 }
 
 /// Waits for the inner init; kills it when Hako closes the control socket. Returns the exit code

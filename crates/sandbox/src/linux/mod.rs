@@ -16,6 +16,7 @@ mod mounts;
 mod net;
 mod netlink;
 mod seccomp;
+mod tmp_disk;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -71,6 +72,10 @@ pub struct LinuxConfig {
     /// The /16 the sandboxes' addresses come from (a /30 each), for outbound access through a
     /// veth pair per sandbox; `None`: sandboxes have only their loopback.
     pub subnet: Option<std::net::Ipv4Addr>,
+    /// A host directory on disk (never in memory, never visible to functions) for the unlinked
+    /// backing files of the sandboxes' `/tmp` disks, which do not count against the functions'
+    /// memory (see [`tmp_disk`]); `None`, or no `mkfs.ext4` on the host: `/tmp` is a tmpfs.
+    pub tmp_disk_dir: Option<PathBuf>,
 }
 
 impl Default for LinuxConfig {
@@ -85,6 +90,7 @@ impl Default for LinuxConfig {
             state_dir: PathBuf::from("/run/hako"),
             prepared: 2,
             subnet: Some(DEFAULT_SUBNET),
+            tmp_disk_dir: None,
         }
     }
 }
@@ -110,6 +116,8 @@ pub enum LinuxError {
 pub struct LinuxIsolation {
     preparer: Arc<Preparer>,
     seccomp: Vec<seccomp::Program>,
+    /// Why sandboxes' `/tmp` is a tmpfs, when it is.
+    tmp_disk_error: Option<String>,
 }
 
 /// A sandbox's init started ahead of demand: it has joined its (still unlimited) cgroups and
@@ -122,6 +130,8 @@ struct Prepared {
     /// The read end of the init's (and later the function's) stdout and stderr.
     output: OwnedFd,
     cgroup: cgroups::Cgroup,
+    /// The size of the disk mounted at its `/tmp`, if any.
+    tmp_mb: Option<u64>,
 }
 
 /// Starts inits and keeps a few [`Prepared`] ones.
@@ -140,7 +150,14 @@ struct Preparer {
     closed: AtomicBool,
     /// Refills running now (shutdown waits for them, so that none leaves a sandbox behind).
     refilling: std::sync::atomic::AtomicUsize,
+    /// The `/tmp` disks' templates; `None`: `/tmp` is a tmpfs.
+    tmp_disks: Option<tmp_disk::Templates>,
+    /// The `/tmp` size sandboxes are prepared with: the last one a function asked for.
+    tmp_mb_next: AtomicU64,
 }
+
+/// The `/tmp` size sandboxes are prepared with at first (AWS's default `EphemeralStorage`).
+const DEFAULT_TMP_MB: u64 = 512;
 
 /// How long after a claim the pool is topped up: starting an init (a fork of Hako) must not
 /// compete with the cold start that claimed one for the machine's CPUs.
@@ -177,6 +194,7 @@ impl Preparer {
             cgroup.destroy();
             e
         };
+        let tmp = self.tmp_disk(self.tmp_mb_next.load(Ordering::Relaxed));
         let started = (|| {
             let prepare = init::PrepareSpec {
                 cgroup_procs: cgroup.outer_procs_files(),
@@ -192,6 +210,7 @@ impl Preparer {
                         .wrapping_add(NEXT_SANDBOX.load(Ordering::Relaxed) as u32),
                     owner: format!("hako:{}", std::process::id()),
                 }),
+                tmp_disk: tmp.as_ref().map(|(d, _)| d.clone()),
             };
             let bytes = serde_json::to_vec(&prepare)
                 .map_err(|e| setup(format!("cannot encode the spec: {e}")))?;
@@ -202,7 +221,8 @@ impl Preparer {
                 SockFlag::SOCK_CLOEXEC,
             )
             .map_err(|e| setup(format!("socketpair: {e}")))?;
-            net::send_with_fd(ours.as_fd(), &bytes, None)
+            let template = tmp.as_ref().map(|(_, t)| t.as_raw_fd());
+            net::send_with_fd(ours.as_fd(), &bytes, template)
                 .map_err(|e| setup(format!("cannot send the spec: {e}")))?;
             let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .map_err(|e| SandboxError::Pipe(e.into()))?;
@@ -243,7 +263,28 @@ impl Preparer {
             sock,
             output,
             cgroup,
+            tmp_mb: tmp.map(|(d, _)| d.size_mb),
         })
+    }
+
+    /// What a sandbox's init needs to make a `/tmp` disk of `size_mb`, when sandboxes get one.
+    fn tmp_disk(&self, size_mb: u64) -> Option<(tmp_disk::DiskSpec, Arc<std::fs::File>)> {
+        let templates = self.tmp_disks.as_ref()?;
+        match templates.get(size_mb) {
+            Ok(t) => Some((
+                tmp_disk::DiskSpec {
+                    dir: templates.dir().to_path_buf(),
+                    size_mb,
+                    uid: self.cfg.uid,
+                    gid: self.cfg.gid,
+                },
+                t,
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, size_mb, "cannot make a /tmp disk: this sandbox's /tmp is a tmpfs");
+                None
+            }
+        }
     }
 
     /// Tops the pool up, off the caller's thread (starting an init costs a fork and an exec).
@@ -369,6 +410,21 @@ impl LinuxIsolation {
             source,
         })?;
         let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
+        let (tmp_disks, tmp_disk_error) = match &cfg.tmp_disk_dir {
+            None => (None, Some("no directory for them is configured".to_string())),
+            Some(dir) => match tmp_disk::Templates::open(dir, DEFAULT_TMP_MB) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e)),
+            },
+        };
+        if let Some(e) = &tmp_disk_error {
+            if cfg.tmp_disk_dir.is_some() {
+                tracing::warn!(
+                    "sandboxes' /tmp is a tmpfs, counted against the function's memory (a 128 MB \
+                     function cannot fill 512 MB of /tmp): {e}"
+                );
+            }
+        }
         let subnet = cfg.subnet.and_then(|base| match net::host_setup(base) {
             Ok(warning) => {
                 if let Some(w) = warning {
@@ -391,9 +447,21 @@ impl LinuxIsolation {
                 subnet,
                 closed: AtomicBool::new(false),
                 refilling: std::sync::atomic::AtomicUsize::new(0),
+                tmp_disks,
+                tmp_mb_next: AtomicU64::new(DEFAULT_TMP_MB),
             }),
             seccomp,
+            tmp_disk_error,
         })
+    }
+
+    /// Where the sandboxes' `/tmp` disks are (their unlinked backing files), or why `/tmp` is a
+    /// tmpfs.
+    pub fn tmp_disk(&self) -> Result<&Path, &str> {
+        match (&self.preparer.tmp_disks, &self.tmp_disk_error) {
+            (Some(t), _) => Ok(t.dir()),
+            (None, e) => Err(e.as_deref().unwrap_or("not configured")),
+        }
     }
 
     /// The cgroup version in use (1 or 2).
@@ -603,6 +671,7 @@ impl Isolation for LinuxIsolation {
             sock,
             output,
             cgroup,
+            tmp_mb,
         } = prepared;
         let fail = |e: SandboxError| {
             cgroup.kill_all();
@@ -625,7 +694,21 @@ impl Isolation for LinuxIsolation {
             spec.opt_dir.as_deref(),
             &spec.readonly_mounts,
             spec.tmp_mb,
+            self.preparer.tmp_disks.is_some(),
         );
+        // A sandbox prepared with another /tmp size gets a new disk; the next ones are prepared
+        // with this size.
+        let tmp_mb_wanted = spec.tmp_mb.max(1);
+        let new_tmp = if self.preparer.tmp_disks.is_some() && tmp_mb != Some(tmp_mb_wanted) {
+            self.preparer.tmp_disk(tmp_mb_wanted)
+        } else {
+            None
+        };
+        if self.preparer.tmp_disks.is_some() {
+            self.preparer
+                .tmp_mb_next
+                .store(tmp_mb_wanted, Ordering::Relaxed);
+        }
         let init = init::InitSpec {
             program: spec.program.clone(),
             args: spec.args.clone(),
@@ -641,11 +724,13 @@ impl Isolation for LinuxIsolation {
             nofile: MAX_FILES,
             outbound: spec.outbound_network,
             timings: tracing::enabled!(tracing::Level::TRACE),
+            tmp_disk: new_tmp.as_ref().map(|(d, _)| d.clone()),
         };
         let result = (|| {
             let bytes = serde_json::to_vec(&init)
                 .map_err(|e| setup(format!("cannot encode the spec: {e}")))?;
-            net::send_with_fd(sock.as_fd(), &bytes, None)
+            let template = new_tmp.as_ref().map(|(_, t)| t.as_raw_fd());
+            net::send_with_fd(sock.as_fd(), &bytes, template)
                 .map_err(|e| setup(format!("cannot send the spec: {e}")))?;
             // Waiting for the init takes milliseconds: let the runtime move other tasks off this
             // worker meanwhile.

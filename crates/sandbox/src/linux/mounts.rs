@@ -69,6 +69,13 @@ pub(crate) enum MountOp {
         size_mb: u64,
         mode: u32,
     },
+    /// `/tmp` on a disk of its own ([`super::tmp_disk`]), which the init mounts there while the
+    /// sandbox is prepared and takes this op off the plan; left on it (the init could not make
+    /// the disk), a tmpfs of the same size, mode 1777.
+    TmpDisk {
+        dst: PathBuf,
+        size_mb: u64,
+    },
     Proc,
 }
 
@@ -190,13 +197,19 @@ fn under_system_dir(p: &Path) -> bool {
     SYSTEM_DIRS.iter().any(|d| p.starts_with(d))
 }
 
-/// The function's part of a sandbox's plan (after the per-host part, [`system_plan`]).
+/// Where the function's scratch space is.
+pub(crate) const TMP: &str = "/tmp";
+
+/// The function's part of a sandbox's plan (after the per-host part, [`system_plan`]). `/tmp` is
+/// a tmpfs of `tmp_mb`, or with `tmp_disk` a disk of that size (a tmpfs counts against the
+/// sandbox's memory, a disk does not).
 pub(crate) fn sandbox_plan(
     code_dir: &Path,
     runtime_dir: Option<&Path>,
     opt_dir: Option<&Path>,
     readonly_mounts: &[PathBuf],
     tmp_mb: u64,
+    tmp_disk: bool,
 ) -> Vec<MountOp> {
     let mut ops = vec![MountOp::BindRo {
         src: code_dir.into(),
@@ -215,22 +228,32 @@ pub(crate) fn sandbox_plan(
         });
     }
     for m in readonly_mounts {
-        if m.is_absolute() && !under_system_dir(m) && m.exists() {
+        // Under /tmp it would be hidden by /tmp anyway (and land on the function's disk).
+        if m.is_absolute() && !under_system_dir(m) && !m.starts_with(TMP) && m.exists() {
             ops.push(MountOp::BindRo {
                 src: m.clone(),
                 dst: m.clone(),
             });
         }
     }
-    ops.push(MountOp::Tmpfs {
-        dst: "/tmp".into(),
-        size_mb: tmp_mb.max(1),
-        mode: 0o1777,
+    let size_mb = tmp_mb.max(1);
+    ops.push(if tmp_disk {
+        MountOp::TmpDisk {
+            dst: TMP.into(),
+            size_mb,
+        }
+    } else {
+        MountOp::Tmpfs {
+            dst: TMP.into(),
+            size_mb,
+            mode: 0o1777,
+        }
     });
     ops
 }
 
-fn inside(root: &Path, p: &Path) -> PathBuf {
+/// Where `p` (a path inside the sandbox) is on the root being assembled at `root`.
+pub(crate) fn inside(root: &Path, p: &Path) -> PathBuf {
     root.join(p.strip_prefix("/").unwrap_or(p))
 }
 
@@ -379,6 +402,18 @@ pub(crate) fn finish_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
     Ok(())
 }
 
+fn tmpfs(root: &Path, dst: &Path, size_mb: u64, mode: u32) -> Result<(), String> {
+    let p = inside(root, dst);
+    std::fs::create_dir_all(&p).map_err(io("create", &p))?;
+    let data = format!("size={size_mb}m,mode={mode:o}");
+    let mut flags = MsFlags::MS_NOSUID;
+    if dst != Path::new("/dev") {
+        flags |= MsFlags::MS_NODEV;
+    }
+    mount(Some("tmpfs"), &p, Some("tmpfs"), flags, Some(data.as_str()))
+        .map_err(errno("mount tmpfs on", &p))
+}
+
 /// Runs `ops` on the root being assembled at `root`.
 fn apply(root: &Path, ops: &[MountOp]) -> Result<(), String> {
     use std::os::unix::fs::{symlink, PermissionsExt};
@@ -418,17 +453,8 @@ fn apply(root: &Path, ops: &[MountOp]) -> Result<(), String> {
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
                     .map_err(io("chmod", &p))?;
             }
-            MountOp::Tmpfs { dst, size_mb, mode } => {
-                let p = inside(root, dst);
-                std::fs::create_dir_all(&p).map_err(io("create", &p))?;
-                let data = format!("size={size_mb}m,mode={mode:o}");
-                let mut flags = MsFlags::MS_NOSUID;
-                if dst != Path::new("/dev") {
-                    flags |= MsFlags::MS_NODEV;
-                }
-                mount(Some("tmpfs"), &p, Some("tmpfs"), flags, Some(data.as_str()))
-                    .map_err(errno("mount tmpfs on", &p))?;
-            }
+            MountOp::Tmpfs { dst, size_mb, mode } => tmpfs(root, dst, *size_mb, *mode)?,
+            MountOp::TmpDisk { dst, size_mb } => tmpfs(root, dst, *size_mb, 0o1777)?,
             MountOp::Proc => {
                 let p = inside(root, Path::new("/proc"));
                 std::fs::create_dir_all(&p).map_err(io("create", &p))?;
@@ -448,42 +474,60 @@ mod tests {
 
     #[test]
     fn the_plan_has_code_runtime_and_sized_tmp() {
-        let plan = sandbox_plan(
-            Path::new("/data/code/abc"),
-            Some(Path::new("/data/runtimes")),
-            Some(Path::new("/data/code/opt-1")),
-            &[
-                "/usr/lib/python3".into(),
-                "relative".into(),
-                std::env::temp_dir(),
-            ],
-            512,
+        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let plan = |tmp_disk| {
+            sandbox_plan(
+                Path::new("/data/code/abc"),
+                Some(Path::new("/data/runtimes")),
+                Some(Path::new("/data/code/opt-1")),
+                &[
+                    "/usr/lib/python3".into(), // seen through /usr
+                    "relative".into(),
+                    here.clone(),
+                    "/tmp".into(), // hidden by /tmp
+                ],
+                512,
+                tmp_disk,
+            )
+        };
+        let binds = vec![
+            MountOp::BindRo {
+                src: "/data/code/abc".into(),
+                dst: TASK_ROOT.into(),
+            },
+            MountOp::BindRo {
+                src: "/data/runtimes".into(),
+                dst: RUNTIME_ROOT.into(),
+            },
+            MountOp::BindRo {
+                src: "/data/code/opt-1".into(),
+                dst: OPT_ROOT.into(),
+            },
+            MountOp::BindRo {
+                src: here.clone(),
+                dst: here.clone(),
+            },
+        ];
+        let with = |last: MountOp| {
+            let mut ops = binds.clone();
+            ops.push(last);
+            ops
+        };
+        // /tmp last: a tmpfs, or the disk the init prepared (a tmpfs when it could not).
+        assert_eq!(
+            plan(false),
+            with(MountOp::Tmpfs {
+                dst: "/tmp".into(),
+                size_mb: 512,
+                mode: 0o1777
+            })
         );
         assert_eq!(
-            plan,
-            vec![
-                MountOp::BindRo {
-                    src: "/data/code/abc".into(),
-                    dst: TASK_ROOT.into()
-                },
-                MountOp::BindRo {
-                    src: "/data/runtimes".into(),
-                    dst: RUNTIME_ROOT.into()
-                },
-                MountOp::BindRo {
-                    src: "/data/code/opt-1".into(),
-                    dst: OPT_ROOT.into()
-                },
-                MountOp::BindRo {
-                    src: std::env::temp_dir(),
-                    dst: std::env::temp_dir()
-                },
-                MountOp::Tmpfs {
-                    dst: "/tmp".into(),
-                    size_mb: 512,
-                    mode: 0o1777
-                },
-            ]
+            plan(true),
+            with(MountOp::TmpDisk {
+                dst: "/tmp".into(),
+                size_mb: 512
+            })
         );
     }
 
