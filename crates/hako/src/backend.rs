@@ -77,15 +77,15 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                     )
                 })?,
         ),
-        SandboxChoice::Auto => match try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir)
-            .await
-        {
-            Ok(iso) => Some(iso),
-            Err(e) => {
-                tracing::warn!(reason = %format!("{e:#}"), "the linux sandbox backend cannot run here (see `hako doctor`)");
-                None
+        SandboxChoice::Auto => {
+            match try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir).await {
+                Ok(iso) => Some(iso),
+                Err(e) => {
+                    tracing::warn!(reason = %format!("{e:#}"), "the linux sandbox backend cannot run here (see `hako doctor`)");
+                    None
+                }
             }
-        },
+        }
     };
     match linux {
         Some(iso) => {

@@ -161,12 +161,100 @@ async fn only_tmp_is_writable_and_it_is_size_limited() {
     let code = code();
     let script = "for d in / /etc /var/task /usr /opt /dev; do touch $d/x 2>/dev/null && echo WROTE $d; done; \
         echo hi > /tmp/ok && cat /tmp/ok; \
-        dd if=/dev/zero of=/tmp/big bs=1M count=16 2>/dev/null || echo FULL; du -m /tmp/big | cut -f1";
+        dd if=/dev/zero of=/tmp/big bs=1M count=16 2>/dev/null || echo FULL; stat -c %s /tmp/big";
     let (st, out) = run(&iso, &spec(&iso, &code, script)).await;
     assert_eq!(st, ExitStatus::Code(0), "{out}");
     assert!(!out.contains("WROTE"), "{out}");
-    assert!(out.contains("hi\nFULL\n8\n"), "{out}");
+    assert!(out.starts_with("hi\nFULL\n"), "{out}");
+    // 8 MB (its filesystem's own metadata comes on top).
+    let written: u64 = out.lines().nth(2).unwrap().parse().unwrap();
+    assert!(
+        (8 << 20..(8 << 20) + (64 << 10)).contains(&written),
+        "{out}"
+    );
     assert!(!code.0.path().join("x").exists());
+}
+
+/// The backing file of the loop device `dev` (major:minor), while it is attached.
+fn loop_backing_file(dev: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/dev/block/{dev}/loop/backing_file"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[tokio::test]
+async fn tmp_is_a_disk_that_does_not_count_against_memory_and_goes_with_the_sandbox() {
+    let Some(iso) =
+        isolation("tmp_is_a_disk_that_does_not_count_against_memory_and_goes_with_the_sandbox")
+    else {
+        return;
+    };
+    let dir = iso
+        .tmp_disk()
+        .expect("sandboxes get a /tmp disk")
+        .to_path_buf();
+    let code = code();
+    let script = "dd if=/dev/zero of=/tmp/big bs=1M count=600 conv=fsync 2>&1 | grep -c 'No space'; \
+        stat -c %s /tmp/big; \
+        grep ' /tmp ' /proc/self/mountinfo | sed -E 's/^[0-9]+ [0-9]+ ([0-9:]+) .* - ([^ ]+) .*/\\1 \\2/'; \
+        echo READY; \
+        sleep 60";
+    let mut spec = spec(&iso, &code, script);
+    spec.memory_mb = 128;
+    spec.tmp_mb = 512;
+    let sb = iso.spawn(&spec).unwrap();
+    let output = std::fs::File::from(sb.output);
+    let lines = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut lines = Vec::new();
+            for line in std::io::BufReader::new(output).lines() {
+                let line = line.unwrap();
+                if line == "READY" {
+                    break;
+                }
+                lines.push(line);
+            }
+            lines
+        }),
+    )
+    .await
+    .expect("the sandbox fills its /tmp within 60 s")
+    .unwrap();
+    // 128 MB of memory, 512 MB written to /tmp: full, not out of memory.
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], "1", "dd did not stop at ENOSPC: {lines:?}");
+    let written: u64 = lines[1].parse().unwrap();
+    assert!(
+        (512 << 20..(512 << 20) + (64 << 10)).contains(&written),
+        "{lines:?}"
+    );
+    assert!(!sb.control.oom_killed());
+    let (dev, fstype) = lines[2].split_once(' ').unwrap();
+    assert_eq!(fstype, "ext4", "{lines:?}");
+    let backing = loop_backing_file(dev).expect("/tmp is on a loop device");
+    assert!(
+        backing.starts_with(dir.to_str().unwrap()) && backing.ends_with("(deleted)"),
+        "{backing}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "a backing file has a name"
+    );
+    sb.control.kill();
+    let st = tokio::time::timeout(Duration::from_secs(20), sb.exit).await;
+    assert_eq!(st.expect("the sandbox ends"), ExitStatus::Signal(9));
+    // Its mount namespace gone, the loop device is released, and the file with it.
+    let started = Instant::now();
+    while loop_backing_file(dev).is_some_and(|b| b == backing) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{dev} still holds {backing}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

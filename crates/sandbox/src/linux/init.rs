@@ -9,7 +9,7 @@
 //!    While prepared, it also brings `lo` up and, for outbound access, creates the sandbox's veth
 //!    pair (see [`net`]);
 //! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem (its
-//!    per-host part while prepared, then the function's part) and `pivot_root`s into it, sets the hostname, opens the Runtime API listener
+//!    per-host part and the `/tmp` disk while prepared, then the function's part) and `pivot_root`s into it, sets the hostname, opens the Runtime API listener
 //!    and sends it to Hako over fd 3 (SCM_RIGHTS), forks the function and reaps zombies until
 //!    the function exits (its exit takes every other process of the namespace with it);
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
@@ -295,7 +295,12 @@ fn tmp_warning(e: &str) {
 /// the function's plan when the disk at `tmp` is the size it asks for (the one prepared, or a new
 /// one made from the template Hako sent with the spec). Otherwise the op stays and becomes a
 /// tmpfs.
-fn settle_tmp(spec: &mut InitSpec, tmp: &std::path::Path, prepared_mb: Option<u64>, template: Option<OwnedFd>) {
+fn settle_tmp(
+    spec: &mut InitSpec,
+    tmp: &std::path::Path,
+    prepared_mb: Option<u64>,
+    template: Option<OwnedFd>,
+) {
     let Some(want) = spec.mounts.iter().find_map(|op| match op {
         MountOp::TmpDisk { size_mb, .. } => Some(*size_mb),
         _ => None,
@@ -318,7 +323,8 @@ fn settle_tmp(spec: &mut InitSpec, tmp: &std::path::Path, prepared_mb: Option<u6
         }
     };
     if ready {
-        spec.mounts.retain(|op| !matches!(op, MountOp::TmpDisk { .. }));
+        spec.mounts
+            .retain(|op| !matches!(op, MountOp::TmpDisk { .. }));
     }
 }
 

@@ -411,7 +411,10 @@ impl LinuxIsolation {
         })?;
         let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
         let (tmp_disks, tmp_disk_error) = match &cfg.tmp_disk_dir {
-            None => (None, Some("no directory for them is configured".to_string())),
+            None => (
+                None,
+                Some("no directory for them is configured".to_string()),
+            ),
             Some(dir) => match tmp_disk::Templates::open(dir, DEFAULT_TMP_MB) {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e)),

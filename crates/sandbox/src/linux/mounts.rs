@@ -7,7 +7,8 @@
 //! `/bin`, `/sbin`, or the symlinks a merged-/usr host has for them), an `/etc` with only
 //! `passwd`, `group`, `hosts`, `nsswitch.conf` and the host's `resolv.conf`, `ld.so.cache` and
 //! certificates, the code at `/var/task` and the runtime clients at `/var/runtime` read-only, an
-//! `/opt` (the function's merged layers read-only, else empty), a size-limited `/tmp`, a fresh `/proc` and a `/dev` with only null, zero, full,
+//! `/opt` (the function's merged layers read-only, else empty), a size-limited `/tmp` (a disk of its
+//! own, see [`super::tmp_disk`], or a tmpfs), a fresh `/proc` and a `/dev` with only null, zero, full,
 //! random, urandom and tty. The root itself is read-only once assembled. In `/proc`, what container
 //! runtimes hide is hidden (`kcore`, `keys`, `timer_list`, ...) and the kernel's tunables (`sys`,
 //! `sysrq-trigger`, ...) are read-only.

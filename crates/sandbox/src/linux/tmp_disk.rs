@@ -77,7 +77,8 @@ impl Templates {
              function's memory"
                 .to_string()
         })?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let st = nix::sys::statfs::statfs(dir)
             .map_err(|e| format!("cannot statfs {}: {e}", dir.display()))?;
         let t = st.filesystem_type();
@@ -148,7 +149,9 @@ impl Templates {
             .map_err(|e| format!("cannot size a /tmp template: {e}"))?;
         let path = format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd());
         let out = std::process::Command::new(&self.mkfs)
-            .args(["-q", "-F", "-b", "4096", "-I", "256", "-i", "16384", "-m", "0"])
+            .args([
+                "-q", "-F", "-b", "4096", "-I", "256", "-i", "16384", "-m", "0",
+            ])
             .args(["-O", "^has_journal,^resize_inode"])
             .args(["-E", "lazy_itable_init=1,nodiscard", "-L", "hako-tmp"])
             .arg(&path)
@@ -243,7 +246,11 @@ fn attach_loop(backing: BorrowedFd<'_>) -> Result<(File, PathBuf), String> {
         let n = unsafe { loop_ctl_get_free(control.as_raw_fd()) }
             .map_err(|e| format!("no free loop device: {e}"))?;
         let path = PathBuf::from(format!("/dev/loop{n}"));
-        let dev = match std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+        let dev = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+        {
             Ok(d) => d,
             Err(e) => {
                 last = format!("cannot open {}: {e}", path.display());
