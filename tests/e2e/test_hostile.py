@@ -639,12 +639,11 @@ def test_fill_tmp_stops_at_ephemeral_storage(lambda_client, hostile, echo_fn, li
 def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn, linux_hako):
     """A 128 MB function fills its 512 MB /tmp and keeps it (flushed to the host's disk): no OOM.
     When its sandbox goes, so do its loop device and the disk space it took."""
-    free_before = shutil.disk_usage(linux_hako.data_dir).free
     out, body = invoke(lambda_client, hostile_small, {"case": "fill_tmp", "cap": 2 << 30, "keep": True})
     assert "FunctionError" not in out, body
     echo_ok(lambda_client, echo_fn)
     assert_tmp_is_its_disk(body, linux_hako)
-    used = free_before - shutil.disk_usage(linux_hako.data_dir).free
+    free_full = shutil.disk_usage(linux_hako.data_dir).free
     assert loop_backing_file(body["tmp_dev"]), body
     # The function's runtime exits: its sandbox goes, and with it its disk.
     out, _ = invoke(lambda_client, hostile_small, {"case": "exit"})
@@ -652,7 +651,7 @@ def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn
     wait_for(lambda: loop_backing_file(body["tmp_dev"]) is None, timeout_s=30,
              what="the sandbox's loop device to be released")
     # The disk space comes back (a generous margin for whatever else runs on this machine).
-    wait_for(lambda: free_before - shutil.disk_usage(linux_hako.data_dir).free < used - body["written"] // 2,
+    wait_for(lambda: shutil.disk_usage(linux_hako.data_dir).free - free_full >= body["written"] // 2,
              timeout_s=30, what="the /tmp disk's space to be given back")
     assert linux_hako.alive()
     echo_ok(lambda_client, echo_fn)

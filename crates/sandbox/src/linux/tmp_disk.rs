@@ -374,3 +374,56 @@ pub(crate) fn attach(at: &Path, template: &File, spec: &DiskSpec) -> Result<(), 
 pub(crate) fn detach(at: &Path) -> Result<(), String> {
     umount2(at, MntFlags::MNT_DETACH).map_err(|e| format!("cannot unmount {}: {e}", at.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether mkfs.ext4 is here (CI installs e2fsprogs: there its absence is a failure).
+    fn have_mkfs(test: &str) -> bool {
+        if find_mkfs().is_some() {
+            return true;
+        }
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "{test}: mkfs.ext4 is missing (e2fsprogs)"
+        );
+        eprintln!("SKIPPED {test}: mkfs.ext4 is missing (e2fsprogs)");
+        false
+    }
+
+    #[test]
+    fn a_template_leaves_its_size_free_and_takes_little_disk() {
+        if !have_mkfs("a_template_leaves_its_size_free_and_takes_little_disk") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let templates = Templates::open(dir.path(), 8).unwrap();
+        for size_mb in [8, 512, 10240] {
+            let t = templates.get(size_mb).unwrap();
+            let (count, free) = read_superblock(&t).unwrap();
+            let avail = free - (count / 50).min(4096);
+            let want = size_mb * 256;
+            assert!(
+                (want..=want + 8).contains(&avail),
+                "{size_mb} MB: {avail} blocks free"
+            );
+            // Sparse: only the metadata mkfs wrote takes space.
+            let used = std::os::unix::fs::MetadataExt::blocks(&t.metadata().unwrap()) * 512;
+            assert!(used < 8 << 20, "{size_mb} MB: {used} bytes on disk");
+            assert!(Arc::ptr_eq(&t, &templates.get(size_mb).unwrap()));
+        }
+        // Nothing named in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_directory_in_memory_is_refused() {
+        if !have_mkfs("a_directory_in_memory_is_refused") || !Path::new("/dev/shm").is_dir() {
+            return;
+        }
+        let err = Templates::open(Path::new("/dev/shm"), 8).unwrap_err();
+        assert!(err.contains("in memory"), "{err}");
+    }
+}
