@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 const BLOCK: u64 = 4096;
 /// Templates kept (one per size asked for; each is a few hundred KB of a sparse file).
 const MAX_TEMPLATES: usize = 16;
-/// Where `mkfs.ext4` is looked for (the init and Hako's children run without `PATH`).
+/// Where `mkfs.ext4` is looked for (the library reads no environment, `PATH` included).
 const MKFS_PLACES: &[&str] = &["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin"];
 
 /// What a sandbox's init needs to make its `/tmp` disk (the template comes as an fd alongside).
@@ -72,11 +72,7 @@ impl Templates {
     /// in memory) and makes the template of the default size. The error says why `/tmp` stays a
     /// tmpfs.
     pub(crate) fn open(dir: &Path, default_mb: u64) -> Result<Templates, String> {
-        let mkfs = find_mkfs().ok_or_else(|| {
-            "mkfs.ext4 not found (install e2fsprogs): /tmp is a tmpfs, counted against the \
-             function's memory"
-                .to_string()
-        })?;
+        let mkfs = find_mkfs().ok_or("mkfs.ext4 not found (install e2fsprogs)")?;
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let st = nix::sys::statfs::statfs(dir)
@@ -84,10 +80,7 @@ impl Templates {
         let t = st.filesystem_type();
         const RAMFS_MAGIC: i64 = 0x8584_58f6;
         if t == nix::sys::statfs::TMPFS_MAGIC || t.0 as i64 == RAMFS_MAGIC {
-            return Err(format!(
-                "{} is in memory (tmpfs): /tmp is a tmpfs, counted against the function's memory",
-                dir.display()
-            ));
+            return Err(format!("{} is in memory (a tmpfs)", dir.display()));
         }
         let templates = Templates {
             dir: dir.to_path_buf(),
