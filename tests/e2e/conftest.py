@@ -7,21 +7,30 @@ Fixtures
     aws             runs the real aws CLI (.venv/bin/aws) against the module's `hako`
 
 Helpers (import them: `from conftest import make_zip, fixture_zip, create_function, ROLE`)
-    make_zip, fixture_zip, create_function, unique_name, boto_lambda_client, ROLE, REGION
+    make_zip, fixture_zip, create_function, unique_name, boto_lambda_client, ROLE, REGION,
+    greeter (a TCP server on every host address that greets each connection)
 
 A server's stdout and stderr go straight to a log file (no pipe that could fill up); when a
 test fails, the tail of every log of a server still running is added to its report.
-Environment: HAKO_BIN overrides the binary (default target/release/hako).
+Environment: HAKO_BIN overrides the binary (default target/release/hako). HAKO_TEST_RUN_AS=USER
+(pytest itself as root) runs every hako command the tests start as that ordinary user (rootless
+mode): through `setpriv`, with a plain PATH and environment, its data dirs owned by it. The user,
+its delegated cgroups and a copy of the binary it can read are set up by scripts/test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import pwd
 import re
 import signal
+import socket
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -40,6 +49,11 @@ AWS_CLI = REPO / ".venv" / "bin" / "aws"
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+RUN_AS = os.environ.get("HAKO_TEST_RUN_AS") or None
+# What a rootless hako gets of the environment (besides HAKO_*, CI and the test's own variables):
+# a PATH without root's own directories (e.g. /root/.pyenv), which that user cannot read.
+RUN_AS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -72,10 +86,11 @@ class HakoServer:
         if not HAKO_BIN.exists():
             pytest.fail(f"{HAKO_BIN} does not exist: run `cargo build --release` (scripts/test does)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [str(HAKO_BIN), "serve", "--listen", self.listen, "--data-dir", str(self.data_dir),
-               *self.extra_args]
+        give_to_run_as(self.data_dir)
+        cmd = hako_cmd("serve", "--listen", self.listen, "--data-dir", str(self.data_dir),
+                       *self.extra_args)
         # NO_COLOR: the log is a file, read by people and by tests, not a terminal.
-        env = {**os.environ, "NO_COLOR": "1", **self.env}
+        env = hako_env(self.env)
         with open(self.log_path, "ab") as log:
             self._log_offset = log.tell()
             log.write(f"==== {' '.join(cmd)}\n".encode())
@@ -157,6 +172,59 @@ class HakoServer:
 
     def __repr__(self) -> str:
         return f"HakoServer(endpoint={self.endpoint!r}, data_dir={str(self.data_dir)!r})"
+
+
+# -- rootless runs ----------------------------------------------------------------------------
+def run_as_user() -> pwd.struct_passwd | None:
+    """The user hako runs as in the rootless pass (HAKO_TEST_RUN_AS), else None."""
+    if RUN_AS is None:
+        return None
+    try:
+        return pwd.getpwnam(RUN_AS)
+    except KeyError:
+        pytest.fail(f"HAKO_TEST_RUN_AS={RUN_AS}: no such user (scripts/test creates it)")
+
+
+def hako_cmd(*args: str) -> list[str]:
+    """The command line that runs `hako ARGS...`: as HAKO_TEST_RUN_AS when set."""
+    user = run_as_user()
+    if user is None:
+        return [str(HAKO_BIN), *args]
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--",
+            str(HAKO_BIN), *args]
+
+
+def hako_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a hako command the tests start."""
+    if run_as_user() is None:
+        return {**os.environ, "NO_COLOR": "1", **(extra or {})}
+    keep = {k: v for k, v in os.environ.items() if k.startswith("HAKO_") or k in ("CI", "LANG")}
+    return {**keep, "PATH": RUN_AS_PATH, "HOME": "/nonexistent", "NO_COLOR": "1", **(extra or {})}
+
+
+def give_to_run_as(data_dir: Path) -> None:
+    """Rootless: the data dir belongs to the user hako runs as, and the temporary directories
+    above it let that user through (pytest makes them 0700)."""
+    user = run_as_user()
+    if user is None:
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for root, dirs, files in os.walk(data_dir):
+        for n in [root, *(os.path.join(root, f) for f in dirs + files)]:
+            os.lchown(n, user.pw_uid, user.pw_gid)
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for parent in data_dir.resolve().parents:
+        if parent == tmp or tmp not in parent.parents:
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+
+
+def pytest_configure(config):
+    # Rootless: a base temp dir of its own. pytest keeps /tmp/pytest-of-<user> at 0700 (and makes
+    # it so again at the start of every session, other people's included), which would lock the
+    # hako user out of its data dirs.
+    if RUN_AS is not None and config.option.basetemp is None:
+        config.option.basetemp = Path(tempfile.gettempdir()) / f"hako-e2e-as-{RUN_AS}"
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -318,6 +386,34 @@ def wait_for(pred, what="condition", timeout_s=10.0, step_s=0.05):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(step_s)
+
+
+@contextlib.contextmanager
+def greeter():
+    """A TCP server on every address of the host that greets each connection; yields its port."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("0.0.0.0", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            with c:
+                c.sendall(b"hello from the host\n")
+
+    t = threading.Thread(target=serve, name="greeter", daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        srv.close()
 
 
 def scrape_metrics(endpoint: str) -> str:

@@ -14,7 +14,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from conftest import HAKO_BIN, boto_lambda_client, create_function, fixture_zip, unique_name
+from conftest import boto_lambda_client, create_function, fixture_zip, hako_cmd, hako_env, unique_name
 from conftest import expect_client_error as expect_error
 
 ECHO = "rust-echo"
@@ -54,7 +54,7 @@ def files_holding(data_dir: Path, needles: list[str]) -> list[str]:
 
 
 def hako_keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HAKO_BIN), "keys", *args, "--data-dir", str(data_dir)],
+    return subprocess.run(hako_cmd("keys", *args, "--data-dir", str(data_dir)), env=hako_env(),
                           capture_output=True, text=True, timeout=30)
 
 
@@ -117,8 +117,9 @@ def test_platform_key_file_is_owner_only(hako_factory):
     # A key file opened to others is refused at start, with a clear message.
     server.stop()
     key.chmod(0o644)
-    p = subprocess.run([str(HAKO_BIN), "serve", "--listen", "127.0.0.1:0", "--data-dir",
-                        str(server.data_dir)], capture_output=True, text=True, timeout=30)
+    p = subprocess.run(hako_cmd("serve", "--listen", "127.0.0.1:0", "--data-dir",
+                                str(server.data_dir)), env=hako_env(),
+                       capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "0600" in p.stderr, p.stderr
     key.chmod(0o600)

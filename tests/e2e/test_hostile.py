@@ -8,7 +8,9 @@ must come back with a response (an error or not): no accepted invocation is lost
 
 Only meaningful with the linux backend: skipped under HAKO_SANDBOX=process and when not root.
 In CI (CI=true) as root without HAKO_SANDBOX=process, nothing is skipped and the server must
-report `sandbox backend: linux`.
+report `sandbox backend: linux`. With HAKO_TEST_RUN_AS (hako rootless), the same attacks must
+fail the same way; where rootless differs (the function's processes are Hako's user on the host,
+uid 0 does not exist inside), the tests say so.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO, boto_lambda_client, create_function, fixture_zip, make_zip, unique_name, wait_for
+from conftest import REPO, boto_lambda_client, greeter, run_as_user, create_function, fixture_zip, make_zip, unique_name, wait_for
 
 IN_CI = os.environ.get("CI") == "true"
 if os.environ.get("HAKO_SANDBOX") == "process":
@@ -36,6 +38,10 @@ if os.geteuid() != 0:
 
 PY = "python3.11"
 SANDBOX_UID = 993
+ROOTLESS = run_as_user() is not None
+# The uid of the functions' processes as the host sees them: rootless, Hako's own user (which
+# also runs Hako and each sandbox's init and network helper).
+HOST_UID = run_as_user().pw_uid if ROOTLESS else SANDBOX_UID
 PIDS_LIMIT = 1024
 
 # The hostile handler: one module, the case chosen by event["case"]. Every case returns what it
@@ -427,6 +433,20 @@ def host_pids_of_uid(uid: int) -> list[int]:
     return pids
 
 
+def function_host_pids() -> list[int]:
+    """Host pids of the functions' processes (rootless: of Hako's user, but not Hako, its
+    sandboxes' inits and network helpers)."""
+    pids = host_pids_of_uid(HOST_UID)
+    if not ROOTLESS:
+        return pids
+    out = []
+    for p in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{p}/comm").read_text().strip() not in ("hako", "slirp4netns", "setpriv"):
+                out.append(p)
+    return out
+
+
 def host_addresses() -> list[str]:
     """The host's non-loopback IPv4 addresses (the one with the default route, if any)."""
     addrs = set()
@@ -620,11 +640,27 @@ def assert_tmp_is_its_disk(seen, linux_hako, size_mb=512):
     assert list(scratch.iterdir()) == [], "a /tmp disk's backing file has a name"
 
 
+def assert_tmp_is_a_sized_tmpfs(seen, size_mb=512):
+    """Rootless: /tmp is a tmpfs of the function's EphemeralStorage (a disk of its own needs a
+    loop device, which needs root)."""
+    assert seen["tmp_fs"] == "tmpfs", seen
+    assert seen["tmp_owner"] == SANDBOX_UID and seen["tmp_mode"] == "0o1777", seen
+    assert seen["tmp_size"] == size_mb * MB, seen
+    assert seen["errno"] == "ENOSPC", seen
+    assert size_mb * MB - MB <= seen["written"] <= size_mb * MB, seen
+
+
 def test_fill_tmp_stops_at_ephemeral_storage(lambda_client, hostile, echo_fn, linux_hako):
     data_before = dir_size(linux_hako.data_dir)
     host_tmp_before = set(os.listdir("/tmp"))
     with echo_meanwhile(linux_hako.endpoint, echo_fn):
         seen = hostile_call(lambda_client, hostile, "fill_tmp", cap=2 << 30)
+    if ROOTLESS:
+        assert_tmp_is_a_sized_tmpfs(seen)
+        assert dir_size(linux_hako.data_dir) - data_before < 16 * MB
+        assert "fill" not in set(os.listdir("/tmp")) - host_tmp_before
+        echo_ok(lambda_client, echo_fn)
+        return
     assert_tmp_is_its_disk(seen, linux_hako)
     # Nothing outside is touched: no file of the data dir grew, nothing appeared in the host's /tmp.
     assert dir_size(linux_hako.data_dir) - data_before < 16 * MB
@@ -640,6 +676,14 @@ def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn
     """A 128 MB function fills its 512 MB /tmp and keeps it (flushed to the host's disk): no OOM.
     When its sandbox goes, so do its loop device and the disk space it took."""
     out, body = invoke(lambda_client, hostile_small, {"case": "fill_tmp", "cap": 2 << 30, "keep": True})
+    if ROOTLESS:
+        # Rootless, /tmp is a tmpfs charged to the sandbox's memory: the 128 MB function runs out
+        # of memory long before its 512 MB of /tmp (README, "Rootless").
+        assert out.get("FunctionError") == "Unhandled", (out, body)
+        assert body["errorType"] == "Runtime.OutOfMemory", body
+        assert linux_hako.alive()
+        echo_ok(lambda_client, echo_fn)
+        return
     assert "FunctionError" not in out, body
     echo_ok(lambda_client, echo_fn)
     assert_tmp_is_its_disk(body, linux_hako)
@@ -658,7 +702,7 @@ def test_tmp_does_not_count_against_memory(lambda_client, hostile_small, echo_fn
 
 
 def test_fork_bomb_stops_at_pids_limit(lambda_client, hostile, echo_fn, linux_hako):
-    baseline = len(host_pids_of_uid(SANDBOX_UID))
+    baseline = len(function_host_pids())
     with echo_meanwhile(linux_hako.endpoint, echo_fn):
         seen = hostile_call(lambda_client, hostile, "fork_bomb", cap=4 * PIDS_LIMIT, seconds=20)
     # It stopped because fork failed (EAGAIN: the pids limit), not because of the cap or the clock,
@@ -668,7 +712,7 @@ def test_fork_bomb_stops_at_pids_limit(lambda_client, hostile, echo_fn, linux_ha
     assert seen["reaped"] == seen["forked"], seen
     assert seen["procs_after"] <= 5, seen
     # And on the host, the sandbox user's processes are back to what they were.
-    wait_for(lambda: len(host_pids_of_uid(SANDBOX_UID)) <= baseline + 2, timeout_s=10,
+    wait_for(lambda: len(function_host_pids()) <= baseline + 2, timeout_s=10,
              what="the fork bomb's children to be gone from the host")
     echo_ok(lambda_client, echo_fn)
     # The function itself still works afterwards.
@@ -697,7 +741,7 @@ def test_cannot_kill_host_processes(lambda_client, hostile, echo_fn, linux_hako)
     create_function(lambda_client, witness, PY, "app.handler", make_zip({"app.py": HOSTILE_APP}))
     token = hostile_call(lambda_client, witness, "token")["token"]
     # pytest, hako, and the host pids of other sandboxes' processes (the witness's among them).
-    targets = [os.getpid(), linux_hako.proc.pid] + host_pids_of_uid(SANDBOX_UID)[:20]
+    targets = [os.getpid(), linux_hako.proc.pid] + host_pids_of_uid(HOST_UID)[:20]
     seen = hostile_call(lambda_client, hostile, "kill", pids=list(dict.fromkeys(targets)),
                         kill_all=True)
     assert len(seen) == len(set(targets)) + 1, seen
@@ -731,8 +775,10 @@ def test_mount_and_unshare_refused(lambda_client, hostile, echo_fn):
     seen = hostile_call(lambda_client, hostile, "mount")
     for k in ("mount tmpfs", "bind / rw", "remount /var/task rw", "umount /var/task",
               "unshare user", "unshare user+mount", "unshare mount", "unshare net", "unshare pid",
-              "chroot", "setuid 0"):
+              "chroot"):
         assert seen[k] == {"ret": -1, "errno": "EPERM"}, (k, seen[k])
+    # Rootless, uid 0 does not exist in the sandbox's user namespace (only 993 is mapped).
+    assert seen["setuid 0"] == {"ret": -1, "errno": "EINVAL" if ROOTLESS else "EPERM"}, seen
     assert seen["/tmp/m empty"] is True
     assert seen["uid"] == [SANDBOX_UID, SANDBOX_UID], seen
     assert int(seen["CapEff"], 16) == 0 and int(seen["CapPrm"], 16) == 0, seen
@@ -741,7 +787,7 @@ def test_mount_and_unshare_refused(lambda_client, hostile, echo_fn):
 
 
 def test_host_proc_invisible(lambda_client, hostile, echo_fn, linux_hako):
-    host_pids = [os.getpid(), linux_hako.proc.pid] + host_pids_of_uid(SANDBOX_UID)[:20]
+    host_pids = [os.getpid(), linux_hako.proc.pid] + host_pids_of_uid(HOST_UID)[:20]
     seen = hostile_call(lambda_client, hostile, "proc", pids=[p for p in host_pids if p > 64])
     assert seen["host_pids_visible"] == [], seen
     procs = seen["procs"]
@@ -803,34 +849,6 @@ def test_network_only_own_runtime_api(lambda_client, hostile, echo_fn, linux_hak
         assert r["errno"] in ("ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "TimeoutError"), (t, r)
     assert linux_hako.alive()
     echo_ok(lambda_client, echo_fn)
-
-
-@contextlib.contextmanager
-def greeter():
-    """A TCP server on every address of the host that greets each connection; yields its port."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("0.0.0.0", 0))
-    srv.listen(16)
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                continue
-            with c:
-                c.sendall(b"hello from the host\n")
-
-    t = threading.Thread(target=serve, name="greeter", daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(timeout=5)
-        srv.close()
 
 
 def test_outbound_network_and_the_switch_that_turns_it_off(lambda_client, echo_fn, linux_hako):

@@ -1,21 +1,54 @@
 //! Choosing the sandbox backend (`--sandbox auto|linux|process`) and `hako doctor`.
+//!
+//! The linux backend runs as root, or rootless (as an ordinary user: user namespaces, cgroups
+//! an admin delegated, slirp4netns for outbound access); which one follows from Hako's own user.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use hako_sandbox::linux::{LinuxConfig, LinuxIsolation};
+use hako_sandbox::linux::{LinuxConfig, LinuxIsolation, Mode};
 use hako_sandbox::process::ProcessIsolation;
 use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
 
-use crate::config::{SandboxChoice, ServeArgs};
+use crate::config::{DoctorArgs, LinuxArgs, SandboxChoice, ServeArgs};
 
-fn linux_config(uid: u32, gid: u32, data_dir: &Path) -> LinuxConfig {
+/// Where the linux backend keeps its per-sandbox mount points: `/run/hako` as root; rootless
+/// `$XDG_RUNTIME_DIR/hako`, else `<data dir>/run`.
+fn state_dir(mode: Mode, data_dir: &Path) -> PathBuf {
+    match mode {
+        Mode::Root => PathBuf::from("/run/hako"),
+        Mode::Rootless => std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_absolute() && d.is_dir())
+            .map(|d| d.join("hako"))
+            .unwrap_or_else(|| data_dir.join("run")),
+    }
+}
+
+/// An executable named `name` in PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn linux_config(args: &LinuxArgs, data_dir: &Path) -> LinuxConfig {
+    let mode = Mode::current();
     LinuxConfig {
-        uid,
-        gid,
-        tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
+        uid: args.sandbox_uid,
+        gid: args.sandbox_gid,
+        state_dir: state_dir(mode, data_dir),
+        cgroup_parent: args.cgroup_parent.clone(),
+        slirp4netns: args.slirp4netns.clone().or_else(|| on_path("slirp4netns")),
+        // A loop device needs real root: rootless, /tmp stays a tmpfs.
+        tmp_disk_dir: (mode == Mode::Root).then(|| tmp_disk_dir(data_dir)),
         ..LinuxConfig::default()
     }
 }
@@ -58,47 +91,107 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
     }
 }
 
-async fn try_linux(uid: u32, gid: u32, data_dir: &Path) -> Result<LinuxIsolation> {
-    let iso = LinuxIsolation::new(linux_config(uid, gid, data_dir))?;
-    smoke_test(&iso).await?;
-    Ok(iso)
+/// A linux backend that passed its smoke test, and why its sandboxes have no outbound access
+/// (when they have none).
+struct Linux {
+    iso: LinuxIsolation,
+    no_network: Option<String>,
+}
+
+async fn try_linux(args: &LinuxArgs, data_dir: &Path) -> Result<Linux> {
+    let cfg = linux_config(args, data_dir);
+    let rootless = Mode::current() == Mode::Rootless;
+    let iso = LinuxIsolation::new(cfg.clone())?;
+    let tested = smoke_test(&iso).await;
+    match tested {
+        Ok(()) => {
+            let no_network = match (rootless, iso.network()) {
+                (_, Some(_)) => None,
+                (true, None) => Some(
+                    "slirp4netns is not installed (apt-get install slirp4netns; or --slirp4netns PATH)"
+                        .to_string(),
+                ),
+                (false, None) => Some("the host side of the veth pairs could not be set up".into()),
+            };
+            Ok(Linux { iso, no_network })
+        }
+        // A network helper that cannot run (e.g. /dev/net/tun closed to this user) costs the
+        // sandboxes their outbound access, not their isolation.
+        Err(e) if rootless && iso.network().is_some() => {
+            iso.shutdown().await;
+            let iso = LinuxIsolation::new(LinuxConfig {
+                slirp4netns: None,
+                ..cfg
+            })?;
+            smoke_test(&iso).await?;
+            Ok(Linux {
+                iso,
+                no_network: Some(format!(
+                    "a test sandbox with slirp4netns failed ({e:#}); is /dev/net/tun usable by this user?"
+                )),
+            })
+        }
+        Err(e) => {
+            iso.shutdown().await;
+            Err(e)
+        }
+    }
 }
 
 /// The backend `hako serve` runs functions with, reported loudly.
 pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
+    let mode = Mode::current();
     let linux = match args.sandbox {
         SandboxChoice::Process => None,
-        SandboxChoice::Linux => Some(
-            try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "the linux sandbox backend cannot run here: {e:#} (see `hako doctor`)"
-                    )
-                })?,
-        ),
-        SandboxChoice::Auto => {
-            match try_linux(args.sandbox_uid, args.sandbox_gid, &args.data_dir).await {
-                Ok(iso) => Some(iso),
-                Err(e) => {
-                    tracing::warn!(reason = %format!("{e:#}"), "the linux sandbox backend cannot run here (see `hako doctor`)");
-                    None
-                }
-            }
+        SandboxChoice::Linux => {
+            Some(try_linux(&args.linux, &args.data_dir).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "the linux sandbox backend cannot run here ({mode}): {e:#} (see `hako doctor`)"
+                )
+            })?)
         }
+        SandboxChoice::Auto => match try_linux(&args.linux, &args.data_dir).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(
+                    mode = %mode,
+                    reason = %format!("{e:#}"),
+                    "the linux sandbox backend cannot run here, falling back to the process backend (see `hako doctor`)"
+                );
+                None
+            }
+        },
     };
     match linux {
-        Some(iso) => {
+        Some(Linux { iso, no_network }) => {
             let (cgroups, links) = iso.remove_leftovers();
             if cgroups + links > 0 {
                 tracing::info!(cgroups, links, "removed the sandboxes of a previous hako");
             }
+            if let Some(why) = &no_network {
+                tracing::warn!(
+                    reason = %why,
+                    "linux sandboxes have only their loopback: no outbound network access"
+                );
+            }
+            let parents: Vec<String> = iso
+                .cgroup_parents()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             tracing::info!(
                 backend = "linux",
+                mode = %iso.mode(),
                 cgroup = iso.cgroup_version(),
+                cgroup_parents = %parents.join(" "),
+                network = iso.network().unwrap_or("loopback only"),
                 outbound_network = iso.has_outbound_network(),
                 tmp_on_disk = iso.tmp_disk().is_ok(),
-                "sandbox backend: linux (namespaces, cgroups, seccomp)"
+                "sandbox backend: linux ({}: namespaces, cgroups, seccomp)",
+                match iso.mode() {
+                    Mode::Root => "root",
+                    Mode::Rootless => "rootless: a user namespace per sandbox, delegated cgroups",
+                }
             );
             Ok(Arc::new(iso))
         }
@@ -121,40 +214,62 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
 }
 
 /// `hako doctor`.
-pub(crate) fn doctor(data_dir: &Path) -> Result<()> {
+pub(crate) fn doctor(args: DoctorArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let mode = Mode::current();
     println!("process  supported (functions run as host processes: no isolation, no limits)");
     let linux = rt.block_on(async {
-        let cfg = LinuxConfig {
-            tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
-            ..LinuxConfig::default()
-        };
-        let iso = LinuxIsolation::new(cfg)?;
-        let tested = smoke_test(&iso).await;
-        iso.shutdown().await;
-        tested?;
-        let tmp = match iso.tmp_disk() {
-            Ok(dir) => format!(
-                "a disk of its own, not counted against memory (backing files under {})",
-                dir.display()
-            ),
-            Err(e) => format!("a tmpfs, counted against the function's memory: {e}"),
-        };
-        anyhow::Ok((iso.cgroup_version(), tmp))
+        let l = try_linux(&args.linux, &args.data_dir).await?;
+        l.iso.shutdown().await;
+        anyhow::Ok(l)
     });
     match linux {
-        Ok((v, tmp)) => {
+        Ok(Linux { iso, no_network }) => {
+            let network = match (iso.network(), &no_network) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(why)) => format!("loopback only: {why}"),
+                (None, None) => "loopback only".into(),
+            };
+            let parents: Vec<String> = iso
+                .cgroup_parents()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             println!(
-                "linux    supported (root, cgroup v{v}, namespaces, seccomp: a test sandbox ran)"
+                "linux    supported ({mode}, cgroup v{} under {}, namespaces, seccomp, network: {network}: a test sandbox ran)",
+                iso.cgroup_version(),
+                parents.join(" ")
             );
+            let tmp = match iso.tmp_disk() {
+                Ok(dir) => format!(
+                    "a disk of its own, not counted against memory (backing files under {})",
+                    dir.display()
+                ),
+                Err(e) => format!("a tmpfs, counted against the function's memory: {e}"),
+            };
             println!("         /tmp: {tmp}");
-            println!("default  linux (`--sandbox auto`)");
+            match mode {
+                Mode::Root => println!(
+                    "         rootless mode: not used (Hako runs as root; as an ordinary user it runs rootless, see README)"
+                ),
+                Mode::Rootless => println!(
+                    "         root mode: not used (Hako runs as {}; as root it uses veth pairs and real ids)",
+                    hako_sandbox::linux::user_name()
+                ),
+            }
+            println!("default  linux ({mode}) (`--sandbox auto`)");
         }
         Err(e) => {
-            println!("linux    not supported: {e:#}");
+            println!("linux    not supported ({mode}): {e:#}");
+            if mode == Mode::Rootless {
+                println!(
+                    "         root mode: not available (Hako runs as {}; as root the linux backend needs nothing more)",
+                    hako_sandbox::linux::user_name()
+                );
+            }
             println!("default  process (`--sandbox auto`)");
         }
     }

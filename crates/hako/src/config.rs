@@ -40,16 +40,44 @@ pub(crate) struct ServeArgs {
     /// event age (1: AWS's schedule; tests use e.g. 0.01).
     #[arg(long, env = "HAKO_ASYNC_DELAY_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
     pub async_delay_scale: f64,
-    /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; needs root), `process` (plain
-    /// host processes, no isolation) or `auto` (linux where it can run, else process).
+    /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; as root, or rootless with user
+    /// namespaces and delegated cgroups), `process` (plain host processes, no isolation) or
+    /// `auto` (linux where it can run, else process).
     #[arg(long = "sandbox", env = "HAKO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
     pub sandbox: SandboxChoice,
+    #[command(flatten)]
+    pub linux: LinuxArgs,
+}
+
+/// Settings of the linux sandbox backend (`hako serve` and `hako doctor`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LinuxArgs {
     /// The user functions run as under the linux backend (AWS: 993).
     #[arg(long, env = "HAKO_SANDBOX_UID", default_value_t = 993)]
     pub sandbox_uid: u32,
     /// The group functions run as under the linux backend (AWS: 990).
     #[arg(long, env = "HAKO_SANDBOX_GID", default_value_t = 990)]
     pub sandbox_gid: u32,
+    /// The parent of the sandboxes' cgroups, relative to each hierarchy's root. Default: `hako`
+    /// as root (created); rootless `hako-<user>` on cgroup v1 (an admin delegates it once, see
+    /// README), the delegated cgroup Hako runs in on v2.
+    #[arg(long, env = "HAKO_CGROUP_PARENT", value_parser = parse_cgroup_parent)]
+    pub cgroup_parent: Option<PathBuf>,
+    /// The user-space network helper of rootless sandboxes (default: `slirp4netns` on PATH;
+    /// without it they have only their loopback).
+    #[arg(long, env = "HAKO_SLIRP4NETNS")]
+    pub slirp4netns: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DoctorArgs {
+    /// Hako's data directory (the linux backend keeps the sandboxes' `/tmp` disks in its
+    /// `sandbox-tmp/`; rootless, the sandboxes' state lives under it when XDG_RUNTIME_DIR is not
+    /// set).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub linux: LinuxArgs,
 }
 
 /// Which sandbox backend to use.
@@ -68,14 +96,6 @@ pub(crate) struct LogsArgs {
     #[arg(long, short)]
     pub follow: bool,
     /// Hako's data directory.
-    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
-    pub data_dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Args)]
-pub(crate) struct DoctorArgs {
-    /// Hako's data directory (the linux backend keeps the sandboxes' `/tmp` disks in its
-    /// `sandbox-tmp/`).
     #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
 }
@@ -117,10 +137,41 @@ fn default_data_dir() -> PathBuf {
     base.join("hako")
 }
 
+/// A cgroup parent: a relative path of plain names (no `..`, not absolute).
+fn parse_cgroup_parent(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    let plain = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if s.is_empty() || !plain {
+        return Err(format!(
+            "{s:?} is not a cgroup path relative to the hierarchy's root (e.g. hako or hako-alice)"
+        ));
+    }
+    Ok(p)
+}
+
 /// A delay scale: a finite number above 0.
 fn parse_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
         _ => Err(format!("{s} is not a number above 0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_parent_is_a_relative_path_of_plain_names() {
+        assert_eq!(
+            parse_cgroup_parent("hako-alice").unwrap(),
+            PathBuf::from("hako-alice")
+        );
+        assert_eq!(parse_cgroup_parent("a/b").unwrap(), PathBuf::from("a/b"));
+        for bad in ["", "/sys/fs/cgroup/x", "../x", "a/../b", "./a"] {
+            assert!(parse_cgroup_parent(bad).is_err(), "{bad:?}");
+        }
     }
 }

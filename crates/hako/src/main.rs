@@ -59,7 +59,7 @@ fn main() -> Result<()> {
                 .build()?;
             rt.block_on(hako_bench::run(args))
         }
-        Command::Doctor(args) => backend::doctor(&args.data_dir),
+        Command::Doctor(args) => backend::doctor(args),
         Command::SandboxInit => hako_sandbox::linux::init_main(),
     }
 }

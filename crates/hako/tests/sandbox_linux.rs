@@ -821,3 +821,99 @@ async fn outbound_traffic_leaves_the_host_masqueraded() {
     // The other host saw the host's address on that link, not the sandbox's private one.
     assert_eq!(out.trim(), other.near.to_string(), "{out}");
 }
+
+/// The mount points of the cgroup v1 hierarchies Hako uses (memory, cpu, pids, freezer), or
+/// `None` on a host without them (cgroup v2).
+fn v1_hierarchies() -> Option<Vec<std::path::PathBuf>> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    ["memory", "cpu", "pids", "freezer"]
+        .iter()
+        .map(|c| {
+            mi.lines().find_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let mut r = right.split(' ');
+                let fstype = r.next()?;
+                let opts = r.nth(1)?;
+                (fstype == "cgroup" && opts.split(',').any(|o| o == *c))
+                    .then(|| std::path::PathBuf::from(left.split(' ').nth(4).unwrap_or("")))
+            })
+        })
+        .collect()
+}
+
+/// Runs `hako doctor` as the ordinary user `nobody` (65534): rootless, with its own copy of the
+/// binary (the build tree may be closed to that user). Returns its stdout.
+fn doctor_as_nobody(dir: &Path, cgroup_parent: &str) -> String {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(dir.join("hako"))
+        .arg("doctor")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--cgroup-parent", cgroup_parent])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("setpriv runs");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn rootless_a_sandbox_runs_as_an_ordinary_user_with_delegated_cgroups() {
+    if isolation("rootless_a_sandbox_runs_as_an_ordinary_user_with_delegated_cgroups").is_none() {
+        return;
+    }
+    let Some(hierarchies) = v1_hierarchies() else {
+        // A v2 host delegates through systemd (covered by cgroups.rs's unit tests).
+        eprintln!("SKIPPED: no cgroup v1 hierarchies to delegate here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_hako"), dir.path().join("hako")).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::os::unix::fs::chown(dir.path().join("data"), Some(65534), Some(65534)).unwrap();
+
+    // Without a delegated subtree: not supported, and the commands that fix it.
+    let missing = format!("hako-test-missing-{}", std::process::id());
+    let out = doctor_as_nobody(dir.path(), &missing);
+    assert!(out.contains("linux    not supported (rootless)"), "{out}");
+    let fix = format!("mkdir -p {}", hierarchies[0].join(&missing).display());
+    assert!(
+        out.contains(&fix) && out.contains("chown -R nobody:"),
+        "{out}"
+    );
+    assert!(out.contains("default  process"), "{out}");
+
+    // Delegated (what an admin does once: mkdir + chown in each hierarchy): a test sandbox
+    // runs, in a user namespace, under cgroups the user owns.
+    let parent = format!("hako-test-rootless-{}", std::process::id());
+    let parents: Vec<_> = hierarchies.iter().map(|h| h.join(&parent)).collect();
+    for p in &parents {
+        std::fs::create_dir(p).unwrap();
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            std::os::unix::fs::chown(e.path(), Some(65534), Some(65534)).unwrap();
+        }
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let out = doctor_as_nobody(dir.path(), &parent);
+    let left: Vec<_> = parents
+        .iter()
+        .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    for p in &parents {
+        let _ = std::fs::remove_dir(p);
+    }
+    assert!(
+        out.contains(&format!(
+            "linux    supported (rootless, cgroup v1 under {}",
+            parents[0].display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("a test sandbox ran"), "{out}");
+    assert!(out.contains("default  linux (rootless)"), "{out}");
+    assert!(left.is_empty(), "sandbox cgroups left behind: {left:?}");
+}

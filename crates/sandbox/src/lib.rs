@@ -11,7 +11,8 @@
 //!   and no cgroups: the development and unprivileged backend.
 //! - [`linux::LinuxIsolation`]: namespaces, a minimal read-only root, cgroups (v1 and v2),
 //!   an unprivileged user, no capabilities and a seccomp filter, set up by a freshly exec'd
-//!   `hako sandbox-init` ([`linux::init_main`]). Needs root.
+//!   `hako sandbox-init` ([`linux::init_main`]). As root, or rootless (a user namespace per
+//!   sandbox, cgroups delegated to Hako's user, slirp4netns for outbound access).
 //!
 //! Invariant: this is the only crate allowed `unsafe`, libc/nix and `std::process::Command`.
 

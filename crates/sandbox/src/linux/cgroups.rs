@@ -1,10 +1,17 @@
 //! Cgroups of sandboxes, on the v1 (one hierarchy per controller) and v2 (unified) layouts.
 //!
-//! Every sandbox gets its own group under a Hako-owned parent named `hako` at the root of each
-//! hierarchy used (`/sys/fs/cgroup/memory/hako/<id>` on v1, `/sys/fs/cgroup/hako/<id>` on v2), so
-//! that groups left behind by a Hako that was killed can be found and removed at the next start.
-//! All of it is plain file IO against a root directory, which lets the unit tests run on a
-//! temporary directory tree.
+//! Every sandbox gets its own group under a Hako-owned parent (`hako` unless configured) at the
+//! root of each hierarchy used (`/sys/fs/cgroup/memory/hako/<id>` on v1, `/sys/fs/cgroup/hako/<id>`
+//! on v2), so that groups left behind by a Hako that was killed can be found and removed at the
+//! next start. All of it is plain file IO against a root directory, which lets the unit tests run
+//! on a temporary directory tree.
+//!
+//! Rootless ([`Delegation::Delegated`]), Hako cannot create anything at a hierarchy's root: the
+//! parent must have been made for it and handed over (v1: `mkdir` + `chown -R` in each of the
+//! four hierarchies, once, by an admin; v2: a subtree systemd delegates, `Delegate=yes`, which
+//! Hako finds as the cgroup it runs in and splits into `server` (Hako itself moves there: v2 lets
+//! only leaves hold processes) and the sandboxes' parent). What is missing is named with the
+//! commands that fix it ([`CgroupError::NotDelegated`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -56,6 +63,10 @@ impl Limits {
 pub enum CgroupError {
     #[error("no usable cgroup hierarchy: {0}")]
     NotFound(String),
+    #[error(
+        "no delegated cgroup subtree this user may write: {missing}; to fix it, as root: {fix}"
+    )]
+    NotDelegated { missing: String, fix: String },
     #[error("cannot {what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -143,8 +154,9 @@ impl Layout {
         }
     }
 
-    /// The Hako-owned parent directories (one per hierarchy).
-    fn parents(&self) -> Vec<PathBuf> {
+    /// The Hako-owned parent directories named `parent` (one per hierarchy; `parent` is a path
+    /// relative to each hierarchy's root).
+    fn parents(&self, parent: &Path) -> Vec<PathBuf> {
         match self {
             Layout::V1 {
                 memory,
@@ -153,45 +165,105 @@ impl Layout {
                 freezer,
             } => [memory, cpu, pids, freezer]
                 .iter()
-                .map(|m| m.join(PARENT))
+                .map(|m| m.join(parent))
                 .collect(),
-            Layout::V2 { root } => vec![root.join(PARENT)],
+            Layout::V2 { root } => vec![root.join(parent)],
         }
     }
 }
 
-const PARENT: &str = "hako";
+/// The default parent of the sandboxes' groups as root.
+pub(crate) const DEFAULT_PARENT: &str = "hako";
+/// The controllers sandboxes need on v2.
+const V2_CONTROLLERS: &str = "+memory +cpu +pids";
+
+/// How Hako gets its part of the host's cgroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Delegation {
+    /// As root: Hako creates the parent (`parent`, relative to each hierarchy's root).
+    Root { parent: PathBuf },
+    /// Rootless: the parent must exist and be writable. `parent`: relative to each hierarchy's
+    /// root; `None` on v2: the cgroup Hako runs in (`own`, from `/proc/self/cgroup`), when it is
+    /// writable. `user` names the owner in the commands that fix a missing delegation.
+    Delegated {
+        parent: Option<PathBuf>,
+        own: Option<PathBuf>,
+        user: String,
+    },
+}
 
 /// The Hako-owned part of the host's cgroups.
 #[derive(Debug, Clone)]
 pub(crate) struct Cgroups {
     layout: Layout,
+    /// The sandboxes' parents, one per hierarchy (the order of [`Layout::parents`]).
+    parents: Vec<PathBuf>,
+}
+
+/// Whether this process may create groups in `dir` (and move processes into them).
+fn writable(dir: &Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    dir.is_dir()
+        && access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
+        && access(&dir.join("cgroup.procs"), AccessFlags::W_OK).is_ok()
 }
 
 impl Cgroups {
-    /// Creates the Hako parent groups (and on v2 enables the controllers for them).
-    pub(crate) fn open(layout: Layout) -> Result<Cgroups, CgroupError> {
-        for p in layout.parents() {
-            std::fs::create_dir_all(&p).map_err(io_err("create", &p))?;
+    /// Finds (as root: creates) the parent groups, and on v2 enables the controllers for them.
+    pub(crate) fn open(layout: Layout, delegation: &Delegation) -> Result<Cgroups, CgroupError> {
+        match delegation {
+            Delegation::Root { parent } => {
+                let parents = layout.parents(parent);
+                for p in &parents {
+                    std::fs::create_dir_all(p).map_err(io_err("create", p))?;
+                }
+                if let Layout::V2 { root } = &layout {
+                    write(&root.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
+                    write(&parents[0].join("cgroup.subtree_control"), V2_CONTROLLERS)?;
+                }
+                Ok(Cgroups { layout, parents })
+            }
+            Delegation::Delegated { parent, own, user } => match (&layout, parent) {
+                (_, Some(parent)) => {
+                    let parents = layout.parents(parent);
+                    let missing: Vec<&PathBuf> = parents.iter().filter(|p| !writable(p)).collect();
+                    if !missing.is_empty() {
+                        return Err(CgroupError::NotDelegated {
+                            missing: format!(
+                                "{} (missing, or not writable by {user})",
+                                join(missing.iter().map(|p| p.display()))
+                            ),
+                            fix: delegation_commands(&parents, user),
+                        });
+                    }
+                    if layout.version() == 2 {
+                        write(&parents[0].join("cgroup.subtree_control"), V2_CONTROLLERS)?;
+                    }
+                    Ok(Cgroups { layout, parents })
+                }
+                (Layout::V2 { root }, None) => open_own_v2(&layout, root, own.as_deref(), user),
+                (Layout::V1 { .. }, None) => Err(CgroupError::NotFound(
+                    "cgroup v1 needs a delegated parent group".into(),
+                )),
+            },
         }
-        if let Layout::V2 { root } = &layout {
-            let ctl = "+memory +cpu +pids";
-            write(&root.join("cgroup.subtree_control"), ctl)?;
-            write(&root.join(PARENT).join("cgroup.subtree_control"), ctl)?;
-        }
-        Ok(Cgroups { layout })
     }
 
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout
     }
 
+    /// The sandboxes' parent groups.
+    pub(crate) fn parents(&self) -> &[PathBuf] {
+        &self.parents
+    }
+
     /// Removes the sandbox groups under the Hako parents for which `stale(name)` holds (left by a
     /// previous Hako), killing what still runs in them. Returns how many groups were removed.
     pub(crate) fn remove_leftovers(&self, stale: impl Fn(&str) -> bool) -> usize {
-        let parents = self.layout.parents();
+        let parents = &self.parents;
         let mut names = std::collections::BTreeSet::new();
-        for parent in &parents {
+        for parent in parents {
             let Ok(rd) = std::fs::read_dir(parent) else {
                 continue;
             };
@@ -226,7 +298,7 @@ impl Cgroups {
 
     /// Creates the group of one sandbox, without limits yet ([`Cgroup::set_limits`]).
     pub(crate) fn create(&self, name: &str) -> Result<Cgroup, CgroupError> {
-        let dirs: Vec<PathBuf> = self.layout.parents().iter().map(|p| p.join(name)).collect();
+        let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(name)).collect();
         for d in &dirs {
             match std::fs::create_dir(d) {
                 Ok(()) => {}
@@ -240,6 +312,79 @@ impl Cgroups {
             dirs,
         })
     }
+}
+
+fn join(items: impl Iterator<Item = impl std::fmt::Display>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The shell commands that delegate `parents` to `user` (run once by an admin, as root).
+pub(crate) fn delegation_commands(parents: &[PathBuf], user: &str) -> String {
+    let dirs = join(parents.iter().map(|p| p.display())).replace(", ", " ");
+    format!("mkdir -p {dirs} && chown -R {user}: {dirs}")
+}
+
+/// v2 without a configured parent: the cgroup Hako runs in (`own`, relative to `root`), when this
+/// user may write it (a subtree systemd delegated). Hako moves itself into `<own>/server` (only
+/// leaves may hold processes once controllers are enabled), and the sandboxes go under
+/// `<own>/sandboxes`.
+fn open_own_v2(
+    layout: &Layout,
+    root: &Path,
+    own: Option<&Path>,
+    user: &str,
+) -> Result<Cgroups, CgroupError> {
+    let fix = format!(
+        "run Hako in a delegated cgroup v2 subtree (e.g. `systemd-run --user --scope -p Delegate=yes hako serve`, \
+         or a service with Delegate=yes), or give it one with --cgroup-parent: {}",
+        delegation_commands(&[root.join("hako-".to_string() + user)], user)
+    );
+    let Some(own) = own else {
+        return Err(CgroupError::NotDelegated {
+            missing: "the cgroup this process runs in is unknown".into(),
+            fix,
+        });
+    };
+    let dir = root.join(own.strip_prefix("/").unwrap_or(own));
+    if !writable(&dir) {
+        return Err(CgroupError::NotDelegated {
+            missing: format!(
+                "{} (the cgroup Hako runs in) is not writable by {user}",
+                dir.display()
+            ),
+            fix,
+        });
+    }
+    let server = dir.join("server");
+    let sandboxes = dir.join("sandboxes");
+    for d in [&server, &sandboxes] {
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err("create", d)(e)),
+        }
+    }
+    // Every process of the group (Hako and what it already started) moves to the leaf.
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        // A process may exit meanwhile; one that cannot move makes the write below fail.
+        let _ = std::fs::write(server.join("cgroup.procs"), pid);
+    }
+    write(&dir.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
+    write(&sandboxes.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
+    Ok(Cgroups {
+        layout: layout.clone(),
+        parents: vec![sandboxes],
+    })
+}
+
+/// The cgroup v2 path this process runs in (relative to the hierarchy's root), from
+/// `/proc/self/cgroup`'s text.
+pub(crate) fn own_v2_cgroup(proc_self_cgroup: &str) -> Option<PathBuf> {
+    proc_self_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(PathBuf::from)
 }
 
 fn kill_all(dir: &Path) {
@@ -551,16 +696,22 @@ mod tests {
             pids: root.join("pids"),
             freezer: root.join("freezer"),
         };
-        for p in l.parents() {
+        for p in l.parents(Path::new("hako")) {
             std::fs::create_dir_all(p).unwrap();
         }
         l
     }
 
+    fn as_root() -> Delegation {
+        Delegation::Root {
+            parent: "hako".into(),
+        }
+    }
+
     #[test]
     fn v1_limits_and_readings_go_to_the_right_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let cgs = Cgroups::open(fake_v1(tmp.path())).unwrap();
+        let cgs = Cgroups::open(fake_v1(tmp.path()), &as_root()).unwrap();
         let cg = cgs.create("sb-1").unwrap();
         cg.set_limits(Limits {
             memory_mb: 256,
@@ -612,7 +763,7 @@ mod tests {
             root: tmp.path().to_path_buf(),
         };
         std::fs::create_dir_all(tmp.path().join("hako")).unwrap();
-        let cgs = Cgroups::open(layout).unwrap();
+        let cgs = Cgroups::open(layout, &as_root()).unwrap();
         let cg = cgs.create("sb-2").unwrap();
         cg.set_limits(Limits {
             memory_mb: 1769,
@@ -641,5 +792,101 @@ mod tests {
             cg.inner_procs_files(),
             vec![tmp.path().join("hako/sb-2/cgroup.procs")]
         );
+    }
+
+    #[test]
+    fn rootless_v1_needs_each_parent_delegated_and_says_how() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = fake_v1(tmp.path());
+        let delegated = |parent: &str| Delegation::Delegated {
+            parent: Some(parent.into()),
+            own: None,
+            user: "alice".into(),
+        };
+        // Present in two hierarchies only.
+        for c in ["memory", "cpu"] {
+            let d = tmp.path().join(c).join("hako-alice");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("cgroup.procs"), "").unwrap();
+        }
+        let err = Cgroups::open(layout.clone(), &delegated("hako-alice"))
+            .unwrap_err()
+            .to_string();
+        let pids = tmp.path().join("pids/hako-alice");
+        let freezer = tmp.path().join("freezer/hako-alice");
+        assert!(
+            err.contains(&format!("{}, {}", pids.display(), freezer.display())),
+            "{err}"
+        );
+        assert!(!err.contains("memory/hako-alice (missing"), "{err}");
+        let mem = tmp.path().join("memory/hako-alice");
+        assert!(
+            err.contains(&format!("mkdir -p {} ", mem.display()))
+                && err.contains(&format!("chown -R alice: {}", mem.display())),
+            "{err}"
+        );
+        for d in [&pids, &freezer] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("cgroup.procs"), "").unwrap();
+        }
+        let cgs = Cgroups::open(layout, &delegated("hako-alice")).unwrap();
+        let cg = cgs.create("7-1").unwrap();
+        assert_eq!(
+            cg.inner_procs_files(),
+            vec![tmp.path().join("freezer/hako-alice/7-1/cgroup.procs")]
+        );
+        assert!(tmp.path().join("pids/hako-alice/7-1").is_dir());
+    }
+
+    #[test]
+    fn rootless_v2_splits_its_own_delegated_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let own = Path::new("/user.slice/user-1000.slice/user@1000.service/app.slice/hako.scope");
+        let dir = tmp.path().join(own.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.procs"), "4242\n4243\n").unwrap();
+        let layout = Layout::V2 {
+            root: tmp.path().to_path_buf(),
+        };
+        let d = |own: Option<&Path>| Delegation::Delegated {
+            parent: None,
+            own: own.map(Path::to_path_buf),
+            user: "alice".into(),
+        };
+        let err = Cgroups::open(layout.clone(), &d(Some(Path::new("/nope"))))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not writable by alice") && err.contains("Delegate=yes"),
+            "{err}"
+        );
+        let cgs = Cgroups::open(layout, &d(Some(own))).unwrap();
+        assert_eq!(cgs.parents(), &[dir.join("sandboxes")]);
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        // The fake file keeps the last write: the processes were moved one by one.
+        assert_eq!(read(&dir.join("server/cgroup.procs")), "4243");
+        assert_eq!(
+            read(&dir.join("cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        assert_eq!(
+            read(&dir.join("sandboxes/cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        let cg = cgs.create("9-1").unwrap();
+        assert!(cg.outer_procs_files().is_empty());
+        assert_eq!(
+            cg.inner_procs_files(),
+            vec![dir.join("sandboxes/9-1/cgroup.procs")]
+        );
+    }
+
+    #[test]
+    fn own_v2_cgroup_is_read_from_proc_self_cgroup() {
+        assert_eq!(
+            own_v2_cgroup("12:pids:/x\n0::/user.slice/a.scope\n"),
+            Some(PathBuf::from("/user.slice/a.scope"))
+        );
+        assert_eq!(own_v2_cgroup("4:memory:/\n"), None);
     }
 }

@@ -15,6 +15,13 @@
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
 //!    and the seccomp filter, then execs the program.
 //!
+//! Rootless (Hako runs as an ordinary user), the outer helper first creates a user namespace
+//! that maps one id, the sandbox user's (993/990 inside), to Hako's own user, with `setgroups`
+//! denied; it and the inner init hold capabilities in that namespace only, and everything else
+//! is created inside it (so that it owns the mount, PID and network namespaces). It forks the
+//! sandbox's network helper (slirp4netns) before leaving the host's namespaces, and starts it
+//! once the network namespace exists.
+//!
 //! Messages from Hako on fd 3: a [`PrepareSpec`] (the outer helper joins the cgroups and creates
 //! the namespaces, possibly long before the sandbox is needed: the cgroup v1 attach costs 5-17 ms
 //! after an idle period, so Hako keeps a few prepared ones), then an [`InitSpec`].
@@ -61,6 +68,12 @@ pub(crate) struct PrepareSpec {
     /// the message).
     #[serde(default)]
     pub(crate) tmp_disk: Option<tmp_disk::DiskSpec>,
+    /// Rootless: create a user namespace first, mapping this (uid, gid) inside to Hako's own.
+    #[serde(default)]
+    pub(crate) userns: Option<(u32, u32)>,
+    /// Rootless outbound access through slirp4netns.
+    #[serde(default)]
+    pub(crate) slirp: Option<net::SlirpPrepare>,
 }
 
 /// The second message: everything else, decided by Hako.
@@ -82,6 +95,10 @@ pub(crate) struct InitSpec {
     pub(crate) api_port: Option<u16>,
     pub(crate) seccomp: Vec<seccomp::Program>,
     pub(crate) nofile: u64,
+    /// In a user namespace that maps one id: supplementary groups cannot be set (`setgroups`
+    /// is denied there).
+    #[serde(default)]
+    pub(crate) rootless: bool,
     /// Keep the outbound access prepared with the sandbox (else `eth0` goes down before the
     /// function starts).
     #[serde(default)]
@@ -172,6 +189,12 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
     let mut t = Timings::default();
     t.mark("start");
     let (prepare, template): (PrepareSpec, _) = read_message(control.as_fd())?;
+    // Forked first: in the host's namespaces, and outside the sandbox's cgroups (its memory is
+    // not the function's).
+    let mut slirp = match &prepare.slirp {
+        Some(plan) => Some(net::Slirp::fork(plan)?),
+        None => None,
+    };
     // The OOM killer should pick the function, never the init processes (inherited; the function
     // resets it). Best effort: lowering it needs CAP_SYS_RESOURCE, which some hosts withhold.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
@@ -203,8 +226,15 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWNET;
+    if let Some((uid, gid)) = prepare.userns {
+        enter_user_namespace(uid, gid)?;
+    }
     nix::sched::unshare(ns).map_err(|e| format!("cannot create the namespaces: {e}"))?;
     t.mark("unshare");
+    if let Some(s) = &mut slirp {
+        s.start()?;
+    }
+    let slirp_ready = slirp.as_mut().and_then(net::Slirp::take_ready);
     net::loopback_up()?;
     let attached = match (&prepare.net, host_netlink) {
         (Some(plan), Some(mut host)) => Some(net::attach(&mut host, plan)?),
@@ -221,8 +251,16 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         ForkResult::Child => {
             drop(status_r);
             drop(thaw);
-            let code = match prepared_inner(&prepare, template, control.as_fd(), status_w, attached)
-            {
+            // Only the outer helper holds the helper's exit fd.
+            drop(slirp);
+            let code = match prepared_inner(
+                &prepare,
+                template,
+                control.as_fd(),
+                status_w,
+                attached,
+                slirp_ready,
+            ) {
                 Ok(never) => match never {},
                 Err(msg) => {
                     report_error(control.as_fd(), &msg);
@@ -234,9 +272,32 @@ fn outer(control: &OwnedFd) -> Result<i32, String> {
         ForkResult::Parent { child } => {
             drop(status_w);
             drop(template);
-            supervise(control, child, status_r, thaw)
+            drop(slirp_ready);
+            let code = supervise(control, child, status_r, thaw);
+            if let Some(s) = slirp {
+                s.stop();
+            }
+            code
         }
     }
+}
+
+/// Creates this process's user namespace, mapping `uid`/`gid` inside to its own user and group
+/// outside (the one mapping an ordinary user may write; `setgroups` denied first, as the kernel
+/// requires for the gid map).
+fn enter_user_namespace(uid: u32, gid: u32) -> Result<(), String> {
+    let (outer_uid, outer_gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| format!("cannot create a user namespace: {e}"))?;
+    write_file(std::path::Path::new("/proc/self/setgroups"), "deny")?;
+    write_file(
+        std::path::Path::new("/proc/self/uid_map"),
+        &format!("{uid} {outer_uid} 1"),
+    )?;
+    write_file(
+        std::path::Path::new("/proc/self/gid_map"),
+        &format!("{gid} {outer_gid} 1"),
+    )
 }
 
 /// The inner init of a prepared sandbox: joins the freezer, then waits for its function's spec
@@ -247,6 +308,7 @@ fn prepared_inner(
     control: BorrowedFd<'_>,
     status_w: OwnedFd,
     attached: Option<net::Attached>,
+    slirp_ready: Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, String> {
     // Die with the outer helper (it is single-threaded, so its thread's death is its death). If
     // it died before this line, Hako's kill swept the cgroup, which we are already in.
@@ -255,10 +317,15 @@ fn prepared_inner(
         write_file(p, "0")?;
     }
     // The per-host part of the root (most of its mounts, /proc among them), ahead of demand.
-    match attached {
-        Some(a) => {
+    let host = match (attached, &prepare.slirp) {
+        (Some(a), _) => Some(a.gateway),
+        (None, Some(s)) => s.host,
+        (None, None) => None,
+    };
+    match host {
+        Some(addr) => {
             let mut system = prepare.system_mounts.clone();
-            mounts::add_host(&mut system, net::HOST_NAME, a.gateway);
+            mounts::add_host(&mut system, net::HOST_NAME, addr);
             mounts::prepare_root(&prepare.root, &system)?;
         }
         None => mounts::prepare_root(&prepare.root, &prepare.system_mounts)?,
@@ -271,11 +338,14 @@ fn prepared_inner(
             Err(e) => tmp_warning(&e),
         }
     }
+    if let Some(ready) = slirp_ready {
+        net::wait_ready(ready)?;
+    }
     let (mut spec, template): (InitSpec, _) = read_message(control)?;
     let mut t = Timings::default();
     t.mark("spec");
     settle_tmp(&mut spec, &tmp, disk_mb, template);
-    if attached.is_some() && !spec.outbound {
+    if (attached.is_some() || prepare.slirp.is_some()) && !spec.outbound {
         net::detach()?;
         // No hako.host either.
         mounts::rewrite_file(&prepare.root, &prepare.system_mounts, "/etc/hosts")?;
@@ -557,7 +627,11 @@ impl Exec {
         let _ = std::fs::write("/proc/self/oom_score_adj", "0");
         nix::unistd::chdir(&spec.cwd)
             .map_err(|e| format!("cannot chdir to {}: {e}", spec.cwd.display()))?;
-        setrlimit(Resource::RLIMIT_NOFILE, spec.nofile, spec.nofile)
+        // Never above the hard limit Hako got (raising it needs real root).
+        let (_, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)
+            .map_err(|e| format!("getrlimit: {e}"))?;
+        let nofile = spec.nofile.min(hard);
+        setrlimit(Resource::RLIMIT_NOFILE, nofile, nofile)
             .map_err(|e| format!("setrlimit: {e}"))?;
         setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("setrlimit: {e}"))?;
         // Empty the capability bounding set (needs CAP_SETPCAP, so before the uid change, which
@@ -569,7 +643,11 @@ impl Exec {
             }
         }
         let (uid, gid) = (Uid::from_raw(spec.uid), Gid::from_raw(spec.gid));
-        nix::unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+        // Rootless, `setgroups` is denied in the user namespace: the function keeps the groups
+        // Hako's user had, which show inside as the overflow group (nogroup).
+        if !spec.rootless {
+            nix::unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+        }
         nix::unistd::setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
         nix::unistd::setresuid(uid, uid, uid).map_err(|e| format!("setresuid: {e}"))?;
         // SAFETY: prctl with integer arguments only.

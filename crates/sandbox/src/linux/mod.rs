@@ -8,7 +8,12 @@
 //! sends the Runtime API listener over it, and when Hako dies the socket closes and the sandbox
 //! dies with it.
 //!
-//! Not done yet: layers at `/opt`, user-namespace (rootless) operation.
+//! Two modes ([`Mode`]): as root, and rootless (Hako runs as an ordinary user). Rootless, the
+//! init first creates a user namespace mapping one id (the sandbox user, 993/990 inside) to
+//! Hako's own user, and holds capabilities only there; the sandboxes' cgroups live under a parent
+//! an admin delegated to that user ([`cgroups::Delegation`]); outbound access goes through a
+//! user-space network helper per sandbox (slirp4netns) instead of a veth pair, or is absent
+//! (loopback only) without it.
 
 mod cgroups;
 mod init;
@@ -70,12 +75,62 @@ pub struct LinuxConfig {
     /// which costs 5-17 ms after an idle period.
     pub prepared: usize,
     /// The /16 the sandboxes' addresses come from (a /30 each), for outbound access through a
-    /// veth pair per sandbox; `None`: sandboxes have only their loopback.
+    /// veth pair per sandbox (as root); `None`: sandboxes have only their loopback.
     pub subnet: Option<std::net::Ipv4Addr>,
     /// A host directory on disk (never in memory, never visible to functions) for the unlinked
     /// backing files of the sandboxes' `/tmp` disks, which do not count against the functions'
     /// memory (see [`tmp_disk`]); `None`, or no `mkfs.ext4` on the host: `/tmp` is a tmpfs.
     pub tmp_disk_dir: Option<PathBuf>,
+    /// The parent of the sandboxes' cgroups, relative to each hierarchy's root. `None`: `hako` as
+    /// root (created); rootless `hako-<user>` on cgroup v1 (delegated by an admin), and on v2 the
+    /// delegated cgroup Hako runs in.
+    pub cgroup_parent: Option<PathBuf>,
+    /// The user-space network helper that gives rootless sandboxes outbound access
+    /// (slirp4netns); `None`: rootless sandboxes have only their loopback.
+    pub slirp4netns: Option<PathBuf>,
+}
+
+/// Whether Hako runs the Linux backend as root or as an ordinary user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Root,
+    /// A user namespace per sandbox, delegated cgroups, a user-space network helper.
+    Rootless,
+}
+
+impl Mode {
+    /// The mode this process would run the backend in (root when its effective uid is 0).
+    pub fn current() -> Mode {
+        if nix::unistd::geteuid().is_root() {
+            Mode::Root
+        } else {
+            Mode::Rootless
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Root => "root",
+            Mode::Rootless => "rootless",
+        })
+    }
+}
+
+/// The name of the user this process runs as (its uid when it has no name).
+pub fn user_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The cgroup parent a rootless Hako uses on cgroup v1 unless configured: `hako-<user>`.
+pub fn rootless_cgroup_parent() -> String {
+    format!("hako-{}", user_name())
 }
 
 impl Default for LinuxConfig {
@@ -91,6 +146,8 @@ impl Default for LinuxConfig {
             prepared: 2,
             subnet: Some(DEFAULT_SUBNET),
             tmp_disk_dir: None,
+            cgroup_parent: None,
+            slirp4netns: None,
         }
     }
 }
@@ -98,8 +155,8 @@ impl Default for LinuxConfig {
 /// Why the Linux backend cannot run here.
 #[derive(Debug, thiserror::Error)]
 pub enum LinuxError {
-    #[error("the Linux backend needs root (euid 0); running as uid {0}")]
-    NotRoot(u32),
+    #[error("rootless, the Linux backend needs user namespaces: {0}")]
+    UserNamespaces(String),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
@@ -146,6 +203,10 @@ struct Preparer {
     root: PathBuf,
     /// The sandboxes' /16 when the host side of their network is set up.
     subnet: Option<std::net::Ipv4Addr>,
+    mode: Mode,
+    /// Rootless outbound access: the helper, and the host's address the sandboxes know as
+    /// `hako.host`.
+    slirp: Option<net::SlirpPrepare>,
     /// Set by [`Isolation::shutdown`]: nothing is prepared or spawned any more.
     closed: AtomicBool,
     /// Refills running now (shutdown waits for them, so that none leaves a sandbox behind).
@@ -202,6 +263,8 @@ impl Preparer {
                 thaw: Some(cgroup.thaw_file()),
                 root: self.root.clone(),
                 system_mounts: self.system_mounts.clone(),
+                userns: (self.mode == Mode::Rootless).then_some((self.cfg.uid, self.cfg.gid)),
+                slirp: self.slirp.clone(),
                 net: self.subnet.map(|base| net::NetPrepare {
                     base,
                     // Spread over the range: every Hako on the host allocates from it.
@@ -391,6 +454,23 @@ impl Drop for Preparer {
     }
 }
 
+/// Whether this kernel lets an ordinary user create user namespaces (the sysctls that turn
+/// it off); what else forbids it (e.g. an LSM) shows in the smoke test.
+fn user_namespaces_allowed() -> Result<(), String> {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return Err("/proc/sys/user/max_user_namespaces is 0 (as root: sysctl -w user.max_user_namespaces=15000)".into());
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return Err("/proc/sys/kernel/unprivileged_userns_clone is 0 (as root: sysctl -w kernel.unprivileged_userns_clone=1)".into());
+    }
+    Ok(())
+}
+
 /// Numbers the sandboxes of this process (cgroups are named `<pid>-<n>`), across instances.
 static NEXT_SANDBOX: AtomicU64 = AtomicU64::new(1);
 
@@ -398,11 +478,29 @@ impl LinuxIsolation {
     /// Checks the host (root, cgroups), compiles the seccomp policy and prepares the state
     /// directory. Does not touch other Hako instances' sandboxes.
     pub fn new(cfg: LinuxConfig) -> Result<LinuxIsolation, LinuxError> {
-        let euid = nix::unistd::geteuid().as_raw();
-        if euid != 0 {
-            return Err(LinuxError::NotRoot(euid));
-        }
-        let cgroups = cgroups::Cgroups::open(cgroups::Layout::detect()?)?;
+        let mode = Mode::current();
+        let layout = cgroups::Layout::detect()?;
+        let delegation = match mode {
+            Mode::Root => cgroups::Delegation::Root {
+                parent: cfg
+                    .cgroup_parent
+                    .clone()
+                    .unwrap_or_else(|| cgroups::DEFAULT_PARENT.into()),
+            },
+            Mode::Rootless => {
+                user_namespaces_allowed().map_err(LinuxError::UserNamespaces)?;
+                cgroups::Delegation::Delegated {
+                    parent: cfg.cgroup_parent.clone().or_else(|| {
+                        (layout.version() == 1).then(|| rootless_cgroup_parent().into())
+                    }),
+                    own: std::fs::read_to_string("/proc/self/cgroup")
+                        .ok()
+                        .and_then(|s| cgroups::own_v2_cgroup(&s)),
+                    user: user_name(),
+                }
+            }
+        };
+        let cgroups = cgroups::Cgroups::open(layout, &delegation)?;
         let seccomp = seccomp::compile(seccomp::DEFAULT_POLICY)?;
         let root = cfg.state_dir.join("root");
         std::fs::create_dir_all(&root).map_err(|source| LinuxError::StateDir {
@@ -410,7 +508,13 @@ impl LinuxIsolation {
             source,
         })?;
         let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
-        let (tmp_disks, tmp_disk_error) = match &cfg.tmp_disk_dir {
+        // A loop device needs real root: rootless, /tmp stays a tmpfs.
+        let tmp_disk_dir = cfg.tmp_disk_dir.as_ref().filter(|_| mode == Mode::Root);
+        let (tmp_disks, tmp_disk_error) = match tmp_disk_dir {
+            None if mode == Mode::Rootless => (
+                None,
+                Some("rootless (a disk of its own needs a loop device, which needs root)".to_string()),
+            ),
             None => (
                 None,
                 Some("no directory for them is configured".to_string()),
@@ -428,7 +532,8 @@ impl LinuxIsolation {
                 );
             }
         }
-        let subnet = cfg.subnet.and_then(|base| match net::host_setup(base) {
+        let subnet = cfg.subnet.filter(|_| mode == Mode::Root);
+        let subnet = subnet.and_then(|base| match net::host_setup(base) {
             Ok(warning) => {
                 if let Some(w) = warning {
                     tracing::warn!("{w}");
@@ -440,6 +545,13 @@ impl LinuxIsolation {
                 None
             }
         });
+        let slirp = match (mode, &cfg.slirp4netns) {
+            (Mode::Rootless, Some(program)) => Some(net::SlirpPrepare {
+                program: program.clone(),
+                host: net::host_address(),
+            }),
+            _ => None,
+        };
         Ok(LinuxIsolation {
             preparer: Arc::new(Preparer {
                 cfg,
@@ -448,6 +560,8 @@ impl LinuxIsolation {
                 system_mounts,
                 root,
                 subnet,
+                mode,
+                slirp,
                 closed: AtomicBool::new(false),
                 refilling: std::sync::atomic::AtomicUsize::new(0),
                 tmp_disks,
@@ -472,6 +586,28 @@ impl LinuxIsolation {
         self.preparer.cgroups.layout().version()
     }
 
+    /// Root or rootless.
+    pub fn mode(&self) -> Mode {
+        self.preparer.mode
+    }
+
+    /// The parents of the sandboxes' cgroups (one per hierarchy on v1).
+    pub fn cgroup_parents(&self) -> Vec<PathBuf> {
+        self.preparer.cgroups.parents().to_vec()
+    }
+
+    /// How sandboxes reach beyond themselves: `veth` (root), `slirp4netns` (rootless), or
+    /// `None` (loopback only).
+    pub fn network(&self) -> Option<&'static str> {
+        if self.preparer.subnet.is_some() {
+            Some("veth")
+        } else if self.preparer.slirp.is_some() {
+            Some("slirp4netns")
+        } else {
+            None
+        }
+    }
+
     /// Removes the cgroups (and kills the processes) and the host-side network links of
     /// sandboxes whose Hako is gone, e.g. after `kill -9`. Groups are named `<hako pid>-<n>` and
     /// links carry `hako:<pid>`: those of live processes are left alone. Returns how many cgroups
@@ -489,7 +625,7 @@ impl LinuxIsolation {
 
     /// Whether sandboxes get outbound network access (the host side of it is set up).
     pub fn has_outbound_network(&self) -> bool {
-        self.preparer.subnet.is_some()
+        self.network().is_some()
     }
 
     /// Waits for the init's `OK` and takes the listeners it opened (the Runtime API's, then the
@@ -725,6 +861,7 @@ impl Isolation for LinuxIsolation {
             api_port: spec.api_listener.as_ref().map(|_| PLATFORM_API_PORT),
             seccomp: self.seccomp.clone(),
             nofile: MAX_FILES,
+            rootless: self.preparer.mode == Mode::Rootless,
             outbound: spec.outbound_network,
             timings: tracing::enabled!(tracing::Level::TRACE),
             tmp_disk: new_tmp.as_ref().map(|(d, _)| d.clone()),

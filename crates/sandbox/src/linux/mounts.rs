@@ -289,8 +289,32 @@ fn bind_ro(src: &Path, dst: &Path) -> Result<(), String> {
         | MsFlags::MS_REMOUNT
         | MsFlags::MS_RDONLY
         | MsFlags::MS_NOSUID
-        | MsFlags::MS_NODEV;
+        | MsFlags::MS_NODEV
+        | locked_flags(dst);
     mount(None::<&str>, dst, None::<&str>, ro, None::<&str>).map_err(errno("make read-only", dst))
+}
+
+/// The flags of the mount at `dst` that a remount must keep: in a user namespace (rootless) the
+/// host's mounts are locked, and a remount that would clear their noexec or change their atime
+/// handling is refused.
+fn locked_flags(dst: &Path) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(dst) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (has, flag) in [
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(has) {
+            out |= flag;
+        }
+    }
+    out
 }
 
 /// Files and directories of `/proc` hidden from the sandbox (as container runtimes do): kernel
@@ -400,6 +424,11 @@ pub(crate) fn finish_root(root: &Path, ops: &[MountOp]) -> Result<(), String> {
     let ro = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     mount(None::<&str>, "/", None::<&str>, ro, None::<&str>)
         .map_err(errno("make read-only", Path::new("/")))?;
+    // Rootless, /dev's tmpfs belongs to the sandbox user (the init's id): read-only, it stays
+    // as closed to the function as root's.
+    let ro_dev = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    mount(None::<&str>, "/dev", None::<&str>, ro_dev, None::<&str>)
+        .map_err(errno("make read-only", Path::new("/dev")))?;
     Ok(())
 }
 

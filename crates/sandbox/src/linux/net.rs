@@ -16,6 +16,17 @@
 //! addresses stay reachable, being local), and masquerading of the range's traffic that leaves
 //! the host (an nftables table `ip hako`, through the `nft` tool when it is installed).
 //! Listeners bound to the host's 127.0.0.1 stay out of reach: the sandbox's 127.0.0.1 is its own.
+//!
+//! Rootless, there is no veth pair (creating one needs root in the host's namespace): a
+//! user-space helper per sandbox, slirp4netns, gives it `eth0` (a tap device, 10.0.2.100/24 with
+//! 10.0.2.2 as its gateway) and makes its connections from the host's namespace as Hako's user.
+//! The init forks the helper while still in the host's namespaces (before the user namespace),
+//! starts it once the sandbox's namespaces exist ([`Slirp::start`]); it dies with the init
+//! (parent-death signal, and its exit fd closing). It runs with `--disable-host-loopback`: as
+//! under root, the host's 127.0.0.1 stays out of reach, and `hako.host` names the host's own address
+//! (the source of its default route), so services listening on it or on all addresses are
+//! reachable, those on the host's loopback only are not. Sandboxes cannot reach each other: each
+//! has its own helper and private range, and has no listener on the host.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::Ipv4Addr;
@@ -52,6 +63,170 @@ pub(crate) struct NetPrepare {
     pub(crate) first_slot: u32,
     /// The alias of the host-side link: `hako:<pid>` of the Hako that owns it.
     pub(crate) owner: String,
+}
+
+/// What the init needs to start a sandbox's slirp4netns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SlirpPrepare {
+    pub(crate) program: std::path::PathBuf,
+    /// The host's address, `hako.host` inside (none when the host has no route out).
+    pub(crate) host: Option<Ipv4Addr>,
+}
+
+/// The MTU of a slirp4netns tap (its maximum: fewer, larger packets through the helper).
+const SLIRP_MTU: u32 = 65520;
+/// How long a sandbox waits for its slirp4netns to configure `eth0`.
+const SLIRP_READY_MS: u16 = 5000;
+
+/// The host's own IPv4 address: the source of its route towards the outside (no packet is sent).
+pub(crate) fn host_address() -> Option<Ipv4Addr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // TEST-NET-1: never routed anywhere, but picks the default route's source address.
+    s.connect("192.0.2.1:9").ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(a) if !a.is_loopback() && !a.is_unspecified() => Some(a),
+        _ => None,
+    }
+}
+
+/// A sandbox's slirp4netns, forked before the init left the host's namespaces and waiting for
+/// [`Slirp::start`].
+#[derive(Debug)]
+pub(crate) struct Slirp {
+    pid: nix::unistd::Pid,
+    go: Option<OwnedFd>,
+    /// The read end of the helper's ready fd (for whichever process waits for it).
+    ready: Option<OwnedFd>,
+    /// Held by the init: when it closes (the init is gone), the helper exits.
+    _exit: OwnedFd,
+}
+
+impl Slirp {
+    /// Forks the launcher: it waits for [`Slirp::start`], then execs slirp4netns on the network
+    /// namespace of this process (its parent). Runs in the single-threaded init.
+    pub(crate) fn fork(plan: &SlirpPrepare) -> Result<Slirp, String> {
+        use nix::unistd::{pipe2, ForkResult};
+        let p = || {
+            pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("cannot create a pipe: {e}"))
+        };
+        let (go_r, go_w) = p()?;
+        let (ready_r, ready_w) = p()?;
+        let (exit_r, exit_w) = p()?;
+        let parent = nix::unistd::getpid();
+        let c = |s: String| std::ffi::CString::new(s).map_err(|_| "a NUL byte".to_string());
+        let program = c(plan.program.to_string_lossy().into_owned())?;
+        let argv = [
+            program.clone(),
+            c("--configure".into())?,
+            c(format!("--mtu={SLIRP_MTU}"))?,
+            c("--disable-host-loopback".into())?,
+            c(format!("--ready-fd={}", ready_w.as_raw_fd()))?,
+            c(format!("--exit-fd={}", exit_r.as_raw_fd()))?,
+            c(parent.to_string())?,
+            c(SANDBOX_LINK.into())?,
+        ];
+        // SAFETY: the init is single-threaded (a fresh exec of the hako binary that started no
+        // threads), so the child may allocate and run anything.
+        match unsafe { nix::unistd::fork() }.map_err(|e| format!("cannot fork slirp4netns: {e}"))? {
+            ForkResult::Child => {
+                drop((go_w, ready_r, exit_w));
+                let code = launch(parent, go_r, &[&ready_w, &exit_r], &program, &argv);
+                // SAFETY: _exit ends the process without running anything else.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => Ok(Slirp {
+                pid: child,
+                go: Some(go_w),
+                ready: Some(ready_r),
+                _exit: exit_w,
+            }),
+        }
+    }
+
+    /// Lets the helper attach to this process's (new) namespaces.
+    pub(crate) fn start(&mut self) -> Result<(), String> {
+        let go = self.go.take().ok_or("slirp4netns was started already")?;
+        nix::unistd::write(&go, b"1")
+            .map(|_| ())
+            .map_err(|e| format!("cannot start slirp4netns: {e}"))
+    }
+
+    /// The read end of the ready fd, for the process that waits ([`wait_ready`]).
+    pub(crate) fn take_ready(&mut self) -> Option<OwnedFd> {
+        self.ready.take()
+    }
+
+    /// Kills the helper and reaps it.
+    pub(crate) fn stop(self) {
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}
+
+/// The launcher, in the forked child: dies with the init, waits for the go, execs slirp4netns
+/// with `keep` open. Returns the exit code when it cannot.
+fn launch(
+    parent: nix::unistd::Pid,
+    go: OwnedFd,
+    keep: &[&OwnedFd],
+    program: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+) -> i32 {
+    if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_err()
+        || nix::unistd::getppid() != parent
+    {
+        return 1;
+    }
+    let mut b = [0u8; 1];
+    if !matches!(nix::unistd::read(go.as_raw_fd(), &mut b), Ok(1)) {
+        return 0; // the init went away before its namespaces were made
+    }
+    for fd in keep {
+        if nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .is_err()
+        {
+            return 1;
+        }
+    }
+    // Its chatter must not end up in the function's log.
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for target in 0..=2 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), target);
+        }
+    }
+    let _ = nix::unistd::execv(program, argv);
+    127
+}
+
+/// Waits (bounded) until the sandbox's slirp4netns has configured `eth0`.
+pub(crate) fn wait_ready(ready: OwnedFd) -> Result<(), String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::from(SLIRP_READY_MS)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("poll: {e}")),
+            Ok(0) => {
+                return Err(format!(
+                    "slirp4netns did not configure the sandbox's network within {SLIRP_READY_MS} ms"
+                ))
+            }
+            Ok(_) => break,
+        }
+    }
+    let mut b = [0u8; 1];
+    match nix::unistd::read(ready.as_raw_fd(), &mut b) {
+        Ok(1) => Ok(()),
+        _ => Err("slirp4netns exited before configuring the sandbox's network".into()),
+    }
 }
 
 /// The addresses a sandbox got.
