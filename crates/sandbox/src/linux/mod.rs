@@ -513,7 +513,10 @@ impl LinuxIsolation {
         let (tmp_disks, tmp_disk_error) = match tmp_disk_dir {
             None if mode == Mode::Rootless => (
                 None,
-                Some("rootless (a disk of its own needs a loop device, which needs root)".to_string()),
+                Some(
+                    "rootless (a disk of its own needs a loop device, which needs root)"
+                        .to_string(),
+                ),
             ),
             None => (
                 None,
