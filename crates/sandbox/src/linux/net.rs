@@ -120,6 +120,10 @@ impl Slirp {
             c("--configure".into())?,
             c(format!("--mtu={SLIRP_MTU}"))?,
             c("--disable-host-loopback".into())?,
+            // It parses the function's traffic: a syscall filter of its own. (Its
+            // --enable-sandbox needs uid 0 mapped in the sandbox's namespace, which the one-id
+            // mapping does not have.)
+            c("--enable-seccomp".into())?,
             c(format!("--ready-fd={}", ready_w.as_raw_fd()))?,
             c(format!("--exit-fd={}", exit_r.as_raw_fd()))?,
             c(parent.to_string())?,
