@@ -33,7 +33,8 @@ def handler(event, context):
            "uid_map": open("/proc/self/uid_map").read().split(),
            "gid_map": open("/proc/self/gid_map").read().split(),
            "interfaces": sorted(n for _, n in socket.if_nameindex()),
-           "hosts": open("/etc/hosts").read(), "connect": {}}
+           "hosts": open("/etc/hosts").read(), "resolv": open("/etc/resolv.conf").read(),
+           "connect": {}}
     for host, port in event.get("targets", []):
         try:
             s = socket.create_connection((host, port), timeout=3)
@@ -126,6 +127,9 @@ def test_outbound_through_slirp4netns_but_not_the_hosts_loopback(hako, lambda_cl
     finally:
         lo.close()
     assert seen["interfaces"] == ["eth0", "lo"], seen
+    # Names are resolved by slirp4netns's forwarder, which asks the host's resolvers (no lookup
+    # is made here: tests stay on this machine).
+    assert seen["resolv"] == "nameserver 10.0.2.3\n", seen
     assert seen["connect"][f"hako.host:{greeter_port}"] == "hello from the host\n", seen
     assert seen["connect"][f"10.0.2.2:{lo_port}"].startswith("errno"), seen
     assert seen["connect"][f"hako.host:{lo_port}"].startswith("errno"), seen
@@ -143,6 +147,8 @@ def test_without_slirp4netns_only_loopback(hako_factory, greeter_port):
     seen = call(c, name, targets=[["192.0.2.1", greeter_port]])
     assert seen["interfaces"] == ["lo"], seen
     assert "hako.host" not in seen["hosts"], seen
+    if Path("/etc/resolv.conf").exists():
+        assert seen["resolv"] == Path("/etc/resolv.conf").read_text(), seen
     assert seen["connect"] == {f"192.0.2.1:{greeter_port}": "errno 101"}, seen  # ENETUNREACH
 
 

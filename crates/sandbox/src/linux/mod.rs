@@ -555,6 +555,10 @@ impl LinuxIsolation {
             }),
             _ => None,
         };
+        let mut system_mounts = system_mounts;
+        if slirp.is_some() {
+            net::use_slirp_dns(&mut system_mounts);
+        }
         Ok(LinuxIsolation {
             preparer: Arc::new(Preparer {
                 cfg,

@@ -73,6 +73,23 @@ pub(crate) struct SlirpPrepare {
     pub(crate) host: Option<Ipv4Addr>,
 }
 
+/// slirp4netns's DNS forwarder: it asks the host's resolvers, whatever they are (also a
+/// 127.0.0.53 of systemd-resolved, which a sandbox could not reach by itself).
+const SLIRP_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
+
+/// Makes the plan's `/etc/resolv.conf` name slirp4netns's DNS forwarder instead of being the
+/// host's file.
+pub(crate) fn use_slirp_dns(ops: &mut Vec<super::mounts::MountOp>) {
+    use super::mounts::MountOp;
+    let path = std::path::Path::new("/etc/resolv.conf");
+    ops.retain(|op| !matches!(op, MountOp::BindRo { dst, .. } if dst == path));
+    ops.push(MountOp::File {
+        path: path.into(),
+        contents: format!("nameserver {SLIRP_DNS}\n"),
+        mode: 0o644,
+    });
+}
+
 /// The MTU of a slirp4netns tap (its maximum: fewer, larger packets through the helper).
 const SLIRP_MTU: u32 = 65520;
 /// How long a sandbox waits for its slirp4netns to configure `eth0`.
@@ -516,6 +533,31 @@ pub(crate) fn recv_with_fds(
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn rootless_dns_is_slirps_forwarder() {
+        use super::super::mounts::MountOp;
+        let mut ops = vec![
+            MountOp::Dir {
+                path: "/etc".into(),
+                mode: 0o755,
+            },
+            MountOp::BindRo {
+                src: "/etc/resolv.conf".into(),
+                dst: "/etc/resolv.conf".into(),
+            },
+        ];
+        use_slirp_dns(&mut ops);
+        assert_eq!(ops.len(), 2);
+        assert_eq!(
+            ops[1],
+            MountOp::File {
+                path: "/etc/resolv.conf".into(),
+                contents: "nameserver 10.0.2.3\n".into(),
+                mode: 0o644
+            }
+        );
+    }
 
     #[test]
     fn slots_are_30s_of_the_range() {
