@@ -182,6 +182,10 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
             tracing::info!(
                 backend = "linux",
                 mode = %iso.mode(),
+                other_mode = match iso.mode() {
+                    Mode::Root => "rootless: used when Hako runs as an ordinary user",
+                    Mode::Rootless => "root: needs Hako to run as root",
+                },
                 cgroup = iso.cgroup_version(),
                 cgroup_parents = %parents.join(" "),
                 network = iso.network().unwrap_or("loopback only"),
