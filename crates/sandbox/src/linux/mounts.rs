@@ -504,7 +504,9 @@ mod tests {
 
     #[test]
     fn the_plan_has_code_runtime_and_sized_tmp() {
-        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // A directory that exists wherever the test runs, outside /tmp and the system dirs (the
+        // crate's own directory would not do: a clone may live under /tmp).
+        let here = PathBuf::from("/etc");
         let plan = |tmp_disk| {
             sandbox_plan(
                 Path::new("/data/code/abc"),
