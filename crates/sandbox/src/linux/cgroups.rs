@@ -310,6 +310,7 @@ impl Cgroups {
             layout: self.layout.clone(),
             limits: std::sync::Mutex::new(None),
             dirs,
+            peak_file: std::sync::OnceLock::new(),
         })
     }
 }
@@ -421,6 +422,10 @@ pub(crate) struct Cgroup {
     limits: std::sync::Mutex<Option<Limits>>,
     /// v1: memory, cpu, pids, freezer (the order of [`Layout::parents`]); v2: the one group.
     dirs: Vec<PathBuf>,
+    /// The peak-memory file, opened at the first reading and read at offset 0 after that: the
+    /// REPORT line reads it after every invocation, and a path lookup + open + close of a cgroup
+    /// file cost ~10 µs of the warm path (`None`: it could not be opened).
+    peak_file: std::sync::OnceLock<Option<std::fs::File>>,
 }
 
 impl Cgroup {
@@ -525,11 +530,16 @@ impl Cgroup {
             Layout::V1 { .. } => "memory.max_usage_in_bytes",
             Layout::V2 { .. } => "memory.peak",
         };
-        std::fs::read_to_string(self.memory().join(file))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        use std::os::unix::fs::FileExt;
+        let f = self
+            .peak_file
+            .get_or_init(|| std::fs::File::open(self.memory().join(file)).ok())
+            .as_ref()?;
+        // A cgroup file is generated anew by every read at offset 0 (seq_file), so one open
+        // file gives current readings.
+        let mut buf = [0u8; 32];
+        let n = f.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     /// How many processes the OOM killer has killed in the group.
