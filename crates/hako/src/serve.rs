@@ -25,7 +25,11 @@ fn init_tracing() {
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
     init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.worker_threads.max(1))
+        .worker_threads(
+            args.worker_threads
+                .unwrap_or_else(|| hako_sandbox::cpu::allowed_cpus().len() / 2)
+                .max(1),
+        )
         .enable_all()
         .thread_name("hako")
         .build()?;
