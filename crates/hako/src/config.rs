@@ -35,7 +35,10 @@ pub(crate) struct ServeArgs {
     pub cpu_warmer_ms: u64,
     /// Threads serving the API; by default half the CPUs Hako may use, at least one. The invoke
     /// path is fastest with few hand-offs between threads: on 2 vCPUs one thread (the runtimes
-    /// and clients get the other CPU) took ~10 % off the warm c1 median, no throughput lost.
+    /// and clients get the other CPU) took ~10 % off the warm c1 median; c32 throughput moved
+    /// within the noise (-2 % on average with the process backend, +15 % with linux). The
+    /// thread also runs the API's database calls: the log writer gives the connection up
+    /// between chunks (`Db::append_logs`), so a flood of function output does not stall it.
     #[arg(long, env = "HAKO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// Multiplies every asynchronous-invocation retry delay, throttle backoff and the maximum

@@ -18,6 +18,9 @@ use hako_model::layer::LayerVersionRecord;
 use hako_model::provisioned::ProvisionedConfigRecord;
 use hako_model::{Error, FunctionRecord};
 use parking_lot::Mutex;
+
+/// Log lines written in one transaction at most (see [`Db::append_logs`]).
+const LOG_CHUNK: usize = 512;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::keys::{Keyring, Sealed};
@@ -460,27 +463,33 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// Appends log lines in one transaction.
+    /// Appends log lines, in transactions of at most [`LOG_CHUNK`] lines. Between two, the
+    /// connection goes straight to whoever waits for it (`unlock_fair`): a flood of function
+    /// output delays an API call by one chunk's insert (a few ms), never by the whole backlog.
     pub fn append_logs(&self, lines: &[LogLine]) -> Result<(), Error> {
-        let conn = self.conn.lock();
-        let tx = conn.unchecked_transaction().map_err(db_err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO logs (log_group, log_stream, ts_ms, message) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(db_err)?;
-            for l in lines {
-                stmt.execute(params![
-                    l.log_group,
-                    l.log_stream,
-                    l.timestamp_ms,
-                    l.message
-                ])
-                .map_err(db_err)?;
+        for chunk in lines.chunks(LOG_CHUNK) {
+            let conn = self.conn.lock();
+            let tx = conn.unchecked_transaction().map_err(db_err)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO logs (log_group, log_stream, ts_ms, message) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(db_err)?;
+                for l in chunk {
+                    stmt.execute(params![
+                        l.log_group,
+                        l.log_stream,
+                        l.timestamp_ms,
+                        l.message
+                    ])
+                    .map_err(db_err)?;
+                }
             }
+            tx.commit().map_err(db_err)?;
+            parking_lot::MutexGuard::unlock_fair(conn);
         }
-        tx.commit().map_err(db_err)
+        Ok(())
     }
 
     /// Log lines of a group after the id `after` (0 for all), at most `limit`, oldest first.
