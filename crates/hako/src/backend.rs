@@ -47,8 +47,8 @@ fn linux_config(args: &LinuxArgs, data_dir: &Path) -> LinuxConfig {
         state_dir: state_dir(mode, data_dir),
         cgroup_parent: args.cgroup_parent.clone(),
         slirp4netns: args.slirp4netns.clone().or_else(|| on_path("slirp4netns")),
-        // A loop device needs real root: rootless, /tmp stays a tmpfs.
-        tmp_disk_dir: (mode == Mode::Root).then(|| tmp_disk_dir(data_dir)),
+        // Used as root only (the backend decides: a loop device needs real root).
+        tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
         ..LinuxConfig::default()
     }
 }
@@ -89,6 +89,16 @@ async fn smoke_test(iso: &dyn Isolation) -> Result<()> {
         Ok(other) => bail!("a test sandbox ended with {other}"),
         Err(_) => bail!("a test sandbox did not end within 10 s"),
     }
+}
+
+/// The parents of the sandboxes' cgroups, for the start-up log and `hako doctor`.
+fn parents_text(iso: &LinuxIsolation) -> String {
+    let parents: Vec<String> = iso
+        .cgroup_parents()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    parents.join(" ")
 }
 
 /// A linux backend that passed its smoke test, and why its sandboxes have no outbound access
@@ -174,11 +184,6 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                     "linux sandboxes have only their loopback: no outbound network access"
                 );
             }
-            let parents: Vec<String> = iso
-                .cgroup_parents()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
             tracing::info!(
                 backend = "linux",
                 mode = %iso.mode(),
@@ -187,7 +192,7 @@ pub(crate) async fn choose(args: &ServeArgs) -> Result<Arc<dyn Isolation>> {
                     Mode::Rootless => "root: needs Hako to run as root",
                 },
                 cgroup = iso.cgroup_version(),
-                cgroup_parents = %parents.join(" "),
+                cgroup_parents = %parents_text(&iso),
                 network = iso.network().unwrap_or("loopback only"),
                 outbound_network = iso.has_outbound_network(),
                 tmp_on_disk = iso.tmp_disk().is_ok(),
@@ -237,15 +242,10 @@ pub(crate) fn doctor(args: DoctorArgs) -> Result<()> {
                 (None, Some(why)) => format!("loopback only: {why}"),
                 (None, None) => "loopback only".into(),
             };
-            let parents: Vec<String> = iso
-                .cgroup_parents()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
             println!(
                 "linux    supported ({mode}, cgroup v{} under {}, namespaces, seccomp, network: {network}: a test sandbox ran)",
                 iso.cgroup_version(),
-                parents.join(" ")
+                parents_text(&iso)
             );
             let tmp = match iso.tmp_disk() {
                 Ok(dir) => format!(

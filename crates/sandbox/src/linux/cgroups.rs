@@ -231,7 +231,7 @@ impl Cgroups {
                         return Err(CgroupError::NotDelegated {
                             missing: format!(
                                 "{} (missing, or not writable by {user})",
-                                join(missing.iter().map(|p| p.display()))
+                                join(missing.iter().map(|p| p.display()), ", ")
                             ),
                             fix: delegation_commands(&parents, user),
                         });
@@ -300,11 +300,7 @@ impl Cgroups {
     pub(crate) fn create(&self, name: &str) -> Result<Cgroup, CgroupError> {
         let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(name)).collect();
         for d in &dirs {
-            match std::fs::create_dir(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_err("create", d)(e)),
-            }
+            create_dir(d)?;
         }
         Ok(Cgroup {
             layout: self.layout.clone(),
@@ -315,13 +311,13 @@ impl Cgroups {
     }
 }
 
-fn join(items: impl Iterator<Item = impl std::fmt::Display>) -> String {
-    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+fn join(items: impl Iterator<Item = impl std::fmt::Display>, sep: &str) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(sep)
 }
 
 /// The shell commands that delegate `parents` to `user` (run once by an admin, as root).
 pub(crate) fn delegation_commands(parents: &[PathBuf], user: &str) -> String {
-    let dirs = join(parents.iter().map(|p| p.display())).replace(", ", " ");
+    let dirs = join(parents.iter().map(|p| p.display()), " ");
     format!("mkdir -p {dirs} && chown -R {user}: {dirs}")
 }
 
@@ -359,11 +355,7 @@ fn open_own_v2(
     let server = dir.join("server");
     let sandboxes = dir.join("sandboxes");
     for d in [&server, &sandboxes] {
-        match std::fs::create_dir(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err("create", d)(e)),
-        }
+        create_dir(d)?;
     }
     // Every process of the group (Hako and what it already started) moves to the leaf.
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
@@ -386,6 +378,14 @@ pub(crate) fn own_v2_cgroup(proc_self_cgroup: &str) -> Option<PathBuf> {
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
         .map(PathBuf::from)
+}
+
+/// Creates a cgroup directory; one that is already there is fine.
+fn create_dir(d: &Path) -> Result<(), CgroupError> {
+    match std::fs::create_dir(d) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(io_err("create", d)(e)),
+        _ => Ok(()),
+    }
 }
 
 fn kill_all(dir: &Path) {

@@ -79,7 +79,8 @@ pub struct LinuxConfig {
     pub subnet: Option<std::net::Ipv4Addr>,
     /// A host directory on disk (never in memory, never visible to functions) for the unlinked
     /// backing files of the sandboxes' `/tmp` disks, which do not count against the functions'
-    /// memory (see [`tmp_disk`]); `None`, or no `mkfs.ext4` on the host: `/tmp` is a tmpfs.
+    /// memory (see [`tmp_disk`]); `None`, no `mkfs.ext4` on the host, or rootless (a loop device
+    /// needs real root): `/tmp` is a tmpfs.
     pub tmp_disk_dir: Option<PathBuf>,
     /// The parent of the sandboxes' cgroups, relative to each hierarchy's root. `None`: `hako` as
     /// root (created); rootless `hako-<user>` on cgroup v1 (delegated by an admin), and on v2 the
@@ -528,7 +529,7 @@ impl LinuxIsolation {
             },
         };
         if let Some(e) = &tmp_disk_error {
-            if cfg.tmp_disk_dir.is_some() {
+            if tmp_disk_dir.is_some() {
                 tracing::warn!(
                     "sandboxes' /tmp is a tmpfs, counted against the function's memory (a 128 MB \
                      function cannot fill 512 MB of /tmp): {e}"
