@@ -47,8 +47,11 @@ pub fn serve(listener: TcpListener, slot: Arc<Slot>) -> std::io::Result<RuntimeA
                     let slot = slot.clone();
                     async move { Ok::<_, Infallible>(route(req, &slot).await) }
                 });
+                // Header names as AWS's Runtime API writes them (`Lambda-Runtime-Aws-Request-Id`,
+                // Go's canonical form): a runtime client may match them case-sensitively.
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
+                    .title_case_headers(true)
                     .serve_connection(io, svc)
                     .await;
             });
@@ -226,4 +229,408 @@ async fn next(slot: &Slot) -> Response<Full<Bytes>> {
         put(h, "lambda-runtime-cognito-identity", ci);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    //! What a runtime sees on the wire. The reference is AWS's Runtime API documentation
+    //! (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html: paths, the
+    //! `Lambda-Runtime-*` headers, 202 on the posts, 413 for an oversized response) and its OpenAPI
+    //! specification (runtime-api.zip), and the Runtime Interface Emulator's renderings
+    //! (aws-lambda-runtime-interface-emulator, `rapi/rendering`: `{"status":"OK"}` with 202,
+    //! 400 `InvalidRequestID` "Invalid request ID", 413 `RequestEntityTooLarge` "Exceeded maximum
+    //! allowed payload size (N bytes).").
+    use super::*;
+    use crate::slot::{Invocation, Ready};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+
+    const BOUND: Duration = Duration::from_secs(5);
+
+    async fn server() -> (RuntimeApiServer, Arc<Slot>) {
+        let slot = Arc::new(Slot::new());
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        (serve(l, slot.clone()).unwrap(), slot)
+    }
+
+    struct Reply {
+        status: u16,
+        /// The header lines as sent (name and value, in order).
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    impl Reply {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+        fn body_str(&self) -> &str {
+            std::str::from_utf8(&self.body).unwrap()
+        }
+    }
+
+    /// Sends `head` (and `body`) on `conn` and reads one response.
+    async fn exchange(conn: &mut TcpStream, head: &str, body: &[u8]) -> Reply {
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(body).await.unwrap();
+        tokio::time::timeout(BOUND, read_reply(conn)).await.unwrap()
+    }
+
+    async fn read_reply(conn: &mut TcpStream) -> Reply {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            assert_eq!(conn.read(&mut byte).await.unwrap(), 1, "connection closed");
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).unwrap();
+        let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+        let status_line = lines.next().unwrap();
+        assert!(status_line.starts_with("HTTP/1.1 "), "{status_line}");
+        let status = status_line[9..12].parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (k, v) = l.split_once(": ").unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        conn.read_exact(&mut body).await.unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn post(path: &str, body: &[u8], extra: &str) -> String {
+        format!(
+            "POST /2018-06-01/runtime/{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n{extra}\r\n",
+            body.len()
+        )
+    }
+
+    const NEXT: &str = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    fn invocation(id: &str, payload: &'static [u8]) -> Invocation {
+        Invocation {
+            request_id: id.into(),
+            payload: Bytes::from_static(payload),
+            timeout_ms: 3000,
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f:prod".into(),
+            trace_id: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+                .into(),
+            client_context: Some("{\"custom\":{\"k\":\"v\"}}".into()),
+            cognito_identity: Some("{\"cognitoIdentityId\":\"id\"}".into()),
+        }
+    }
+
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
+    #[tokio::test]
+    async fn next_carries_the_event_and_aws_headers() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, _rx) = oneshot::channel();
+        slot.deliver(
+            invocation("8476a536-e9f4-11e8-9739-2dfe598c3fcd", b"{\"k\":1}"),
+            tx,
+        );
+        let before = now_ms();
+        let r = exchange(&mut conn, NEXT, b"").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body_str(), "{\"k\":1}");
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(
+            r.header("Lambda-Runtime-Aws-Request-Id"),
+            Some("8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+        );
+        let deadline: u64 = r
+            .header("Lambda-Runtime-Deadline-Ms")
+            .unwrap()
+            .parse()
+            .unwrap();
+        // The deadline is counted from when the runtime receives the event.
+        assert!(
+            deadline >= before + 3000 && deadline <= now_ms() + 3000,
+            "{deadline}"
+        );
+        assert_eq!(
+            r.header("Lambda-Runtime-Invoked-Function-Arn"),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:f:prod")
+        );
+        assert_eq!(
+            r.header("Lambda-Runtime-Trace-Id"),
+            Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+        );
+        assert_eq!(
+            r.header("Lambda-Runtime-Client-Context"),
+            Some("{\"custom\":{\"k\":\"v\"}}")
+        );
+        assert_eq!(
+            r.header("Lambda-Runtime-Cognito-Identity"),
+            Some("{\"cognitoIdentityId\":\"id\"}")
+        );
+        assert_eq!(
+            tokio::time::timeout(BOUND, slot.ready()).await.unwrap(),
+            Ready::Parked
+        );
+    }
+
+    #[tokio::test]
+    async fn next_blocks_until_an_event_and_an_empty_payload_is_an_empty_object() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        conn.write_all(NEXT.as_bytes()).await.unwrap();
+        tokio::time::timeout(BOUND, slot.ready()).await.unwrap();
+        let mut inv = invocation("r1", b"");
+        inv.client_context = None;
+        inv.cognito_identity = None;
+        let (tx, _rx) = oneshot::channel();
+        slot.deliver(inv, tx);
+        let r = tokio::time::timeout(BOUND, read_reply(&mut conn))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body_str(), "{}");
+        assert_eq!(r.header("Lambda-Runtime-Aws-Request-Id"), Some("r1"));
+        // Absent, not empty, without a client context or identity.
+        assert!(r.header("Lambda-Runtime-Client-Context").is_none());
+        assert!(r.header("Lambda-Runtime-Cognito-Identity").is_none());
+    }
+
+    #[tokio::test]
+    async fn response_is_accepted_once_and_reaches_the_engine() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(invocation("r1", b"{}"), tx);
+        exchange(&mut conn, NEXT, b"").await;
+        let r = exchange(
+            &mut conn,
+            &post("invocation/r1/response", b"\"hi\"", ""),
+            b"\"hi\"",
+        )
+        .await;
+        assert_eq!(r.status, 202);
+        assert_eq!(r.body_str(), "{\"status\":\"OK\"}");
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(
+            rx.await.unwrap(),
+            Outcome::Response(Bytes::from_static(b"\"hi\""))
+        );
+        // A second answer to the same invocation is refused.
+        let r = exchange(&mut conn, &post("invocation/r1/response", b"1", ""), b"1").await;
+        assert_eq!(r.status, 400);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_request_id_is_400_invalid_request_id() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, _rx) = oneshot::channel();
+        slot.deliver(invocation("r1", b"{}"), tx);
+        for what in ["response", "error"] {
+            let path = format!("invocation/nope/{what}");
+            let r = exchange(&mut conn, &post(&path, b"{}", ""), b"{}").await;
+            assert_eq!(r.status, 400, "{what}");
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(v["errorType"], "InvalidRequestID");
+            assert_eq!(v["errorMessage"], "Invalid request ID");
+        }
+        assert!(slot.is_inflight("r1"));
+    }
+
+    #[tokio::test]
+    async fn error_keeps_the_error_type_header_and_body() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(invocation("r1", b"{}"), tx);
+        exchange(&mut conn, NEXT, b"").await;
+        let body = br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#;
+        let head = post(
+            "invocation/r1/error",
+            body,
+            "Lambda-Runtime-Function-Error-Type: Unhandled\r\n",
+        );
+        let r = exchange(&mut conn, &head, body).await;
+        assert_eq!(r.status, 202);
+        assert_eq!(r.body_str(), "{\"status\":\"OK\"}");
+        assert_eq!(
+            rx.await.unwrap(),
+            Outcome::Error {
+                error_type: Some("Unhandled".into()),
+                body: Bytes::from_static(body),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_response_is_413_and_fails_the_invocation() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(invocation("r1", b"{}"), tx);
+        exchange(&mut conn, NEXT, b"").await;
+        let body = vec![b'x'; MAX_RESPONSE_BYTES + 1];
+        let head = post("invocation/r1/response", &body, "");
+        conn.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer before reading it all: write in the background.
+        let (mut rd, mut wr) = conn.into_split();
+        let writer = tokio::spawn(async move {
+            let _ = wr.write_all(&body).await;
+            wr
+        });
+        let r = tokio::time::timeout(BOUND, async {
+            let mut conn_rd = Vec::new();
+            let mut byte = [0u8; 1];
+            while !conn_rd.ends_with(b"\r\n\r\n") {
+                assert_eq!(rd.read(&mut byte).await.unwrap(), 1);
+                conn_rd.push(byte[0]);
+            }
+            String::from_utf8(conn_rd).unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(r.starts_with("HTTP/1.1 413 "), "{r}");
+        assert_eq!(
+            tokio::time::timeout(BOUND, rx).await.unwrap().unwrap(),
+            Outcome::ResponseTooLarge
+        );
+        drop(writer);
+        drop(srv);
+    }
+
+    #[tokio::test]
+    async fn the_413_body_names_the_limit() {
+        let r = read_body_limited(b"12345", 4).await.unwrap_err();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "errorMessage": "Exceeded maximum allowed payload size (4 bytes).",
+                "errorType": "RequestEntityTooLarge"
+            })
+        );
+    }
+
+    /// `read_body` over an in-memory body (the limit is a parameter).
+    async fn read_body_limited(
+        data: &'static [u8],
+        limit: usize,
+    ) -> Result<Bytes, Response<Full<Bytes>>> {
+        // A real `Incoming` only comes from a connection: serve one request that reads its body
+        // with `limit`.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(parking_lot::Mutex::new(Some(tx)));
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let tx = tx.clone();
+                async move {
+                    let r = read_body(req.into_body(), limit).await;
+                    if let Some(tx) = tx.lock().take() {
+                        let _ = tx.send(r);
+                    }
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                .await;
+        });
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let head = post("x", data, "");
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(data).await.unwrap();
+        tokio::time::timeout(BOUND, rx).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn init_error_is_accepted_and_reported_to_the_engine() {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let body = br#"{"errorMessage":"Unable to import module 'app'","errorType":"Runtime.ImportModuleError"}"#;
+        let head = post(
+            "init/error",
+            body,
+            "Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError\r\n",
+        );
+        let r = exchange(&mut conn, &head, body).await;
+        assert_eq!(r.status, 202);
+        assert_eq!(r.body_str(), "{\"status\":\"OK\"}");
+        assert_eq!(
+            tokio::time::timeout(BOUND, slot.ready()).await.unwrap(),
+            Ready::InitError {
+                error_type: Some("Runtime.ImportModuleError".into()),
+                body: Bytes::from_static(body),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods_are_refused() {
+        let (srv, _slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let get = |p: &str| format!("GET {p} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            exchange(&mut conn, &get("/2018-06-01/ping"), b"")
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            exchange(&mut conn, &get("/2020-01-01/runtime/invocation/next"), b"")
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            exchange(&mut conn, &post("invocation/r1/other", b"", ""), b"")
+                .await
+                .status,
+            404
+        );
+        let put = "PUT /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(exchange(&mut conn, put, b"").await.status, 405);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_server_closes_its_connections() {
+        let (srv, _slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        conn.write_all(NEXT.as_bytes()).await.unwrap();
+        tokio::task::yield_now().await;
+        drop(srv);
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(BOUND, conn.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
 }

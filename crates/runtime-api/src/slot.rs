@@ -167,3 +167,138 @@ impl Slot {
         self.ready.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const BOUND: Duration = Duration::from_secs(5);
+
+    fn inv(id: &str) -> Invocation {
+        Invocation {
+            request_id: id.into(),
+            payload: Bytes::from_static(b"{\"a\":1}"),
+            timeout_ms: 3000,
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            trace_id: "Root=1-0-0".into(),
+            client_context: None,
+            cognito_identity: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_delivered_before_next_is_taken_at_once() {
+        let slot = Slot::new();
+        let (tx, _rx) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        assert!(slot.is_inflight("r1"));
+        let got = slot.next().expect("queued event");
+        assert_eq!(got.request_id, "r1");
+        // Nothing more queued: the next `/next` parks.
+        assert!(slot.next().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_parked_next_receives_the_event_delivered_later() {
+        let slot = Slot::new();
+        let rx = slot.next().expect_err("nothing queued");
+        let (tx, _out) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        let got = tokio::time::timeout(BOUND, rx).await.unwrap().unwrap();
+        assert_eq!(got.request_id, "r1");
+        // The runtime has it: it cannot be withdrawn.
+        assert!(slot.withdraw().is_none());
+        assert!(slot.is_inflight("r1"));
+    }
+
+    #[tokio::test]
+    async fn an_event_for_a_runtime_that_hung_up_while_parked_waits_for_its_next_call() {
+        let slot = Slot::new();
+        drop(slot.next().expect_err("parks"));
+        let (tx, _out) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        assert_eq!(slot.next().expect("kept").request_id, "r1");
+    }
+
+    #[tokio::test]
+    async fn ready_waits_for_the_first_next() {
+        let slot = Arc::new(Slot::new());
+        let s2 = slot.clone();
+        let ready = tokio::spawn(async move { s2.ready().await });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!ready.is_finished());
+        let _parked = slot.next();
+        let r = tokio::time::timeout(BOUND, ready).await.unwrap().unwrap();
+        assert_eq!(r, Ready::Parked);
+        // Later calls answer at once.
+        assert_eq!(
+            tokio::time::timeout(BOUND, slot.ready()).await.unwrap(),
+            Ready::Parked
+        );
+    }
+
+    #[tokio::test]
+    async fn ready_reports_an_init_error() {
+        let slot = Arc::new(Slot::new());
+        let s2 = slot.clone();
+        let ready = tokio::spawn(async move { s2.ready().await });
+        tokio::task::yield_now().await;
+        slot.init_error(
+            Some("Runtime.ImportModuleError".into()),
+            Bytes::from_static(b"{}"),
+        );
+        assert_eq!(
+            tokio::time::timeout(BOUND, ready).await.unwrap().unwrap(),
+            Ready::InitError {
+                error_type: Some("Runtime.ImportModuleError".into()),
+                body: Bytes::from_static(b"{}"),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_invocation_in_flight_completes_and_only_once() {
+        let slot = Slot::new();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        let _ = slot.next();
+        assert!(!slot.is_inflight("r2"));
+        assert!(!slot.complete("r2", Outcome::Response(Bytes::new())));
+        assert!(slot.complete("r1", Outcome::Response(Bytes::from_static(b"ok"))));
+        assert!(!slot.is_inflight("r1"));
+        assert!(!slot.complete("r1", Outcome::Response(Bytes::new())));
+        assert_eq!(
+            rx.await.unwrap(),
+            Outcome::Response(Bytes::from_static(b"ok"))
+        );
+    }
+
+    #[tokio::test]
+    async fn withdraw_takes_back_an_event_not_yet_received() {
+        let slot = Slot::new();
+        let (tx, _rx) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        assert_eq!(slot.withdraw().unwrap().request_id, "r1");
+        assert!(!slot.is_inflight("r1"));
+        assert!(slot.next().is_err());
+    }
+
+    #[tokio::test]
+    async fn take_inflight_hands_the_responder_to_the_platform() {
+        let slot = Slot::new();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        let (id, responder) = slot.take_inflight().unwrap();
+        assert_eq!(id, "r1");
+        // The queued event goes too: the runtime never sees it.
+        assert!(slot.next().is_err());
+        assert!(!slot.complete("r1", Outcome::Response(Bytes::new())));
+        drop(responder);
+        assert!(rx.await.is_err());
+        assert!(slot.take_inflight().is_none());
+    }
+}

@@ -13,10 +13,14 @@
 //!   an unprivileged user, no capabilities and a seccomp filter, set up by a freshly exec'd
 //!   `hako sandbox-init` ([`linux::init_main`]). As root, or rootless (a user namespace per
 //!   sandbox, cgroups delegated to Hako's user, slirp4netns for outbound access).
+//! - `fake::FakeIsolation` (feature `fake`, for tests of other crates): no process; each sandbox
+//!   is a tokio task running a test-supplied program, with real listeners and a real output pipe.
 //!
 //! Invariant: this is the only crate allowed `unsafe`, libc/nix and `std::process::Command`.
 
 pub mod cpu;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 pub mod linux;
 pub mod process;
 
