@@ -1,0 +1,120 @@
+//! The Linux backend's settings, its two modes (root and rootless), and why it may not run.
+
+use std::path::PathBuf;
+
+use super::cgroups::CgroupError;
+use super::net::DEFAULT_SUBNET;
+use super::seccomp::SeccompError;
+
+/// Settings of the Linux backend.
+#[derive(Debug, Clone)]
+pub struct LinuxConfig {
+    /// The program to run as the sandbox's init, and its arguments: the hako binary itself with
+    /// `sandbox-init` (tests point it at the built binary).
+    pub init_program: PathBuf,
+    pub init_args: Vec<String>,
+    /// The unprivileged user and group functions run as (AWS: 993 and 990).
+    pub uid: u32,
+    pub gid: u32,
+    pub user_name: String,
+    pub hostname: String,
+    /// A host directory for Hako's per-sandbox mount points (`<state_dir>/root`).
+    pub state_dir: PathBuf,
+    /// How many sandboxes to keep prepared ahead of demand (init started, cgroups joined,
+    /// namespaces created): each one saves a cold start the hako exec and the cgroup v1 attach,
+    /// which costs 5-17 ms after an idle period.
+    pub prepared: usize,
+    /// The /16 the sandboxes' addresses come from (a /30 each), for outbound access through a
+    /// veth pair per sandbox (as root); `None`: sandboxes have only their loopback.
+    pub subnet: Option<std::net::Ipv4Addr>,
+    /// A host directory on disk (never in memory, never visible to functions) for the unlinked
+    /// backing files of the sandboxes' `/tmp` disks, which do not count against the functions'
+    /// memory (see [`tmp_disk`]); `None`, no `mkfs.ext4` on the host, or rootless (a loop device
+    /// needs real root): `/tmp` is a tmpfs.
+    pub tmp_disk_dir: Option<PathBuf>,
+    /// The parent of the sandboxes' cgroups, relative to each hierarchy's root. `None`: `hako` as
+    /// root (created); rootless `hako-<user>` on cgroup v1 (delegated by an admin), and on v2 the
+    /// delegated cgroup Hako runs in.
+    pub cgroup_parent: Option<PathBuf>,
+    /// The user-space network helper that gives rootless sandboxes outbound access
+    /// (slirp4netns); `None`: rootless sandboxes have only their loopback.
+    pub slirp4netns: Option<PathBuf>,
+}
+
+/// Whether Hako runs the Linux backend as root or as an ordinary user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Root,
+    /// A user namespace per sandbox, delegated cgroups, a user-space network helper.
+    Rootless,
+}
+
+impl Mode {
+    /// The mode this process would run the backend in (root when its effective uid is 0).
+    pub fn current() -> Mode {
+        if nix::unistd::geteuid().is_root() {
+            Mode::Root
+        } else {
+            Mode::Rootless
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Root => "root",
+            Mode::Rootless => "rootless",
+        })
+    }
+}
+
+/// The name of the user this process runs as (its uid when it has no name).
+pub fn user_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The cgroup parent a rootless Hako uses on cgroup v1 unless configured: `hako-<user>`.
+pub fn rootless_cgroup_parent() -> String {
+    format!("hako-{}", user_name())
+}
+
+impl Default for LinuxConfig {
+    fn default() -> Self {
+        LinuxConfig {
+            init_program: PathBuf::from("/proc/self/exe"),
+            init_args: vec!["sandbox-init".into()],
+            uid: 993,
+            gid: 990,
+            user_name: "sbx_user1051".into(),
+            hostname: "localhost".into(),
+            state_dir: PathBuf::from("/run/hako"),
+            prepared: 2,
+            subnet: Some(DEFAULT_SUBNET),
+            tmp_disk_dir: None,
+            cgroup_parent: None,
+            slirp4netns: None,
+        }
+    }
+}
+
+/// Why the Linux backend cannot run here.
+#[derive(Debug, thiserror::Error)]
+pub enum LinuxError {
+    #[error("rootless, the Linux backend needs user namespaces: {0}")]
+    UserNamespaces(String),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    #[error("cannot create {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
