@@ -10,14 +10,17 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use hako_model::provisioned::{ProvisionedStatus, INIT_FAILURE_REASON};
 use parking_lot::Mutex;
 
+use crate::invoke::ColdStartGuard;
 use crate::metrics::ProvisionedMetrics;
 use crate::sandbox::Sandbox;
-use crate::{ColdStartGuard, Engine, ResolvedFunction};
+use crate::{Engine, ResolvedFunction};
 
 /// Sandboxes one fill starts at once.
 const FILL_PARALLELISM: u32 = 4;

@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use hako_runtime_api::{RuntimeApiServer, Slot};
 use hako_sandbox::{ExitStatus, SandboxControl};
@@ -27,7 +29,7 @@ pub(crate) struct Sandbox {
     pub(crate) pending_init: crate::provisioned::PendingInit,
     pub(crate) _server: RuntimeApiServer,
     /// Serving the platform's API inside the sandbox's network, when it has its own.
-    pub(crate) _api: Option<crate::ApiServeGuard>,
+    pub(crate) _api: Option<crate::start::ApiServeGuard>,
 }
 
 /// How long a sandbox must sit idle before it is frozen. Thawing a v1 freezer group costs

@@ -1,0 +1,375 @@
+//! One invocation: a concurrency slot, a warm sandbox or a cold start, the event handed to the
+//! runtime through the sandbox's `Slot`, and its end (response, function error, timeout, exit)
+//! with the START, END and REPORT lines.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hako_model::{Error, ErrorKind};
+use hako_runtime_api::{Invocation, Outcome, Ready};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::concurrency::{Account, FunctionCounter, Lease};
+use crate::errors::{error_payload, exit_error};
+use crate::metrics::FunctionMetrics;
+use crate::sandbox::Sandbox;
+use crate::{Engine, InvokeRequest, InvokeResult, ResolvedFunction};
+
+/// How long a runtime may take to initialise before its first event (AWS: 10 s).
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// An invocation's concurrency slot: given back when the invocation ends, however it ends.
+struct Permit<'a> {
+    account: &'a Account,
+    function: &'a FunctionCounter,
+    metrics: &'a FunctionMetrics,
+    lease: Lease,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.account.release(self.function, self.lease);
+        self.metrics.ended();
+    }
+}
+
+/// Counts a cold start while it lasts.
+pub(crate) struct ColdStartGuard<'a>(&'a AtomicUsize);
+
+impl<'a> ColdStartGuard<'a> {
+    pub(crate) fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        ColdStartGuard(n)
+    }
+}
+
+impl Drop for ColdStartGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Engine {
+    /// Runs one invocation synchronously.
+    pub async fn invoke(
+        &self,
+        f: &ResolvedFunction,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, Error> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(Error::service("Hako is shutting down"));
+        }
+        let state = self.function_state(f);
+        let (pool, metrics, provisioned) = self.version_of(&state, f);
+        // A provisioned sandbox first; without a free one the invocation spills over to
+        // on-demand concurrency.
+        let mut provisioned_sb = provisioned.as_ref().and_then(|p| self.take_provisioned(p));
+        let lease = match provisioned_sb {
+            Some(_) => Ok(self.account.acquire_provisioned()),
+            None => self.account.try_acquire(&state.counter),
+        };
+        let lease = match lease {
+            Ok(lease) => lease,
+            Err(throttle) => {
+                metrics.throttled();
+                tracing::debug!(function = %f.name, reason = throttle.reason(), "throttled");
+                let mut e = Error::new(ErrorKind::TooManyRequests, "Rate Exceeded.");
+                e.reason = Some(throttle.reason().into());
+                return Err(e);
+            }
+        };
+        if let (Some(p), None) = (&provisioned, &provisioned_sb) {
+            p.metrics.spilled_over();
+        }
+        metrics.started();
+        let _permit = Permit {
+            account: &self.account,
+            function: &state.counter,
+            metrics: &metrics,
+            lease,
+        };
+        let mut req = req;
+        let request_id = req
+            .request_id
+            .take()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // A warm sandbox that dies before its runtime takes the event never saw it: the event
+        // is run again on a fresh sandbox (at most once more).
+        for attempt in 0..2 {
+            let mut from_provisioned = None;
+            let warm = if let Some(sb) = provisioned_sb.take() {
+                from_provisioned = provisioned.as_ref();
+                Some(sb)
+            } else if attempt == 0 {
+                loop {
+                    let Some(sb) = pool.idle.lock().pop() else {
+                        break None;
+                    };
+                    if sb.is_alive() {
+                        sb.wake();
+                        break Some(sb);
+                    }
+                    self.forget(&sb);
+                }
+            } else {
+                None
+            };
+            let started = Instant::now();
+            let cold_guard = warm
+                .is_none()
+                .then(|| ColdStartGuard::new(&self.cold_starting));
+            let (sb, init) = match warm {
+                Some(sb) => (sb, None),
+                None => match self.start_sandbox(f, "on-demand").await {
+                    Ok(sb) => {
+                        metrics.cold_start();
+                        (sb, Some(started))
+                    }
+                    Err(msg) => {
+                        metrics.finished(None, true);
+                        return Ok(InvokeResult {
+                            payload: error_payload(
+                                "Runtime.InvalidEntrypoint",
+                                &format!("RequestId: {request_id} Error: {msg}"),
+                            ),
+                            request_id,
+                            function_error: Some("Unhandled"),
+                            log_tail: None,
+                            executed_version: f.version.clone(),
+                        });
+                    }
+                },
+            };
+            let result = self.run_on(f, &sb, init, &request_id, req, &metrics).await;
+            drop(cold_guard);
+            // Back to the pool, or gone.
+            *sb.last_used.lock() = Instant::now();
+            if let Some(p) = from_provisioned {
+                self.give_back_provisioned(p, sb);
+            } else if sb.is_alive()
+                && !pool.retired.load(Ordering::Acquire)
+                && !self.closing.load(Ordering::Acquire)
+            {
+                sb.rest();
+                pool.idle.lock().push(sb);
+            } else {
+                sb.kill();
+                self.forget(&sb);
+            }
+            match result {
+                Ok(r) => return Ok(r),
+                Err(again) => req = again,
+            }
+        }
+        Err(Error::service(format!(
+            "RequestId: {request_id} Error: no sandbox could take the event"
+        )))
+    }
+
+    /// Waits until a new sandbox's runtime has initialised (asks for its first event); else the
+    /// error payload and log line of its failure. `request_id` names the invocation waiting.
+    pub(crate) async fn init(&self, sb: &Sandbox, request_id: &str) -> Result<(), (Bytes, String)> {
+        tokio::select! {
+            ready = sb.slot.ready() => match ready {
+                Ready::Parked => {
+                    sb.control.initialized();
+                    Ok(())
+                }
+                Ready::InitError { error_type, body } => {
+                    let body = if body.is_empty() {
+                        error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
+                    } else { body };
+                    sb.kill();
+                    Err((body, String::new()))
+                }
+            },
+            st = sb.wait_exit() => Err(exit_error(request_id, st, sb.control.oom_killed())),
+            _ = tokio::time::sleep(INIT_LIMIT) => {
+                let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
+                sb.kill();
+                Err((error_payload("Sandbox.Timedout", &msg), msg))
+            }
+        }
+    }
+
+    async fn run_on(
+        &self,
+        f: &ResolvedFunction,
+        sb: &Arc<Sandbox>,
+        cold_since: Option<Instant>,
+        request_id: &str,
+        req: InvokeRequest,
+        metrics: &FunctionMetrics,
+    ) -> Result<InvokeResult, InvokeRequest> {
+        let req_log_tail = req.log_tail;
+        if req.log_tail {
+            sb.logs.begin_tail();
+        }
+        // A provisioned sandbox's first invocation reports the init done ahead.
+        let mut init_duration = sb.pending_init.lock().take();
+        let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
+                                                         // A cold sandbox first initialises (its output goes before START, as on AWS); the event
+                                                         // is delivered once the runtime asks for it.
+        if let Some(since) = cold_since {
+            match self.init(sb, request_id).await {
+                Ok(()) => init_duration = Some(since.elapsed()),
+                Err(f) => failure = Some(f),
+            }
+        }
+        sb.logs.drain();
+        sb.logs.platform(format!(
+            "START RequestId: {request_id} Version: {}",
+            f.version
+        ));
+        let (tx, mut rx) = oneshot::channel();
+        let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
+        let invocation = Invocation {
+            request_id: request_id.to_string(),
+            payload: req.payload,
+            timeout_ms: f.timeout.as_millis() as u64,
+            function_arn: req.invoked_arn,
+            trace_id,
+            client_context: req.client_context,
+            cognito_identity: None,
+        };
+        if failure.is_none() {
+            sb.slot.deliver(invocation, tx);
+        }
+        let began = Instant::now();
+        let outcome = if failure.is_none() {
+            tokio::select! {
+                o = &mut rx => o.ok(),
+                st = sb.wait_exit() => {
+                    // A response posted just before the exit still counts.
+                    match rx.try_recv() {
+                        Ok(o) => Some(o),
+                        Err(_) => {
+                            // A warm sandbox that died before its runtime took the event: the
+                            // event runs again elsewhere.
+                            if let Some(inv) = cold_since.is_none().then(|| sb.slot.withdraw()).flatten() {
+                                sb.logs.platform(format!("END RequestId: {request_id}"));
+                                return Err(InvokeRequest {
+                                    payload: inv.payload,
+                                    invoked_arn: inv.function_arn,
+                                    client_context: inv.client_context,
+                                    trace_id: Some(inv.trace_id),
+                                    log_tail: req_log_tail,
+                                    request_id: None,
+                                });
+                            }
+                            failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
+                            None
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(f.timeout) => {
+                    let secs = f.timeout.as_secs_f64();
+                    let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
+                    let line = format!("{} {request_id} Task timed out after {secs:.2} seconds", rfc3339_now());
+                    failure = Some((error_payload("Sandbox.Timedout", &msg), line));
+                    sb.kill();
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let duration = began.elapsed();
+        let (payload, function_error) = match (outcome, failure) {
+            (Some(Outcome::Response(b)), _) => (b, None),
+            (Some(Outcome::Error { error_type, body }), _) => {
+                let body = if body.is_empty() {
+                    error_payload(error_type.as_deref().unwrap_or("Unhandled"), "")
+                } else {
+                    body
+                };
+                (body, Some("Unhandled"))
+            }
+            (Some(Outcome::ResponseTooLarge), _) => (
+                error_payload(
+                    "Function.ResponseSizeTooLarge",
+                    &format!(
+                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                        hako_runtime_api::MAX_RESPONSE_BYTES
+                    ),
+                ),
+                Some("Unhandled"),
+            ),
+            (None, Some((payload, line))) => {
+                sb.slot.take_inflight();
+                sb.logs.drain();
+                if !line.is_empty() {
+                    sb.logs.platform(line);
+                }
+                (payload, Some("Unhandled"))
+            }
+            (None, None) => {
+                sb.kill();
+                (
+                    error_payload("Runtime.Unknown", "the runtime went away"),
+                    Some("Unhandled"),
+                )
+            }
+        };
+        metrics.finished(Some(duration), function_error.is_some());
+        sb.logs.drain();
+        sb.logs.platform(format!("END RequestId: {request_id}"));
+        let ms = duration.as_secs_f64() * 1000.0;
+        let max_mb = sb
+            .control
+            .peak_memory_bytes()
+            .map(|b| b / (1024 * 1024))
+            .unwrap_or(0);
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB\t",
+            ms.ceil().max(1.0) as u64,
+            f.memory_mb
+        );
+        if let Some(init) = init_duration {
+            report.push_str(&format!(
+                "Init Duration: {:.2} ms\t",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        if function_error.is_some() && !sb.is_alive() {
+            report.push_str("Status: error\t");
+        }
+        sb.logs.platform(report);
+        let log_tail = if req_log_tail {
+            sb.logs.end_tail()
+        } else {
+            None
+        };
+        Ok(InvokeResult {
+            request_id: request_id.to_string(),
+            payload,
+            function_error,
+            log_tail,
+            executed_version: f.version.clone(),
+        })
+    }
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An X-Ray trace header for an invocation that came without one.
+fn new_trace_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0;Lineage=1:{}:0",
+        &r[..24],
+        &r[..16],
+        &r[24..32]
+    )
+}

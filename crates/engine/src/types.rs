@@ -1,0 +1,98 @@
+//! What the engine is given and gives back: its settings, a fully resolved function, an
+//! invocation request and its result.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hako_model::Runtime;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account_id: String,
+    /// Hako's own API, given to functions as `AWS_ENDPOINT_URL_LAMBDA`.
+    pub api_endpoint: String,
+    /// How long an idle sandbox is kept warm.
+    pub idle_timeout: Duration,
+    /// Account-wide concurrent executions.
+    pub account_concurrency: usize,
+    /// The host's PATH, appended to the functions' PATH by the process backend.
+    pub host_path: String,
+}
+
+/// A function version with everything needed to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedFunction {
+    pub name: String,
+    /// `$LATEST` or a version number.
+    pub version: String,
+    /// The unqualified function ARN.
+    pub arn: String,
+    /// Changes whenever code or configuration changes: sandboxes of another revision retire.
+    pub revision_id: String,
+    pub runtime: Runtime,
+    pub handler: String,
+    pub timeout: Duration,
+    pub memory_mb: u64,
+    pub ephemeral_storage_mb: u64,
+    /// The function's own variables (`Debug` hides their values).
+    pub environment: hako_model::function::Environment,
+    /// The unpacked package.
+    pub code_dir: PathBuf,
+    /// The function's layers merged into one tree (shown at `/opt`), if it has layers.
+    pub opt_dir: Option<PathBuf>,
+    pub log_group: String,
+    /// The function's reserved concurrency, when it has one. It seeds the engine's table the
+    /// first time the engine meets the function; afterwards the control plane keeps the table
+    /// current with [`Engine::set_reserved_concurrency`].
+    pub reserved_concurrency: Option<u32>,
+    /// Whether the function's sandboxes may reach beyond themselves (the host and other hosts);
+    /// off with the reserved tag `hako:network` = `none`.
+    pub outbound_network: bool,
+}
+
+/// One invocation as the caller asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    pub payload: Bytes,
+    /// The ARN the caller used (qualified when the caller named a qualifier).
+    pub invoked_arn: String,
+    /// The client context JSON (already base64-decoded).
+    pub client_context: Option<String>,
+    pub trace_id: Option<String>,
+    /// Whether the caller wants the log tail.
+    pub log_tail: bool,
+    /// The request id to run the event under (an asynchronous event keeps the id its 202 gave,
+    /// on every attempt); a new one when `None`.
+    pub request_id: Option<String>,
+}
+
+/// An asynchronous-invocation metric to record for a function version (the async queue lives
+/// outside the engine; its metrics live here with the others).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AsyncMetric {
+    /// An event was queued.
+    Received,
+    /// An event is invoked, this long after it was queued.
+    Age(Duration),
+    /// An event was dropped without a successful run.
+    Dropped,
+    /// An invocation record could not be delivered to its destination.
+    DestinationDeliveryFailure,
+    /// An event could not be sent to the dead-letter queue.
+    DeadLetterError,
+}
+
+/// An invocation's result, shaped like Lambda's Invoke response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeResult {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// The tail of the log (plain text; the API base64-encodes it).
+    pub log_tail: Option<String>,
+    pub executed_version: String,
+}
