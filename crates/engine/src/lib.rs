@@ -19,7 +19,12 @@ mod provisioned;
 pub mod runtimes;
 mod sandbox;
 mod start;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod types;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

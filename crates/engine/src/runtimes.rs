@@ -129,6 +129,16 @@ impl Runtimes {
         })
     }
 
+    /// Only the `provided` runtimes, with `dir` as the runtime directory (nothing is written
+    /// there): for tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn provided_only(dir: &Path) -> Runtimes {
+        Runtimes {
+            managed: BTreeMap::new(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
     /// Every runtime this host offers.
     pub fn list(&self) -> Vec<RuntimeInfo> {
         let mut out: Vec<RuntimeInfo> = ["provided", "provided.al2", "provided.al2023"]
