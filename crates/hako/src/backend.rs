@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use hako_sandbox::linux::{LinuxConfig, LinuxIsolation, Mode};
+use hako_model::limits;
+use hako_sandbox::linux::{LinuxConfig, LinuxIsolation, Mode, SandboxUser};
 use hako_sandbox::process::ProcessIsolation;
 use hako_sandbox::{ExitStatus, Isolation, SandboxSpec};
 
@@ -41,15 +42,19 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 fn linux_config(args: &LinuxArgs, data_dir: &Path) -> LinuxConfig {
     let mode = Mode::current();
-    LinuxConfig {
+    // Lambda's policy: its sandbox user (the uid and gid configurable) and one vCPU per 1769 MB.
+    let user = SandboxUser {
         uid: args.sandbox_uid,
         gid: args.sandbox_gid,
+        name: limits::SANDBOX_USER_NAME.into(),
+    };
+    LinuxConfig {
         state_dir: state_dir(mode, data_dir),
         cgroup_parent: args.cgroup_parent.clone(),
         slirp4netns: args.slirp4netns.clone().or_else(|| on_path("slirp4netns")),
         // Used as root only (the backend decides: a loop device needs real root).
         tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
-        ..LinuxConfig::default()
+        ..LinuxConfig::new(user, limits::MB_PER_VCPU)
     }
 }
 

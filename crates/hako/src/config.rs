@@ -58,10 +58,10 @@ pub(crate) struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct LinuxArgs {
     /// The user functions run as under the linux backend (AWS: 993).
-    #[arg(long, env = "HAKO_SANDBOX_UID", default_value_t = 993)]
+    #[arg(long, env = "HAKO_SANDBOX_UID", default_value_t = hako_model::limits::SANDBOX_UID)]
     pub sandbox_uid: u32,
     /// The group functions run as under the linux backend (AWS: 990).
-    #[arg(long, env = "HAKO_SANDBOX_GID", default_value_t = 990)]
+    #[arg(long, env = "HAKO_SANDBOX_GID", default_value_t = hako_model::limits::SANDBOX_GID)]
     pub sandbox_gid: u32,
     /// The parent of the sandboxes' cgroups, relative to each hierarchy's root. Default: `hako`
     /// as root (created); rootless `hako-<user>` on cgroup v1 (an admin delegates it once, see

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hako_sandbox::linux::{LinuxConfig, LinuxIsolation};
+use hako_sandbox::linux::{LinuxConfig, LinuxIsolation, SandboxUser};
 use hako_sandbox::{ExitStatus, Isolation, SandboxSpec, Spawned};
 
 fn isolation(test: &str) -> Option<LinuxIsolation> {
@@ -24,7 +24,14 @@ fn isolation(test: &str) -> Option<LinuxIsolation> {
         init_program: env!("CARGO_BIN_EXE_hako").into(),
         state_dir: std::env::temp_dir().join("hako-sandbox-tests"),
         tmp_disk_dir: Some(std::env::temp_dir().join("hako-sandbox-tests/tmp-disks")),
-        ..LinuxConfig::default()
+        ..LinuxConfig::new(
+            SandboxUser {
+                uid: 993,
+                gid: 990,
+                name: "sbx_user1051".into(),
+            },
+            1769,
+        )
     };
     Some(LinuxIsolation::new(cfg).expect("the linux backend starts"))
 }

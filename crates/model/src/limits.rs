@@ -35,3 +35,14 @@ pub const LOG_TAIL_BYTES: usize = 4096;
 pub const ACCOUNT_CONCURRENCY_DEFAULT: u32 = 1000;
 /// Code storage per account (AWS: 75 GB).
 pub const CODE_STORAGE_BYTES: u64 = 80_530_636_800;
+/// Memory that gives a function one full vCPU: Lambda allocates CPU in proportion to memory ("At
+/// 1,769 MB, a function has the equivalent of one vCPU", AWS docs, "Configuring Lambda function
+/// memory").
+pub const MB_PER_VCPU: u64 = 1769;
+/// The user a function runs as in Lambda's execution environment (`id` there prints
+/// `uid=993(sbx_user1051) gid=990`).
+pub const SANDBOX_UID: u32 = 993;
+/// The group a function runs as (see [`SANDBOX_UID`]).
+pub const SANDBOX_GID: u32 = 990;
+/// The name of [`SANDBOX_UID`].
+pub const SANDBOX_USER_NAME: &str = "sbx_user1051";

@@ -16,8 +16,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Memory that makes one full vCPU, as on AWS Lambda.
-pub(crate) const MB_PER_VCPU: u64 = 1769;
 /// The CPU controller's period. Short, so that a small function that spends its quota waits at
 /// most a few milliseconds for the next period (with the kernel's default 100 ms, a 128 MB
 /// function's p99 latency was ~80 ms); long enough that 128 MB still gets more than the kernel's
@@ -42,13 +40,16 @@ pub(crate) enum Layout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
     pub(crate) memory_mb: u64,
+    /// Memory that makes one full CPU (the CPU share is proportional to memory).
+    pub(crate) mb_per_vcpu: u64,
     pub(crate) pids: u64,
 }
 
 impl Limits {
-    /// CPU quota per [`CPU_PERIOD_US`], proportional to memory (1769 MB = one vCPU), at least 1 ms.
+    /// CPU quota per [`CPU_PERIOD_US`], proportional to memory (`mb_per_vcpu` MB = one CPU), at
+    /// least 1 ms.
     pub(crate) fn cpu_quota_us(&self) -> u64 {
-        (CPU_PERIOD_US * self.memory_mb / MB_PER_VCPU).max(1000)
+        (CPU_PERIOD_US * self.memory_mb / self.mb_per_vcpu.max(1)).max(1000)
     }
 
     /// The quota of the init phase: at least one full vCPU (AWS boosts the CPU of the init
@@ -665,37 +666,26 @@ mod tests {
 
     #[test]
     fn cpu_quota_is_proportional_to_memory() {
-        assert_eq!(
+        let quota = |memory_mb, mb_per_vcpu| {
             Limits {
-                memory_mb: 1769,
-                pids: 1
+                memory_mb,
+                mb_per_vcpu,
+                pids: 1,
             }
-            .cpu_quota_us(),
-            20_000
-        );
+            .cpu_quota_us()
+        };
+        // Lambda's ratio: 1769 MB make one vCPU.
+        assert_eq!(quota(1769, 1769), 20_000);
+        assert_eq!(quota(3538, 1769), 40_000);
+        assert_eq!(quota(128, 1769), 1447);
+        assert_eq!(quota(1, 1769), 1000);
+        // Another caller's ratio.
+        assert_eq!(quota(500, 1000), 10_000);
+        assert_eq!(quota(2000, 1000), 40_000);
         assert_eq!(
-            Limits {
-                memory_mb: 3538,
-                pids: 1
-            }
-            .cpu_quota_us(),
-            40_000
-        );
-        assert_eq!(
-            Limits {
-                memory_mb: 128,
-                pids: 1
-            }
-            .cpu_quota_us(),
-            1447
-        );
-        assert_eq!(
-            Limits {
-                memory_mb: 1,
-                pids: 1
-            }
-            .cpu_quota_us(),
-            1000
+            quota(128, 0),
+            2_560_000,
+            "a zero ratio is taken as 1 MB per CPU"
         );
     }
 
@@ -725,6 +715,7 @@ mod tests {
         let cg = cgs.create("sb-1").unwrap();
         cg.set_limits(Limits {
             memory_mb: 256,
+            mb_per_vcpu: 1769,
             pids: 1024,
         })
         .unwrap();
@@ -777,6 +768,7 @@ mod tests {
         let cg = cgs.create("sb-2").unwrap();
         cg.set_limits(Limits {
             memory_mb: 1769,
+            mb_per_vcpu: 1769,
             pids: 1024,
         })
         .unwrap();

@@ -13,10 +13,11 @@ pub struct LinuxConfig {
     /// `sandbox-init` (tests point it at the built binary).
     pub init_program: PathBuf,
     pub init_args: Vec<String>,
-    /// The unprivileged user and group functions run as (AWS: 993 and 990).
-    pub uid: u32,
-    pub gid: u32,
-    pub user_name: String,
+    /// The unprivileged user functions run as: the caller's policy (Hako passes Lambda's).
+    pub user: SandboxUser,
+    /// Memory that buys one full CPU: a sandbox's CPU share is proportional to its memory limit,
+    /// `memory_mb / mb_per_vcpu` CPUs (the caller's policy: Hako passes Lambda's 1769).
+    pub mb_per_vcpu: u64,
     pub hostname: String,
     /// A host directory for Hako's per-sandbox mount points (`<state_dir>/root`).
     pub state_dir: PathBuf,
@@ -39,6 +40,15 @@ pub struct LinuxConfig {
     /// The user-space network helper that gives rootless sandboxes outbound access
     /// (slirp4netns); `None`: rootless sandboxes have only their loopback.
     pub slirp4netns: Option<PathBuf>,
+}
+
+/// Who a sandbox's processes run as: an unprivileged user and group, with the name `/etc/passwd`
+/// gives the user inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub name: String,
 }
 
 /// Whether Hako runs the Linux backend as root or as an ordinary user.
@@ -84,14 +94,17 @@ pub fn rootless_cgroup_parent() -> String {
     format!("hako-{}", user_name())
 }
 
-impl Default for LinuxConfig {
-    fn default() -> Self {
+impl LinuxConfig {
+    /// The backend's settings for sandboxes that run as `user` with one CPU per `mb_per_vcpu` MB
+    /// of memory (both the caller's policy); the rest as Hako runs it: the init is this very
+    /// binary (`/proc/self/exe sandbox-init`), two sandboxes prepared ahead, outbound access
+    /// from [`DEFAULT_SUBNET`], no `/tmp` disks, the default cgroup parent, no slirp4netns.
+    pub fn new(user: SandboxUser, mb_per_vcpu: u64) -> LinuxConfig {
         LinuxConfig {
             init_program: PathBuf::from("/proc/self/exe"),
             init_args: vec!["sandbox-init".into()],
-            uid: 993,
-            gid: 990,
-            user_name: "sbx_user1051".into(),
+            user,
+            mb_per_vcpu,
             hostname: "localhost".into(),
             state_dir: PathBuf::from("/run/hako"),
             prepared: 2,

@@ -16,7 +16,7 @@
 //!    and the seccomp filter, then execs the program.
 //!
 //! Rootless (Hako runs as an ordinary user), the outer helper first creates a user namespace
-//! that maps one id, the sandbox user's (993/990 inside), to Hako's own user, with `setgroups`
+//! that maps one id, the sandbox user's (as configured), to Hako's own user, with `setgroups`
 //! denied; it and the inner init hold capabilities in that namespace only, and everything else
 //! is created inside it (so that it owns the mount, PID and network namespaces). It forks the
 //! sandbox's network helper (slirp4netns) before leaving the host's namespaces, and starts it

@@ -9,7 +9,7 @@
 //! dies with it.
 //!
 //! Two modes ([`Mode`]): as root, and rootless (Hako runs as an ordinary user). Rootless, the
-//! init first creates a user namespace mapping one id (the sandbox user, 993/990 inside) to
+//! init first creates a user namespace mapping one id (the sandbox user, as configured) to
 //! Hako's own user, and holds capabilities only there; the sandboxes' cgroups live under a parent
 //! an admin delegated to that user ([`cgroups::Delegation`]); outbound access goes through a
 //! user-space network helper per sandbox (slirp4netns) instead of a veth pair, or is absent
@@ -35,7 +35,7 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 pub use cgroups::CgroupError;
-pub use config::{rootless_cgroup_parent, user_name, LinuxConfig, LinuxError, Mode};
+pub use config::{rootless_cgroup_parent, user_name, LinuxConfig, LinuxError, Mode, SandboxUser};
 pub use init::init_main;
 pub use mounts::{RUNTIME_ROOT, TASK_ROOT};
 pub use net::{DEFAULT_SUBNET, HOST_NAME};
@@ -108,7 +108,7 @@ impl LinuxIsolation {
             path: root.clone(),
             source,
         })?;
-        let system_mounts = mounts::system_plan(cfg.uid, cfg.gid, &cfg.user_name);
+        let system_mounts = mounts::system_plan(cfg.user.uid, cfg.user.gid, &cfg.user.name);
         // A loop device needs real root: rootless, /tmp stays a tmpfs.
         let tmp_disk_dir = cfg.tmp_disk_dir.as_ref().filter(|_| mode == Mode::Root);
         let (tmp_disks, tmp_disk_error) = match tmp_disk_dir {

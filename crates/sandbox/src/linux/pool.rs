@@ -102,7 +102,8 @@ impl Preparer {
                 thaw: Some(cgroup.thaw_file()),
                 root: self.root.clone(),
                 system_mounts: self.system_mounts.clone(),
-                userns: (self.mode == Mode::Rootless).then_some((self.cfg.uid, self.cfg.gid)),
+                userns: (self.mode == Mode::Rootless)
+                    .then_some((self.cfg.user.uid, self.cfg.user.gid)),
                 slirp: self.slirp.clone(),
                 net: self.subnet.map(|base| net::NetPrepare {
                     base,
@@ -180,8 +181,8 @@ impl Preparer {
                 tmp_disk::DiskSpec {
                     dir: templates.dir().to_path_buf(),
                     size_mb,
-                    uid: self.cfg.uid,
-                    gid: self.cfg.gid,
+                    uid: self.cfg.user.uid,
+                    gid: self.cfg.user.gid,
                 },
                 t,
             )),

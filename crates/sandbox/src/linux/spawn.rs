@@ -112,6 +112,7 @@ impl Isolation for LinuxIsolation {
         let t_prepared = t0.elapsed();
         let limits = cgroups::Limits {
             memory_mb: spec.memory_mb,
+            mb_per_vcpu: self.preparer.cfg.mb_per_vcpu,
             pids: MAX_PIDS,
         };
         let Prepared {
@@ -163,8 +164,8 @@ impl Isolation for LinuxIsolation {
             env,
             cwd: spec.cwd.clone(),
             hostname: self.preparer.cfg.hostname.clone(),
-            uid: self.preparer.cfg.uid,
-            gid: self.preparer.cfg.gid,
+            uid: self.preparer.cfg.user.uid,
+            gid: self.preparer.cfg.user.gid,
             mounts: plan,
             listen_port: spec.listener_env.as_ref().map(|_| RUNTIME_API_PORT),
             api_port: spec.api_listener.as_ref().map(|_| PLATFORM_API_PORT),
