@@ -126,6 +126,12 @@ impl Engine {
         self.account.carved_total()
     }
 
+    /// Refuses new invocations from now on (the first step of [`Engine::shutdown`]); running
+    /// ones go on. [`Engine::inflight`] says how many are left.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
     /// Whether the engine is shutting down (it refuses new invocations).
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)

@@ -4,8 +4,11 @@
 
 mod backend;
 mod config;
+mod lock;
 mod logsink;
 mod serve;
+mod signals;
+mod supervisor;
 mod warmer;
 
 use anyhow::Result;

@@ -10,8 +10,13 @@ use hako_engine::{Engine, EngineConfig, Runtimes};
 use hako_model::Region;
 use hako_store::{CodeStore, Db, Keyring};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{KeysArgs, KeysCommand, LogsArgs, ServeArgs};
+use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
+use crate::signals::{self, Signals};
+use crate::supervisor::{Restart, Supervisor};
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HAKO_LOG")
@@ -33,7 +38,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         .enable_all()
         .thread_name("hako")
         .build()?;
-    rt.block_on(serve(args))
+    let result = rt.block_on(serve(args));
+    // A blocking task still running (a zip being unpacked) does not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -44,6 +52,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         )
     })?;
     let data_dir = args.data_dir.canonicalize()?;
+    // One server per data dir; held until the process ends.
+    let _lock = DataDirLock::acquire(&data_dir)?;
+    let mut signals = Signals::install().context("installing the SIGINT/SIGTERM handlers")?;
     let region = Region {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
@@ -89,13 +100,60 @@ async fn serve(args: ServeArgs) -> Result<()> {
     state
         .load_provisioned()
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let async_queue = hako_control_api::start_async_queue(
-        state.clone(),
-        hako_control_api::AsyncQueueConfig {
+    let mut tasks = Supervisor::new();
+    {
+        let state = state.clone();
+        let cfg = hako_control_api::AsyncQueueConfig {
             delay_scale: args.async_delay_scale,
             max_running: args.account_concurrency.max(1),
-        },
-    );
+        };
+        // The queue restarts its own dispatcher when it panics, and stops when the engine
+        // closes (events it was running finish within the grace or stay queued for the next
+        // start); the token ends it if it has not by then.
+        tasks.spawn("async-queue", Restart::Never, move |stop| {
+            let queue = hako_control_api::start_async_queue(state.clone(), cfg.clone());
+            async move {
+                let abort = queue.abort_handle();
+                tokio::select! {
+                    _ = queue => {}
+                    _ = stop.cancelled() => abort.abort(),
+                }
+            }
+        });
+    }
+    {
+        let engine = engine.clone();
+        tasks.spawn("idle-reaper", Restart::OnPanic, move |stop| {
+            let engine = engine.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    let n = engine.reap_idle();
+                    if n > 0 {
+                        tracing::debug!(sandboxes = n, "reaped idle sandboxes");
+                    }
+                }
+            }
+        });
+    }
+    if let Some(warmer) =
+        crate::warmer::start(engine.clone(), Duration::from_millis(args.cpu_warmer_ms))
+    {
+        let mut warmer = Some(warmer);
+        tasks.spawn("cpu-warmer", Restart::Never, move |stop| {
+            let warmer = warmer.take();
+            async move {
+                stop.cancelled().await;
+                // Dropping it joins its threads (each checks its stop flag every few ms).
+                let _ = tokio::task::spawn_blocking(move || drop(warmer)).await;
+            }
+        });
+    }
+
     let app = hako_control_api::router(state).merge(metrics_router(engine.clone()));
     let sandbox_app = app.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
@@ -110,44 +168,84 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     )));
 
-    let reaper_engine = engine.clone();
-    let reaper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let n = reaper_engine.reap_idle();
-            if n > 0 {
-                tracing::debug!(sandboxes = n, "reaped idle sandboxes");
-            }
-        }
-    });
-
-    let warmer = crate::warmer::start(engine.clone(), Duration::from_millis(args.cpu_warmer_ms));
-    let stop = shutdown_signal();
+    let stop_accepting = CancellationToken::new();
+    let server = tokio::spawn(std::future::IntoFuture::into_future(
+        axum::serve(listener, app).with_graceful_shutdown(stop_accepting.clone().cancelled_owned()),
+    ));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "hako listening on http://{addr}")?;
         out.flush()?;
     }
     tracing::info!(%addr, data_dir = %data_dir.display(), "hako serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-        .context("serving the API")?;
-    tracing::info!("shutting down: waiting for running invocations");
-    reaper.abort();
-    drop(warmer);
-    // The engine refuses new invocations from here: the queue's dispatcher stops, and events
-    // it was running either finish within the grace or stay queued for the next start.
-    engine
-        .shutdown(Duration::from_secs(args.shutdown_grace_seconds))
-        .await;
-    async_queue.abort();
+
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let mut server = server;
+    let first = tokio::select! {
+        s = signals.next() => s,
+        r = &mut server => {
+            // The listener failed: nothing more is served; stop as after a signal, without grace.
+            r.context("the API server task")?.context("serving the API")?;
+            anyhow::bail!("the API server stopped on its own");
+        }
+    };
+    // From here: no new connection, no new invocation; running ones have the grace.
+    stop_accepting.cancel();
+    engine.close();
+    tasks.cancel();
+    say(&signals::first_signal_message(
+        first,
+        engine.inflight(),
+        args.shutdown_grace_seconds,
+    ));
+    let deadline = tokio::time::Instant::now() + grace;
+    let forced = tokio::select! {
+        _ = async {
+            while engine.inflight() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        } => None,
+        s = signals.next() => Some(s),
+    };
+    match forced {
+        Some(s) => say(&format!(
+            "{s}: stopping now: ending {} and every sandbox",
+            signals::running_invocations(engine.inflight())
+        )),
+        None if engine.inflight() > 0 => say(&format!(
+            "the grace of {} s is over: ending {}",
+            args.shutdown_grace_seconds,
+            signals::running_invocations(engine.inflight())
+        )),
+        None => {}
+    }
+    // Every sandbox is killed (an invocation still running ends with the runtime's exit error,
+    // which its caller receives), then what the backend keeps is released.
+    engine.shutdown(Duration::ZERO).await;
+    if forced.is_none() {
+        // The answers of the invocations just ended go out; connections close.
+        let _ = tokio::time::timeout(DRAIN_AFTER_SHUTDOWN, &mut server).await;
+    }
+    server.abort();
+    let late = tasks.join(TASKS_STOP_WITHIN).await;
+    if !late.is_empty() {
+        tracing::warn!(tasks = ?late, "tasks aborted at shutdown");
+    }
     drop(engine);
     sink.stop();
     let _ = log_thread.join();
-    tracing::info!("stopped");
+    say("stopped");
     Ok(())
+}
+
+/// How long answers of invocations ended by the shutdown may take to reach their callers.
+const DRAIN_AFTER_SHUTDOWN: Duration = Duration::from_secs(2);
+/// How long the long-lived tasks may take to stop once told.
+const TASKS_STOP_WITHIN: Duration = Duration::from_secs(2);
+
+/// A line for the person who runs Hako (stderr, beside the log).
+fn say(line: &str) {
+    eprintln!("hako: {line}");
 }
 
 /// `GET /metrics`: the engine's metrics for Prometheus (OpenMetrics text format).
@@ -167,28 +265,6 @@ fn metrics_router(engine: Arc<Engine>) -> axum::Router {
             }
         }),
     )
-}
-
-/// Resolves on SIGINT or SIGTERM. The handlers are installed on the call, not on the first poll:
-/// a signal that arrives once Hako has said it listens must stop it gracefully.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate()).ok();
-    let int = signal(SignalKind::interrupt()).ok();
-    async move {
-        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-            match s {
-                Some(mut s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = wait(int) => {}
-            _ = wait(term) => {}
-        }
-    }
 }
 
 pub(crate) fn logs(args: LogsArgs) -> Result<()> {
