@@ -115,9 +115,9 @@ def test_duplicate_create_is_a_conflict(lambda_client):
 
 
 @pytest.mark.parametrize("kw,code", [
-    ({"Timeout": 901}, "InvalidParameterValueException"),
-    ({"MemorySize": 20000}, "InvalidParameterValueException"),
-    ({"Runtime": "python3.99"}, "ValidationException"),
+    ({"Timeout": 901}, "ValidationException"),
+    ({"MemorySize": 20000}, "ValidationException"),
+    ({"Runtime": "python3.99"}, "InvalidParameterValueException"),
     ({"Runtime": "java21"}, "InvalidParameterValueException"),
     ({"Role": "not-a-role"}, "ValidationException"),
     ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException"),
@@ -200,7 +200,7 @@ def test_update_configuration_changes_revision_and_validates(lambda_client):
     # A bad update changes nothing.
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         lambda_client.update_function_configuration(FunctionName=name, Timeout=5, MemorySize=99999)
-    assert error_of(ei)[0] == "InvalidParameterValueException"
+    assert error_of(ei)[0] == "ValidationException"
     again = lambda_client.get_function_configuration(FunctionName=name)
     assert again["Timeout"] == 10 and again["RevisionId"] == after["RevisionId"]
 

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{constraint, Error};
+use crate::error::Error;
 use crate::function::{FunctionRecord, LastUpdateStatus, State};
 use crate::names::Region;
+use crate::validation::{shapes, Constraint, Violations};
 use crate::wire::FunctionConfiguration;
 
 /// The alias name pattern of botocore's model (`Alias`).
@@ -159,40 +160,16 @@ pub fn is_version_number(q: &str) -> bool {
 
 /// Checks an alias name against the model's `Alias` shape.
 pub fn validate_alias_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() || name.chars().count() > ALIAS_MAX_CHARS {
-        return Err(constraint(
-            name,
-            "name",
-            if name.is_empty() {
-                "Member must have length greater than or equal to 1"
-            } else {
-                "Member must have length less than or equal to 128"
-            },
-        ));
-    }
-    let chars_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !chars_ok || is_version_number(name) {
-        return Err(constraint(
-            name,
-            "name",
-            &format!("Member must satisfy regular expression pattern: {ALIAS_PATTERN}"),
-        ));
-    }
-    Ok(())
+    let mut v = Violations::new();
+    v.string("name", name, &shapes::ALIAS);
+    v.finish()
 }
 
 /// Checks an alias's `FunctionVersion` against the model's `Version` shape.
 pub fn validate_function_version(v: &str) -> Result<(), Error> {
-    if v == "$LATEST" || (is_version_number(v) && v.len() <= 1024) {
-        return Ok(());
-    }
-    Err(constraint(
-        v,
-        "functionVersion",
-        "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)",
-    ))
+    let mut violations = Violations::new();
+    violations.string("functionVersion", v, &shapes::VERSION);
+    violations.finish()
 }
 
 /// Checks a routing configuration for an alias pointing at `primary`, with AWS's rules and
@@ -211,20 +188,22 @@ pub fn validate_routing(
         ));
     }
     for (version, weight) in &weights {
-        if !(0.0..=1.0).contains(weight) || weight.is_nan() {
-            return Err(constraint(
-                &format!("{{{version}={weight}}}"),
-                "routingConfig.additionalVersionWeights",
-                "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]",
-            ));
+        // The map as Java prints it: `{2=0.5}` (LocalStack's AWS-recorded
+        // `test_notfound_and_invalid_routingconfigs`).
+        let shown = format!("{{{version}={weight:?}}}");
+        let mut v = Violations::new();
+        let path = "routingConfig.additionalVersionWeights";
+        if !shapes::WEIGHT.broken_by_number(*weight).is_empty() {
+            v.push(Some(&shown), path, Constraint::MapValues(&shapes::WEIGHT));
         }
-        if !is_version_number(version) || version.len() > 1024 {
-            return Err(constraint(
-                &format!("{{{version}={weight}}}"),
-                "routingConfig.additionalVersionWeights",
-                "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member must not be null]",
-            ));
+        if !shapes::ADDITIONAL_VERSION.broken_by_str(version).is_empty() {
+            v.push(
+                Some(&shown),
+                path,
+                Constraint::MapKeys(&shapes::ADDITIONAL_VERSION),
+            );
         }
+        v.finish()?;
         if version == primary {
             return Err(Error::invalid(format!(
                 "Invalid function version {primary}. Function version {primary} is already included in routing configuration."

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{constraint, missing, Error};
+use crate::error::{missing, Error};
+use crate::validation::{shapes, Violations};
 
 /// The account's concurrent executions that reservations must leave unreserved (AWS: 100).
 pub const MIN_UNRESERVED: u64 = 100;
@@ -36,13 +37,13 @@ pub fn validate_put(
     let Some(n) = req.reserved_concurrent_executions else {
         return Err(missing("reservedConcurrentExecutions"));
     };
-    if n < 0 {
-        return Err(constraint(
-            &n.to_string(),
-            "reservedConcurrentExecutions",
-            "Member must have value greater than or equal to 0",
-        ));
-    }
+    let mut v = Violations::new();
+    v.integer(
+        "reservedConcurrentExecutions",
+        n,
+        &shapes::RESERVED_CONCURRENT_EXECUTIONS,
+    );
+    v.finish()?;
     let requested = u64::try_from(n).unwrap_or(u64::MAX);
     let unreserved = account_limit as i128 - reserved_by_others as i128 - requested as i128;
     if requested > 0 && unreserved < MIN_UNRESERVED as i128 {

@@ -7,19 +7,17 @@
 //! SQS, SNS, EventBridge, S3 and Kafka targets are refused at configuration time, never accepted
 //! and dropped.
 
-use std::sync::OnceLock;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::{constraint, Error};
+use crate::error::Error;
 use crate::names::{FunctionRef, Region};
+use crate::validation::{shapes, Violations};
 
 /// AWS's default `MaximumRetryAttempts`.
 pub const DEFAULT_RETRY_ATTEMPTS: u32 = 2;
 /// AWS's default (and maximum) `MaximumEventAgeInSeconds`: 6 hours.
 pub const DEFAULT_EVENT_AGE_SECONDS: u32 = 21600;
-const MIN_EVENT_AGE_SECONDS: i64 = 60;
 /// Throttle / system-error backoff: from 1 s, doubling, at most 5 minutes (AWS's figures).
 pub const BACKOFF_FIRST_MS: u64 = 1000;
 pub const BACKOFF_MAX_MS: u64 = 300_000;
@@ -136,16 +134,6 @@ pub fn config_not_found(qualified_arn: &str) -> Error {
     ))
 }
 
-const DESTINATION_PATTERN: &str = "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)";
-const RESOURCE_ARN_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()";
-
-fn full_match(pattern: &'static str, cell: &'static OnceLock<regex::Regex>, s: &str) -> bool {
-    let re = cell.get_or_init(|| {
-        regex::Regex::new(&format!("^(?:{pattern})$")).expect("the model's pattern compiles")
-    });
-    re.is_match(s)
-}
-
 /// The AWS service an ARN names (`arn:PARTITION:SERVICE:...`), if it is an ARN.
 fn arn_service(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(4, ':');
@@ -173,21 +161,9 @@ pub fn validate_destination(
     field: &str,
     region: &Region,
 ) -> Result<Option<FunctionRef>, Error> {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    if arn.len() > 350 {
-        return Err(constraint(
-            arn,
-            field,
-            "Member must have length less than or equal to 350",
-        ));
-    }
-    if !full_match(DESTINATION_PATTERN, &RE, arn) {
-        return Err(constraint(
-            arn,
-            field,
-            &format!("Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"),
-        ));
-    }
+    let mut v = Violations::new();
+    v.string(field, arn, &shapes::DESTINATION_ARN);
+    v.finish()?;
     if arn.is_empty() {
         return Ok(None);
     }
@@ -226,14 +202,9 @@ pub fn validate_destination(
 /// Checks a `DeadLetterConfig.TargetArn`; `None` for an empty one (no dead-letter queue).
 /// Hako has no queues or topics, so every real target is refused with a message that says so.
 pub fn validate_dead_letter_target(arn: &str) -> Result<Option<String>, Error> {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    if !full_match(RESOURCE_ARN_PATTERN, &RE, arn) {
-        return Err(constraint(
-            arn,
-            "deadLetterConfig.targetArn",
-            &format!("Member must satisfy regular expression pattern: {RESOURCE_ARN_PATTERN}"),
-        ));
-    }
+    let mut v = Violations::new();
+    v.string("deadLetterConfig.targetArn", arn, &shapes::RESOURCE_ARN);
+    v.finish()?;
     if arn.is_empty() {
         return Ok(None);
     }
@@ -250,34 +221,21 @@ pub fn validate_dead_letter_target(arn: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// AWS's range constraint on an integer member.
-fn check_range(n: i64, min: i64, max: i64, field: &str) -> Result<(), Error> {
-    let (bound, relation) = if n < min {
-        (min, "greater")
-    } else if n > max {
-        (max, "less")
-    } else {
-        return Ok(());
-    };
-    Err(constraint(
-        &n.to_string(),
-        field,
-        &format!("Member must have value {relation} than or equal to {bound}"),
-    ))
-}
-
+/// The model's constraints on an event invoke configuration (in the order of botocore's
+/// `PutFunctionEventInvokeConfigRequest` members), then Lambda's checks of the destinations.
 fn validate_request(req: &EventInvokeConfigRequest, region: &Region) -> Result<(), Error> {
-    if let Some(n) = req.maximum_retry_attempts {
-        check_range(n, 0, DEFAULT_RETRY_ATTEMPTS.into(), "maximumRetryAttempts")?;
-    }
-    if let Some(n) = req.maximum_event_age_in_seconds {
-        check_range(
-            n,
-            MIN_EVENT_AGE_SECONDS,
-            DEFAULT_EVENT_AGE_SECONDS.into(),
-            "maximumEventAgeInSeconds",
-        )?;
-    }
+    let mut v = Violations::new();
+    v.opt_integer(
+        "maximumRetryAttempts",
+        req.maximum_retry_attempts,
+        &shapes::MAXIMUM_RETRY_ATTEMPTS,
+    );
+    v.opt_integer(
+        "maximumEventAgeInSeconds",
+        req.maximum_event_age_in_seconds,
+        &shapes::MAXIMUM_EVENT_AGE_IN_SECONDS,
+    );
+    let mut destinations = Vec::new();
     if let Some(d) = &req.destination_config {
         let targets = [
             (&d.on_success, "destinationConfig.onSuccess.destination"),
@@ -285,9 +243,14 @@ fn validate_request(req: &EventInvokeConfigRequest, region: &Region) -> Result<(
         ];
         for (t, field) in targets {
             if let Some(arn) = t.as_ref().and_then(|t| t.destination.as_deref()) {
-                validate_destination(arn, field, region)?;
+                v.string(field, arn, &shapes::DESTINATION_ARN);
+                destinations.push((arn, field));
             }
         }
+    }
+    v.finish()?;
+    for (arn, field) in destinations {
+        validate_destination(arn, field, region)?;
     }
     Ok(())
 }

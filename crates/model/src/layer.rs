@@ -4,9 +4,72 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{constraint, Error};
+use crate::error::{constraint, missing, Error};
 use crate::names::Region;
-use crate::runtime::AWS_RUNTIMES;
+use crate::runtime::SUPPORTED_RUNTIMES;
+use crate::validation::{list_value, shapes, Constraint, Violations};
+
+/// The runtimes ListLayers and ListLayerVersions accept as `CompatibleRuntime`, in the order
+/// AWS prints them (LocalStack's AWS-recorded `test_layer_exceptions`,
+/// `list_layers_exc_compatibleruntime_invalid`).
+pub const LIST_FILTER_RUNTIMES: &[&str] = &[
+    "ruby3.5",
+    "ruby2.6",
+    "dotnetcore1.0",
+    "python3.7",
+    "nodejs8.10",
+    "nasa",
+    "ruby2.7",
+    "python2.7-greengrass",
+    "dotnetcore2.0",
+    "python3.8",
+    "java21",
+    "dotnet6",
+    "dotnetcore2.1",
+    "python3.9",
+    "java11",
+    "nodejs6.10",
+    "provided",
+    "dotnetcore3.1",
+    "dotnet8",
+    "java25",
+    "java17",
+    "nodejs",
+    "nodejs4.3",
+    "java8.al2",
+    "go1.x",
+    "dotnet10",
+    "nodejs20.x",
+    "go1.9",
+    "byol",
+    "nodejs10.x",
+    "provided.al2023",
+    "nodejs22.x",
+    "python3.10",
+    "java8",
+    "nodejs12.x",
+    "python3.11",
+    "nodejs24.x",
+    "nodejs8.x",
+    "python3.12",
+    "nodejs14.x",
+    "nodejs8.9",
+    "nodejs26.x",
+    "python3.13",
+    "python3.14",
+    "nodejs16.x",
+    "python3.15",
+    "provided.al2",
+    "nodejs4.3-edge",
+    "nodejs18.x",
+    "ruby3.2",
+    "python3.4",
+    "ruby3.3",
+    "ruby3.4",
+    "ruby2.5",
+    "python3.6",
+    "python2.7",
+];
 
 /// Most layers a function may use (AWS: 5).
 pub const MAX_FUNCTION_LAYERS: usize = 5;
@@ -112,19 +175,24 @@ pub fn parse_layer_name(input: &str, region: &Region) -> Result<String, Error> {
     Ok(name)
 }
 
+/// AWS's answer for a layer version number below 1 (LocalStack's AWS-recorded
+/// `test_layer_exceptions`: `get_layer_version_exc_layer_version_doesnotexist_negative`,
+/// `_zero`, `delete_layer_version_exc_layerversion_invalid_version`).
+pub fn version_below_one() -> Error {
+    Error::invalid("Layer Version Cannot be less than 1")
+}
+
 /// A `VersionNumber` path parameter.
 pub fn parse_version_number(input: &str) -> Result<u64, Error> {
-    input
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| {
-            constraint(
-                input,
-                "versionNumber",
-                "Member must have value greater than or equal to 1",
-            )
-        })
+    match input.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n.unsigned_abs()),
+        Ok(_) => Err(version_below_one()),
+        Err(_) => Err(constraint(
+            input,
+            "versionNumber",
+            "Member must have value greater than or equal to 1",
+        )),
+    }
 }
 
 /// The model's pattern for a layer version ARN (the regional form).
@@ -146,11 +214,14 @@ pub fn layer_version_arn_pattern_ok(arn: &str) -> bool {
 /// A layer version ARN of this region and account: `(name, version)`; `None` when it names
 /// another region's or account's layer (which Hako cannot have).
 pub fn parse_layer_version_arn(arn: &str, region: &Region) -> Result<Option<(String, u64)>, Error> {
-    if arn.len() > 2048 || !layer_version_arn_pattern_ok(arn) {
-        return Err(constraint(
-            arn,
+    let mut v = Violations::new();
+    v.string("arn", arn, &shapes::LAYER_VERSION_ARN);
+    v.finish()?;
+    if !layer_version_arn_pattern_ok(arn) {
+        return Err(crate::validation::violation(
+            Some(arn),
             "arn",
-            "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+",
+            Constraint::Pattern(&shapes::LAYER_VERSION_ARN_PATTERN),
         ));
     }
     let parts: Vec<&str> = arn.split(':').collect();
@@ -166,13 +237,9 @@ pub fn parse_layer_version_arn(arn: &str, region: &Region) -> Result<Option<(Str
 /// The layer version ARNs of a function's `Layers`, checked as AWS checks them (the model's
 /// pattern, at most 5, no layer twice). Whether each exists is the caller's question.
 pub fn validate_function_layers(arns: &[String]) -> Result<(), Error> {
-    if let Some(bad) = arns.iter().find(|a| !layer_version_arn_pattern_ok(a)) {
-        return Err(constraint(
-            bad,
-            "layers",
-            "Member must satisfy constraint: [Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)]",
-        ));
-    }
+    let mut v = Violations::new();
+    v.list("layers", arns, &shapes::LAYER_LIST);
+    v.finish()?;
     if arns.len() > MAX_FUNCTION_LAYERS {
         return Err(Error::invalid(format!(
             "Cannot reference more than {MAX_FUNCTION_LAYERS} layers."
@@ -182,7 +249,7 @@ pub fn validate_function_layers(arns: &[String]) -> Result<(), Error> {
         let layer = |arn: &str| arn.rsplit_once(':').map(|(l, _)| l.to_string());
         if let Some(other) = arns[..i].iter().find(|o| layer(o) == layer(a)) {
             return Err(Error::invalid(format!(
-                "Two different versions of the same layer are not allowed to be referenced in the same function. {other} and {a} reference the same layer."
+                "Two different versions of the same layer are not allowed to be referenced in the same function. {other} and {a} are versions of the same layer."
             )));
         }
     }
@@ -243,55 +310,49 @@ pub struct ValidPublish {
 
 /// Validates a PublishLayerVersion body.
 pub fn validate_publish(req: PublishLayerVersionRequest) -> Result<ValidPublish, Error> {
-    let description = req.description.unwrap_or_default();
-    crate::wire::validate_description(&description)?;
+    // The model's constraints, in the order of botocore's `PublishLayerVersionRequest` members.
+    let mut v = Violations::new();
+    v.opt_string(
+        "description",
+        req.description.as_deref(),
+        &shapes::DESCRIPTION,
+    );
+    v.required("content", req.content.as_ref());
     let runtimes = req.compatible_runtimes.unwrap_or_default();
     if runtimes.len() > 15 {
-        return Err(constraint(
-            &format!("{runtimes:?}"),
+        v.push(
+            Some(&list_value(&runtimes)),
             "compatibleRuntimes",
-            "Member must have length less than or equal to 15",
-        ));
+            Constraint::MaxLength(15),
+        );
     }
-    if let Some(bad) = runtimes
+    // AWS checks the runtimes against the supported ones and words it as one enum on the list
+    // (LocalStack's AWS-recorded `publish_layer_version_exc_invalid_runtime_arch`).
+    if runtimes
         .iter()
-        .find(|r| !AWS_RUNTIMES.contains(&r.as_str()))
+        .any(|r| !SUPPORTED_RUNTIMES.contains(&r.as_str()))
     {
-        return Err(constraint(
-            bad,
+        v.push(
+            Some(&list_value(&runtimes)),
             "compatibleRuntimes",
-            &format!(
-                "Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
-                AWS_RUNTIMES.join(", ")
-            ),
-        ));
+            Constraint::Enum(SUPPORTED_RUNTIMES),
+        );
     }
+    v.opt_string(
+        "licenseInfo",
+        req.license_info.as_deref(),
+        &shapes::LICENSE_INFO,
+    );
     let archs = req.compatible_architectures.unwrap_or_default();
-    if archs.len() > 2 {
-        return Err(constraint(
-            &format!("{archs:?}"),
-            "compatibleArchitectures",
-            "Member must have length less than or equal to 2",
-        ));
-    }
-    if let Some(bad) = archs.iter().find(|a| *a != "x86_64" && *a != "arm64") {
-        return Err(constraint(
-            bad,
-            "compatibleArchitectures",
-            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
-        ));
-    }
-    if let Some(l) = &req.license_info {
-        if l.chars().count() > LICENSE_MAX_CHARS {
-            return Err(constraint(
-                l,
-                "licenseInfo",
-                "Member must have length less than or equal to 512",
-            ));
-        }
-    }
+    v.list(
+        "compatibleArchitectures",
+        &archs,
+        &shapes::COMPATIBLE_ARCHITECTURES,
+    );
+    v.finish()?;
+    let description = req.description.unwrap_or_default();
     let Some(content) = req.content else {
-        return Err(constraint("null", "content", "Member must not be null"));
+        return Err(missing("content"));
     };
     if content.s3_bucket.is_some()
         || content.s3_key.is_some()
@@ -441,24 +502,20 @@ impl LayerVersionRecord {
 
 /// Checks ListLayers/ListLayerVersions' filters against the model's enums.
 pub fn validate_filters(runtime: Option<&str>, architecture: Option<&str>) -> Result<(), Error> {
-    if let Some(r) = runtime.filter(|r| !AWS_RUNTIMES.contains(r)) {
-        return Err(constraint(
-            r,
+    let mut v = Violations::new();
+    if let Some(r) = runtime.filter(|r| !LIST_FILTER_RUNTIMES.contains(r)) {
+        v.push(
+            Some(r),
             "compatibleRuntime",
-            &format!(
-                "Member must satisfy enum value set: [{}]",
-                AWS_RUNTIMES.join(", ")
-            ),
-        ));
+            Constraint::Enum(LIST_FILTER_RUNTIMES),
+        );
     }
-    if let Some(a) = architecture.filter(|a| *a != "x86_64" && *a != "arm64") {
-        return Err(constraint(
-            a,
-            "compatibleArchitecture",
-            "Member must satisfy enum value set: [x86_64, arm64]",
-        ));
-    }
-    Ok(())
+    v.opt_string(
+        "compatibleArchitecture",
+        architecture,
+        &shapes::ARCHITECTURE,
+    );
+    v.finish()
 }
 
 /// Checks an AddLayerVersionPermission body; returns the statement to add.
@@ -466,11 +523,11 @@ pub fn validate_permission(
     req: &AddLayerVersionPermissionRequest,
 ) -> Result<LayerStatement, Error> {
     let Some(sid) = req.statement_id.as_deref() else {
-        return Err(constraint("null", "statementId", "Member must not be null"));
+        return Err(missing("statementId"));
     };
     validate_statement_id(sid)?;
     match req.action.as_deref() {
-        None => return Err(constraint("null", "action", "Member must not be null")),
+        None => return Err(missing("action")),
         Some("lambda:GetLayerVersion") => {}
         Some(a) => {
             return Err(constraint(
@@ -481,7 +538,7 @@ pub fn validate_permission(
         }
     }
     let Some(principal) = req.principal.as_deref() else {
-        return Err(constraint("null", "principal", "Member must not be null"));
+        return Err(missing("principal"));
     };
     let account = |s: &str| s.len() == 12 && s.chars().all(|c| c.is_ascii_digit());
     let principal_ok = principal == "*"

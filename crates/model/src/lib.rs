@@ -14,6 +14,7 @@ pub mod limits;
 pub mod names;
 pub mod provisioned;
 pub mod runtime;
+pub mod validation;
 pub mod wire;
 
 pub use error::{Error, ErrorKind};

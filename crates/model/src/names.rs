@@ -1,8 +1,9 @@
 //! Function names, qualifiers and ARNs, parsed the way AWS accepts them: a bare name, `name:qualifier`,
 //! a partial ARN (`123456789012:function:name`) or a full ARN, each with an optional qualifier.
 
-use crate::error::{constraint, Error};
+use crate::error::{Error, ErrorKind};
 use crate::limits::FUNCTION_NAME_MAX_CHARS;
+use crate::validation::{shapes, Constraint, Violations};
 
 /// The region and account a Hako instance answers as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +43,6 @@ pub struct FunctionRef {
     pub qualifier: Option<String>,
 }
 
-const NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
-
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
@@ -57,10 +56,10 @@ fn is_valid_qualifier(s: &str) -> bool {
 }
 
 fn pattern_error(input: &str) -> Error {
-    constraint(
-        input,
+    crate::validation::violation(
+        Some(input),
         "functionName",
-        &format!("Member must satisfy regular expression pattern: {NAME_PATTERN}"),
+        Constraint::Pattern(&shapes::FUNCTION_NAME_PATTERN),
     )
 }
 
@@ -68,13 +67,9 @@ impl FunctionRef {
     /// Parses a `FunctionName` path parameter. `region` checks that a full ARN names this region
     /// and account.
     pub fn parse(input: &str, region: &Region) -> Result<FunctionRef, Error> {
-        if input.is_empty() || input.len() > 170 {
-            return Err(constraint(
-                input,
-                "functionName",
-                "Member must have length less than or equal to 140",
-            ));
-        }
+        let mut v = Violations::new();
+        v.string("functionName", input, &shapes::FUNCTION_NAME);
+        v.finish()?;
         let parts: Vec<&str> = input.split(':').collect();
         let (name, qualifier) = if parts[0] == "arn" {
             // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
@@ -110,9 +105,15 @@ impl FunctionRef {
             return Err(pattern_error(input));
         }
         if name.len() > FUNCTION_NAME_MAX_CHARS {
-            return Err(Error::invalid(format!(
-                "Function name length must be less than or equal to {FUNCTION_NAME_MAX_CHARS} characters"
-            )));
+            // Lambda's own check, worded as a constraint (LocalStack's AWS-recorded
+            // `test_function_arns`, `long_function_name_exc`).
+            let mut v = Violations::new();
+            v.push(
+                Some(input),
+                "functionName",
+                Constraint::MaxLength(FUNCTION_NAME_MAX_CHARS),
+            );
+            v.finish_as(ErrorKind::InvalidParameterValue)?;
         }
         if let Some(q) = qualifier {
             if !is_valid_qualifier(q) {
@@ -129,13 +130,9 @@ impl FunctionRef {
     /// refuses two that differ.
     pub fn with_qualifier(mut self, param: Option<&str>) -> Result<FunctionRef, Error> {
         if let Some(p) = param {
-            if !is_valid_qualifier(p) {
-                return Err(constraint(
-                    p,
-                    "qualifier",
-                    "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
-                ));
-            }
+            let mut v = Violations::new();
+            v.string("qualifier", p, &shapes::QUALIFIER);
+            v.finish()?;
             match &self.qualifier {
                 Some(q) if q != p => {
                     return Err(Error::invalid(

@@ -11,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::concurrency::MIN_UNRESERVED;
-use crate::error::{constraint, missing, Error, ErrorKind};
+use crate::error::{missing, Error, ErrorKind};
+use crate::validation::{shapes, Violations};
 
 /// One configuration as Hako stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,13 +123,13 @@ pub fn validate_requested(req: &PutProvisionedConcurrencyConfigRequest) -> Resul
     let Some(n) = req.provisioned_concurrent_executions else {
         return Err(missing("provisionedConcurrentExecutions"));
     };
-    if n < 1 {
-        return Err(constraint(
-            &n.to_string(),
-            "provisionedConcurrentExecutions",
-            "Member must have value greater than or equal to 1",
-        ));
-    }
+    let mut v = Violations::new();
+    v.integer(
+        "provisionedConcurrentExecutions",
+        n,
+        &shapes::POSITIVE_INTEGER,
+    );
+    v.finish()?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 

@@ -52,6 +52,71 @@ pub const AWS_RUNTIMES: &[&str] = &[
     "ruby4.0",
 ];
 
+/// The runtimes AWS accepts for a new function or a runtime update, in the order AWS prints them
+/// when it refuses another (LocalStack's AWS-recorded `test_lambda_api.snapshot.json`,
+/// `TestLambdaFunction::test_create_lambda_exceptions`, `invalid_runtime_exc`). The other names
+/// of botocore's enum are deprecated: AWS refuses them with [`deprecated_runtime`].
+pub const SUPPORTED_RUNTIMES: &[&str] = &[
+    "nodejs20.x",
+    "python3.14",
+    "provided.al2023",
+    "python3.12",
+    "python3.13",
+    "nodejs24.x",
+    "nodejs22.x",
+    "java25",
+    "python3.10",
+    "python3.11",
+    "java21",
+    "ruby3.3",
+    "ruby3.4",
+    "ruby3.2",
+    "python3.8",
+    "python3.9",
+    "java17",
+    "nodejs16.x",
+    "dotnet10",
+    "dotnet8",
+    "java11",
+    "dotnet6",
+    "nodejs18.x",
+    "provided.al2",
+    "java8.al2",
+];
+
+/// AWS's answer (InvalidParameterValueException, Lambda's own check, hence no "1 validation
+/// error detected" and the value unquoted) for a runtime it does not know:
+/// `Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy
+/// enum value set: [nodejs20.x, ...] or be a valid ARN` (LocalStack's AWS-recorded
+/// `test_create_lambda_exceptions`, `invalid_runtime_exc`).
+pub fn invalid_runtime(name: &str) -> Error {
+    Error::invalid(format!(
+        "Value {name} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+        SUPPORTED_RUNTIMES.join(", ")
+    ))
+}
+
+/// AWS's answer for a deprecated runtime (LocalStack's AWS-recorded
+/// `test_create_deprecated_function_runtime_with_validation_enabled`).
+pub fn deprecated_runtime(name: &str) -> Error {
+    Error::invalid(format!(
+        "The runtime parameter of {name} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
+    ))
+}
+
+/// Checks a `Runtime` given to CreateFunction or UpdateFunctionConfiguration as AWS does: a
+/// supported runtime passes (whether Hako can run it is [`Runtime::parse`]'s question), a
+/// deprecated one (in botocore's enum, no longer supported) and an unknown one are refused.
+pub fn check_new_runtime(name: &str) -> Result<(), Error> {
+    if SUPPORTED_RUNTIMES.contains(&name) {
+        Ok(())
+    } else if AWS_RUNTIMES.contains(&name) {
+        Err(deprecated_runtime(name))
+    } else {
+        Err(invalid_runtime(name))
+    }
+}
+
 /// A runtime Hako knows how to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runtime {
@@ -64,18 +129,12 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    /// Parses a runtime identifier. AWS names Hako cannot run at all (java, dotnet, ruby, go1.x)
-    /// are refused here; whether the host has the interpreter is the engine's question.
+    /// Parses a runtime identifier of botocore's enum (a stored function's, or one
+    /// [`check_new_runtime`] let through). AWS names Hako cannot run at all (java, dotnet, ruby,
+    /// go1.x) are refused here; whether the host has the interpreter is the engine's question.
     pub fn parse(name: &str) -> Result<Runtime, Error> {
         if !AWS_RUNTIMES.contains(&name) {
-            return Err(crate::error::constraint(
-                name,
-                "runtime",
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    AWS_RUNTIMES.join(", ")
-                ),
-            ));
+            return Err(invalid_runtime(name));
         }
         if name.starts_with("provided") {
             return Ok(Runtime::Provided(name.to_string()));
@@ -140,5 +199,24 @@ mod tests {
         );
         assert!(Runtime::parse("java21").is_err());
         assert!(Runtime::parse("cobol").is_err());
+    }
+
+    #[test]
+    fn new_runtimes_are_checked_as_aws_does() {
+        use crate::ErrorKind::InvalidParameterValue;
+        assert!(check_new_runtime("python3.12").is_ok());
+        assert!(
+            check_new_runtime("java21").is_ok(),
+            "Hako's own refusal comes later"
+        );
+        let e = check_new_runtime("go1.x").unwrap_err();
+        assert_eq!(e.kind, InvalidParameterValue);
+        assert_eq!(e.message, "The runtime parameter of go1.x is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.");
+        let e = check_new_runtime("PYTHON3.9").unwrap_err();
+        assert_eq!(e.kind, InvalidParameterValue);
+        assert_eq!(e.message, "Value PYTHON3.9 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2] or be a valid ARN");
+        for r in SUPPORTED_RUNTIMES {
+            assert!(AWS_RUNTIMES.contains(r), "{r} is in botocore's enum");
+        }
     }
 }
