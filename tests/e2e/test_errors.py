@@ -254,3 +254,36 @@ def test_layer_errors(c):
         r"expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?"
         r"-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:"
         r"[a-zA-Z0-9-_]+), Member must not be null]")
+
+
+def test_event_invoke_config_errors(c, fn):
+    # SNAP TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions
+    own = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}"
+    # put_functionname_nootherargs
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.put_function_event_invoke_config, FunctionName=fn) == \
+        "You must specify at least one of error handling or destination setting."
+    # put_destination_recursive
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.put_function_event_invoke_config, FunctionName=fn,
+                               DestinationConfig={"OnSuccess": {"Destination": own}}) == \
+        "You can't specify the function as a destination for itself."
+    # put_destination_invalid_service_arn
+    iam = own.replace(":lambda:", ":iam:")
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.put_function_event_invoke_config, FunctionName=fn,
+                               DestinationConfig={"OnSuccess": {"Destination": iam}}) == (
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam}),"
+        " onFailure=null) is invalid.")
+    # put_destination_invalid_arn_pattern
+    bad = own.replace(":lambda:", ":_-/!lambda:")
+    assert expect_client_error("ValidationException", 400, c.put_function_event_invoke_config,
+                               FunctionName=fn,
+                               DestinationConfig={"OnFailure": {"Destination": bad}}) == (
+        f"1 validation error detected: Value '{bad}' at 'destinationConfig.onFailure.destination' "
+        r"failed to satisfy constraint: Member must satisfy regular expression pattern: "
+        r"$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:"
+        r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)")
+    # put_destination_success_no_destination_arn: an empty target is accepted.
+    c.put_function_event_invoke_config(FunctionName=fn, DestinationConfig={"OnSuccess": {}})
+    c.delete_function_event_invoke_config(FunctionName=fn)

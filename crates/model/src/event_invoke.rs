@@ -127,6 +127,46 @@ pub struct ListFunctionEventInvokeConfigsResponse {
     pub next_marker: Option<String>,
 }
 
+/// AWS's answer when Put/Update/ListFunctionEventInvokeConfig(s) name a function or qualifier
+/// that does not exist (LocalStack's AWS-recorded `test_lambda_eventinvokeconfig_exceptions`:
+/// `put_functionname_name_notfound`, `put_alias_doesnotexist`, `list_function_doesnotexist`).
+pub fn function_does_not_exist() -> Error {
+    Error::not_found("The function doesn't exist.")
+}
+
+/// AWS's answer to a PutFunctionEventInvokeConfig that sets nothing (`put_functionname_nootherargs`).
+pub fn nothing_to_configure() -> Error {
+    Error::invalid("You must specify at least one of error handling or destination setting.")
+}
+
+/// AWS's answer when a destination is the function itself (`put_destination_recursive`).
+pub fn destination_is_itself() -> Error {
+    Error::invalid("You can't specify the function as a destination for itself.")
+}
+
+/// AWS's answer when a destination function does not exist (`put_destination_lambda_doesntexist`).
+pub fn destination_not_found(arn: &str) -> Error {
+    Error::invalid(format!("The destination ARN {arn} is invalid."))
+}
+
+/// AWS's answer when a destination names a service that cannot be one, with the configuration
+/// as Java prints it (`put_destination_invalid_service_arn`: "The provided destination config
+/// DestinationConfig(onSuccess=OnSuccess(destination=arn:...), onFailure=null) is invalid.").
+pub fn invalid_destination_config(d: &DestinationConfig) -> Error {
+    let show = |kind: &str, t: &Option<DestinationTarget>| match t {
+        None => "null".to_string(),
+        Some(t) => format!(
+            "{kind}(destination={})",
+            t.destination.as_deref().unwrap_or("null")
+        ),
+    };
+    Error::invalid(format!(
+        "The provided destination config DestinationConfig(onSuccess={}, onFailure={}) is invalid.",
+        show("OnSuccess", &d.on_success),
+        show("OnFailure", &d.on_failure)
+    ))
+}
+
 /// AWS's message when a function (or qualifier) has no event invoke configuration.
 pub fn config_not_found(qualified_arn: &str) -> Error {
     Error::not_found(format!(
@@ -250,9 +290,47 @@ fn validate_request(req: &EventInvokeConfigRequest, region: &Region) -> Result<(
     }
     v.finish()?;
     for (arn, field) in destinations {
+        let service = arn_service(arn).unwrap_or("");
+        if !arn.is_empty()
+            && !arn.starts_with("kafka://")
+            && service != "lambda"
+            && undeliverable(service).is_none()
+        {
+            if let Some(d) = &req.destination_config {
+                return Err(invalid_destination_config(d));
+            }
+        }
         validate_destination(arn, field, region)?;
     }
     Ok(())
+}
+
+/// Refuses a destination that is the function itself (its unqualified ARN).
+fn refuse_itself(
+    function_name: &str,
+    req: &EventInvokeConfigRequest,
+    region: &Region,
+) -> Result<(), Error> {
+    let own = region.function_arn(function_name);
+    let d = req.destination_config.clone().unwrap_or_default();
+    let mut targets = [&d.on_success, &d.on_failure].into_iter().flatten();
+    if targets.any(|t| t.destination.as_deref() == Some(own.as_str())) {
+        return Err(destination_is_itself());
+    }
+    Ok(())
+}
+
+/// PutFunctionEventInvokeConfig's checks that need no stored state, in AWS's order: something
+/// to set, then the model's constraints and the destinations' form. Call it before looking the
+/// function up (AWS answers `nothing_to_configure` even for a function that does not exist).
+pub fn check_put(req: &EventInvokeConfigRequest, region: &Region) -> Result<(), Error> {
+    if req.maximum_retry_attempts.is_none()
+        && req.maximum_event_age_in_seconds.is_none()
+        && req.destination_config.is_none()
+    {
+        return Err(nothing_to_configure());
+    }
+    validate_request(req, region)
 }
 
 fn destination_of(t: &Option<DestinationTarget>) -> Option<String> {
@@ -269,7 +347,8 @@ pub fn put_record(
     region: &Region,
     now_epoch: f64,
 ) -> Result<EventInvokeRecord, Error> {
-    validate_request(req, region)?;
+    check_put(req, region)?;
+    refuse_itself(function_name, req, region)?;
     let d = req.destination_config.clone().unwrap_or_default();
     Ok(EventInvokeRecord {
         function_name: function_name.to_string(),
@@ -290,6 +369,7 @@ pub fn update_record(
     now_epoch: f64,
 ) -> Result<(), Error> {
     validate_request(req, region)?;
+    refuse_itself(&rec.function_name, req, region)?;
     if let Some(n) = req.maximum_retry_attempts {
         rec.maximum_retry_attempts = Some(n as u32);
     }
@@ -449,11 +529,49 @@ mod tests {
         update_record(&mut rec, &req(None, None), &r, 2.0).unwrap();
         assert_eq!(rec.on_success.as_deref(), Some(d));
         assert_eq!(rec.maximum_retry_attempts, Some(1));
-        let rec2 = put_record("f", "$LATEST", &req(None, None), &r, 3.0).unwrap();
+        // A put that sets nothing is refused; one with an empty DestinationConfig clears all.
+        let e = put_record("f", "$LATEST", &req(None, None), &r, 3.0).unwrap_err();
+        assert_eq!(e, nothing_to_configure());
+        let empty = EventInvokeConfigRequest {
+            destination_config: Some(DestinationConfig::default()),
+            ..Default::default()
+        };
+        let rec2 = put_record("f", "$LATEST", &empty, &r, 3.0).unwrap();
         assert_eq!(rec2.on_success, None);
         assert_eq!(rec2.maximum_retry_attempts, None);
         assert!(update_record(&mut rec, &req(Some(3), None), &r, 4.0).is_err());
         assert_eq!(rec.last_modified, 2.0);
+    }
+
+    /// LocalStack's AWS-recorded `test_lambda_eventinvokeconfig_exceptions`.
+    #[test]
+    fn destination_errors_are_awss() {
+        let r = region();
+        let on_success = |d: &str| EventInvokeConfigRequest {
+            destination_config: Some(DestinationConfig {
+                on_success: Some(DestinationTarget {
+                    destination: Some(d.into()),
+                }),
+                on_failure: None,
+            }),
+            ..Default::default()
+        };
+        let own = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        let e = put_record("f", "$LATEST", &on_success(own), &r, 1.0).unwrap_err();
+        assert_eq!(
+            e.message,
+            "You can't specify the function as a destination for itself."
+        );
+        let iam = "arn:aws:iam:us-east-1:123456789012:function:f";
+        let e = put_record("f", "$LATEST", &on_success(iam), &r, 1.0).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (crate::ErrorKind::InvalidParameterValue, "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination=arn:aws:iam:us-east-1:123456789012:function:f), onFailure=null) is invalid.")
+        );
+        let bad = "arn:aws:_-/!lambda:us-east-1:123456789012:function:f";
+        let e = put_record("f", "$LATEST", &on_success(bad), &r, 1.0).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Validation);
+        assert!(e.message.starts_with("1 validation error detected: Value 'arn:aws:_-/!lambda:us-east-1:123456789012:function:f' at 'destinationConfig.onSuccess.destination' failed to satisfy constraint: Member must satisfy regular expression pattern: $|kafka://"), "{e}");
     }
 
     #[test]
