@@ -110,7 +110,9 @@ def _filter_stacks(obj, task):
 # the clients' own files (they show up in Node's "Require stack")
 RUNTIME_FILES = [str(NODE_CLIENT), str(PYTHON_CLIENT)]
 if NODE_RIC:
-    RUNTIME_FILES.append(os.path.join(os.path.dirname(os.path.dirname(NODE_RIC)), "dist", "index.mjs"))
+    _ric_index = os.path.join(os.path.dirname(os.path.dirname(NODE_RIC)), "dist", "index.mjs")
+    # Node names modules by their real path (a symlinked node_modules shows its target).
+    RUNTIME_FILES += [_ric_index, os.path.realpath(_ric_index)]
 
 
 def _norm_text(s, task):
