@@ -425,3 +425,166 @@ impl Engine {
 /// How long the init of a provisioned sandbox took, kept for the REPORT line of its first
 /// invocation (AWS shows a provisioned environment's init there, after it served a request).
 pub(crate) type PendingInit = Mutex<Option<Duration>>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use bytes::Bytes;
+    use hako_sandbox::{ExitStatus, SandboxControl};
+
+    use super::*;
+    use crate::testing::{eventually, request, within, Event, FakeRuntime, Harness, Init, Reply};
+
+    /// Answers `{"pid", "init"}`: the sandbox and its `AWS_LAMBDA_INITIALIZATION_TYPE`. Events
+    /// whose payload is `"wait"` wait until `release` has a permit.
+    fn runtime(release: Arc<tokio::sync::Semaphore>, arrived: Arc<AtomicUsize>) -> FakeRuntime {
+        FakeRuntime::new(move |e: Event| {
+            let (release, arrived) = (release.clone(), arrived.clone());
+            async move {
+                if &e.payload[..] == b"\"wait\"" {
+                    arrived.fetch_add(1, Ordering::AcqRel);
+                    release.acquire().await.expect("open").forget();
+                }
+                let init = e
+                    .control
+                    .env("AWS_LAMBDA_INITIALIZATION_TYPE")
+                    .unwrap_or("")
+                    .to_string();
+                Reply::ok(&serde_json::json!({"pid": e.control.pid(), "init": init}).to_string())
+            }
+        })
+    }
+
+    fn version_1(h: &Harness) -> ResolvedFunction {
+        let mut f = h.function("f");
+        f.version = "1".into();
+        f
+    }
+
+    fn json(b: &Bytes) -> serde_json::Value {
+        serde_json::from_slice(b).unwrap()
+    }
+
+    async fn ready(h: &Harness, allocated: u32) {
+        eventually("provisioned READY", || {
+            h.engine.provisioned_state("f", "1")
+                == Some(ProvisionedState {
+                    requested: allocated,
+                    allocated,
+                    status: ProvisionedStatus::Ready,
+                    status_reason: None,
+                })
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn provisioned_sandboxes_start_ahead_serve_first_and_spill_over_when_busy() {
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let h = Harness::new(runtime(release.clone(), arrived.clone()));
+        let f = version_1(&h);
+        h.engine.provision(&f, "1", 2);
+        ready(&h, 2).await;
+        assert_eq!(h.isolation.spawned(), 2);
+        for sb in h.isolation.sandboxes() {
+            assert_eq!(
+                sb.env("AWS_LAMBDA_INITIALIZATION_TYPE"),
+                Some("provisioned-concurrency")
+            );
+        }
+        // Served by one of them, no cold start; its first REPORT carries the init done ahead.
+        let r = within("invoke", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap();
+        assert_eq!(json(&r.payload)["init"], "provisioned-concurrency");
+        assert_eq!(h.isolation.spawned(), 2);
+        let report = h
+            .logs
+            .messages()
+            .into_iter()
+            .find(|l| l.starts_with(&format!("REPORT RequestId: {}", r.request_id)))
+            .unwrap();
+        assert!(report.contains("Init Duration: "), "{report}");
+        // Both busy: a third invocation spills over to an on-demand sandbox.
+        let spawn = |payload: &'static str| {
+            let (engine, f) = (h.engine.clone(), f.clone());
+            tokio::spawn(async move { engine.invoke(&f, request(payload)).await })
+        };
+        let busy = [spawn("\"wait\""), spawn("\"wait\"")];
+        eventually("both provisioned busy", || {
+            arrived.load(Ordering::Acquire) == 2
+        })
+        .await;
+        let r = within("spill", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap();
+        assert_eq!(json(&r.payload)["init"], "on-demand");
+        assert_eq!(h.isolation.spawned(), 3);
+        release.add_permits(2);
+        for b in busy {
+            let r = within("busy", b).await.unwrap().unwrap();
+            assert_eq!(json(&r.payload)["init"], "provisioned-concurrency");
+        }
+        ready(&h, 2).await;
+    }
+
+    #[tokio::test]
+    async fn provisioned_sandboxes_outlive_retirements_and_go_with_unprovision() {
+        let h = Harness::new(runtime(
+            Arc::new(tokio::sync::Semaphore::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        ));
+        let f = version_1(&h);
+        h.engine.provision(&f, "1", 1);
+        ready(&h, 1).await;
+        h.engine.retire_function("f");
+        let r = within("invoke", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap();
+        assert_eq!(json(&r.payload)["init"], "provisioned-concurrency");
+        h.engine.unprovision("f", "1");
+        assert_eq!(h.engine.provisioned_state("f", "1"), None);
+        let sb = h.isolation.sandboxes()[0].clone();
+        assert_eq!(within("gone", sb.wait_exit()).await, ExitStatus::Signal(9));
+    }
+
+    #[tokio::test]
+    async fn a_provisioned_sandbox_that_dies_idle_is_replaced() {
+        let h = Harness::new(runtime(
+            Arc::new(tokio::sync::Semaphore::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        ));
+        let f = version_1(&h);
+        h.engine.provision(&f, "1", 1);
+        ready(&h, 1).await;
+        h.isolation.sandboxes()[0].kill();
+        eventually("a replacement", || {
+            h.isolation.spawned() == 2 && h.isolation.live().len() == 1
+        })
+        .await;
+        ready(&h, 1).await;
+        let r = within("invoke", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap();
+        assert_eq!(json(&r.payload)["pid"], h.isolation.sandboxes()[1].pid());
+    }
+
+    #[tokio::test]
+    async fn a_failed_init_fails_the_configuration() {
+        let h = Harness::new(FakeRuntime::echo().with_init(Init::Exit(1)));
+        let f = version_1(&h);
+        h.engine.provision(&f, "1", 2);
+        eventually("FAILED", || {
+            h.engine
+                .provisioned_state("f", "1")
+                .is_some_and(|s| s.status == ProvisionedStatus::Failed)
+        })
+        .await;
+        let s = h.engine.provisioned_state("f", "1").unwrap();
+        assert_eq!(s.status_reason.as_deref(), Some(INIT_FAILURE_REASON));
+        assert_eq!(s.allocated, 0);
+        assert_eq!(s.requested, 2);
+    }
+}

@@ -650,3 +650,29 @@ async fn shutdown_kills_what_runs_past_the_grace() {
     assert!(h.isolation.live().is_empty());
     assert!(h.isolation.was_shut_down());
 }
+
+#[tokio::test]
+async fn close_refuses_new_invocations_and_lets_running_ones_finish() {
+    let gate = Gate::new();
+    let h = Harness::new(gate.runtime(Reply::ok("finished")));
+    let f = h.function("f");
+    let running = spawn_invoke(&h, &f, "{}");
+    eventually("event in flight", || gate.arrived() == 1).await;
+    h.engine.close();
+    assert!(h.engine.is_closing());
+    let e = within("refused", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "Hako is shutting down");
+    assert_eq!(h.engine.inflight(), 1);
+    gate.release(1);
+    let r = within("running", running).await.unwrap().unwrap();
+    assert_eq!(r.payload, Bytes::from_static(b"finished"));
+    assert_eq!(h.engine.inflight(), 0);
+    // A closing engine keeps no sandbox warm.
+    let sb = h.isolation.sandboxes()[0].clone();
+    assert_eq!(
+        within("not kept", sb.wait_exit()).await,
+        ExitStatus::Signal(9)
+    );
+}
