@@ -1,5 +1,7 @@
-//! The Lambda control plane over HTTP (API version 2015-03-31): AWS's routes, shapes, headers and
-//! status codes, turning requests into store and engine calls.
+//! The Lambda control plane's REST-JSON binding (API version 2015-03-31): AWS's routes, shapes,
+//! headers and status codes. Each handler parses the request (path, query, headers, body), calls
+//! one method of the application layer (`hako_lambda::Lambda`) and shapes its answer; nothing in
+//! a handler decides.
 //!
 //! Invariant: the only crate that knows AWS error shapes and control-plane routes; every error
 //! becomes a response in `error::ApiError`'s one `IntoResponse`.
@@ -9,7 +11,6 @@ mod aliases;
 mod concurrency;
 pub mod error;
 mod event_config;
-mod events;
 mod functions;
 mod invoke;
 mod layers;
@@ -23,139 +24,24 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use hako_engine::{Engine, ResolvedFunction};
-use hako_model::{Error, ErrorKind, FunctionRecord, Region};
-use hako_store::{CodeStore, Db};
-use parking_lot::RwLock;
+use hako_lambda::{Lambda, Paging};
+use hako_model::{Error, ErrorKind};
 
 use crate::error::{ApiError, ApiResult};
-pub use crate::events::{start as start_async_queue, AsyncQueueConfig};
 
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct ApiState {
-    pub db: Arc<Db>,
-    pub code: Arc<CodeStore>,
-    pub engine: Arc<Engine>,
-    pub region: Region,
-    /// Resolved functions by (name, version): the invoke path's only lookup.
-    resolved: RwLock<HashMap<(String, String), Arc<ResolvedFunction>>>,
-    /// Aliases by function, for the invoke path (see `aliases.rs`).
-    aliases: RwLock<aliases::AliasCache>,
-    /// Serialises control-plane writes to one function name at a time.
-    writes: tokio::sync::Mutex<()>,
-    /// Wakes the asynchronous queue's dispatcher (an event was queued or a worker is free).
-    pub(crate) async_wake: tokio::sync::Notify,
-}
+/// What every handler shares: the Lambda application layer.
+type St = State<Arc<Lambda>>;
 
-impl ApiState {
-    pub fn new(
-        db: Arc<Db>,
-        code: Arc<CodeStore>,
-        engine: Arc<Engine>,
-        region: Region,
-    ) -> Arc<ApiState> {
-        Arc::new(ApiState {
-            db,
-            code,
-            engine,
-            region,
-            resolved: RwLock::new(HashMap::new()),
-            aliases: RwLock::new(aliases::AliasCache::default()),
-            writes: tokio::sync::Mutex::new(()),
-            async_wake: tokio::sync::Notify::new(),
-        })
-    }
-
-    /// Forgets what was resolved for `name` (versions and aliases) and retires its sandboxes.
-    pub(crate) fn invalidate(&self, name: &str) {
-        self.resolved.write().retain(|(n, _), _| n != name);
-        self.invalidate_aliases(name);
-        self.engine.retire_function(name);
-    }
-
-    /// The resolved function for `name` at `version`.
-    pub(crate) fn resolve(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> Result<Arc<ResolvedFunction>, Error> {
-        if let Some(r) = self
-            .resolved
-            .read()
-            .get(&(name.to_string(), version.to_string()))
-        {
-            return Ok(r.clone());
-        }
-        let rec = self
-            .db
-            .get_function(name, version)?
-            .ok_or_else(|| Error::function_not_found(&self.arn_of(name, version)))?;
-        let r = Arc::new(self.resolve_record(&rec)?);
-        self.resolved
-            .write()
-            .insert((name.to_string(), version.to_string()), r.clone());
-        Ok(r)
-    }
-
-    fn resolve_record(&self, rec: &FunctionRecord) -> Result<ResolvedFunction, Error> {
-        let runtime = hako_model::Runtime::parse(&rec.runtime)?;
-        let code_dir = self.code.unpacked(&rec.code_sha256_hex)?;
-        // Tags are the function's, kept on `$LATEST` (a published version has none).
-        let outbound_network = if rec.version == "$LATEST" {
-            hako_model::function::outbound_network(&rec.tags)
-        } else {
-            self.db
-                .get_function(&rec.name, "$LATEST")?
-                .map(|latest| hako_model::function::outbound_network(&latest.tags))
-                .unwrap_or(true)
-        };
-        let layers: Vec<String> = rec
-            .layers
-            .iter()
-            .map(|l| l.code_sha256_hex.clone())
-            .collect();
-        let opt_dir = self.code.merged_layers(&layers)?;
-        Ok(ResolvedFunction {
-            name: rec.name.clone(),
-            version: rec.version.clone(),
-            arn: self.region.function_arn(&rec.name),
-            revision_id: rec.revision_id.clone(),
-            runtime,
-            handler: rec.handler.clone(),
-            timeout: std::time::Duration::from_secs(rec.timeout_seconds.max(1) as u64),
-            memory_mb: rec.memory_mb.max(128) as u64,
-            ephemeral_storage_mb: rec.ephemeral_storage_mb.max(512) as u64,
-            environment: rec.environment.clone(),
-            code_dir,
-            opt_dir,
-            log_group: rec.log_group.clone(),
-            // Reserved concurrency is the function's, kept on `$LATEST` (a version's copy is stale).
-            reserved_concurrency: if rec.version == "$LATEST" {
-                rec.reserved_concurrency
-            } else {
-                None
-            },
-            outbound_network,
-        })
-    }
-
-    pub(crate) fn arn_of(&self, name: &str, version: &str) -> String {
-        if version == "$LATEST" {
-            self.region.function_arn(name)
-        } else {
-            self.region.qualified_arn(name, version)
-        }
-    }
-}
+/// A request's query parameters.
+type Params = axum::extract::Query<HashMap<String, String>>;
 
 /// The control-plane router.
-pub fn router(state: Arc<ApiState>) -> Router {
+pub fn router(state: Arc<Lambda>) -> Router {
     Router::new()
         .route(
             "/2015-03-31/functions",
@@ -275,7 +161,7 @@ async fn add_request_id(mut resp: Response) -> Response {
     resp
 }
 
-async fn unknown_operation(State(_): State<Arc<ApiState>>, req: Request) -> Response {
+async fn unknown_operation(State(_): St, req: Request) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     match operations::operation_for(&method, &path) {
@@ -299,24 +185,27 @@ async fn unknown_operation(State(_): State<Arc<ApiState>>, req: Request) -> Resp
 
 /// Where Hako serves the zip `sha256_hex` (GetFunction's `Code.Location`, GetLayerVersion's
 /// `Content.Location`), on the host the caller used.
-pub(crate) fn code_location(headers: &axum::http::HeaderMap, sha256_hex: &str) -> String {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:9000");
-    format!("http://{host}/_hako/code/{sha256_hex}.zip")
+pub(crate) fn code_location(headers: &HeaderMap) -> impl FnOnce(&str) -> String + '_ {
+    move |sha256_hex| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:9000");
+        format!("http://{host}/_hako/code/{sha256_hex}.zip")
+    }
 }
 
-/// Stores and unpacks a zip in the code store (off the async threads).
-pub(crate) async fn store_zip(st: &ApiState, zip: Vec<u8>) -> Result<hako_store::CodeInfo, Error> {
-    let code = st.code.clone();
-    tokio::task::spawn_blocking(move || {
-        let info = code.put_zip(&zip)?;
-        code.unpacked(&info.sha256_hex)?;
-        Ok::<_, Error>(info)
-    })
-    .await
-    .map_err(|e| Error::service(format!("code store task failed: {e}")))?
+/// The `Qualifier` query parameter.
+pub(crate) fn qualifier(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("Qualifier").map(String::as_str)
+}
+
+/// A list call's `Marker` and `MaxItems` query parameters.
+pub(crate) fn paging(q: &HashMap<String, String>) -> Paging {
+    Paging {
+        marker: q.get("Marker").cloned(),
+        max_items: q.get("MaxItems").cloned(),
+    }
 }
 
 /// Reads a request body up to `limit` bytes, with AWS's error past it.

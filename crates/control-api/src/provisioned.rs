@@ -1,345 +1,70 @@
 //! Provisioned concurrency: PutProvisionedConcurrencyConfig, GetProvisionedConcurrencyConfig,
 //! DeleteProvisionedConcurrencyConfig, ListProvisionedConcurrencyConfigs (one path, told apart
 //! by method and `List=ALL`).
-//!
-//! Configurations are stored per qualifier (a version or an alias); the engine provisions the
-//! version each one addresses (an alias's version) and reports its status. They are given to
-//! the engine again at start ([`ApiState::load_provisioned`]).
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hako_model::alias::{self, AliasRecord};
-use hako_model::function::format_last_modified;
-use hako_model::provisioned::{
-    self as pc, ListProvisionedConcurrencyConfigsResponse, ProvisionedConcurrencyConfig,
-    ProvisionedConfigRecord, ProvisionedStatus, PutProvisionedConcurrencyConfigRequest,
-};
-use hako_model::{Error, FunctionRef};
+use hako_model::limits::SMALL_REQUEST_MAX_BYTES;
+use hako_model::provisioned::{self as pc, PutProvisionedConcurrencyConfigRequest};
 
 use crate::error::{ApiError, ApiResult};
-use crate::versions::page;
-use crate::{json_response, parse_json, read_body, ApiState};
-
-type Params = Query<HashMap<String, String>>;
-
-/// Provisioned concurrency bodies are a few bytes.
-const REQUEST_MAX_BYTES: usize = 64 * 1024;
-
-/// What a request's qualifier addresses.
-struct Qualified {
-    function: String,
-    qualifier: String,
-    /// The version provisioned: the qualifier, or the alias's version.
-    version: String,
-    alias: Option<AliasRecord>,
-}
-
-impl ApiState {
-    /// Provisions every stored configuration again (at start; the sandboxes start in the
-    /// background). A configuration that cannot be resolved is logged and left stored.
-    pub fn load_provisioned(&self) -> Result<(), Error> {
-        for c in self.db.list_provisioned(None)? {
-            let version = if alias::is_version_number(&c.qualifier) {
-                Some(c.qualifier.clone())
-            } else {
-                self.db
-                    .get_alias(&c.function_name, &c.qualifier)?
-                    .map(|a| a.function_version)
-            };
-            let resolved = version
-                .ok_or_else(|| Error::not_found("no such alias"))
-                .and_then(|v| self.resolve(&c.function_name, &v));
-            match resolved {
-                Ok(f) => self.engine.provision(&f, &c.qualifier, c.requested),
-                Err(e) => {
-                    tracing::warn!(function = %c.function_name, qualifier = %c.qualifier, error = %e, "cannot provision a stored configuration")
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// What the functions but `except` take out of the account's pool: each its reserved
-    /// concurrency, or without one its provisioned concurrency.
-    pub(crate) fn carved_by_functions(&self, except: Option<&str>) -> Result<u64, Error> {
-        let mut provisioned: HashMap<String, u64> = HashMap::new();
-        for c in self.db.list_provisioned(None)? {
-            *provisioned.entry(c.function_name).or_default() += u64::from(c.requested);
-        }
-        Ok(self
-            .db
-            .list_functions(false)?
-            .iter()
-            .filter(|f| Some(f.name.as_str()) != except)
-            .map(|f| {
-                pc::carved(
-                    f.reserved_concurrency,
-                    provisioned.get(&f.name).copied().unwrap_or(0),
-                )
-            })
-            .sum())
-    }
-
-    /// The version a stored configuration provisions (`None` for an alias that is gone).
-    fn provisioned_version(
-        &self,
-        c: &ProvisionedConfigRecord,
-        aliases: &[AliasRecord],
-    ) -> Option<String> {
-        if alias::is_version_number(&c.qualifier) {
-            return Some(c.qualifier.clone());
-        }
-        aliases
-            .iter()
-            .find(|a| a.name == c.qualifier)
-            .map(|a| a.function_version.clone())
-    }
-
-    /// A configuration as the API shows it, with the engine's progress.
-    fn show(
-        &self,
-        c: &ProvisionedConfigRecord,
-        version: &str,
-        with_arn: bool,
-    ) -> ProvisionedConcurrencyConfig {
-        let state = self.engine.provisioned_state(&c.function_name, version);
-        let (allocated, status, reason) = match state {
-            Some(s) => (s.allocated, s.status, s.status_reason),
-            None => (0, ProvisionedStatus::InProgress, None),
-        };
-        ProvisionedConcurrencyConfig {
-            function_arn: with_arn
-                .then(|| self.region.qualified_arn(&c.function_name, &c.qualifier)),
-            requested_provisioned_concurrent_executions: c.requested,
-            available_provisioned_concurrent_executions: allocated,
-            allocated_provisioned_concurrent_executions: allocated,
-            status,
-            status_reason: reason,
-            last_modified: c.last_modified.clone(),
-        }
-    }
-
-    /// Resolves the function and qualifier of a Put, Get or Delete; `on_latest` is the error
-    /// for `$LATEST`.
-    fn qualified(
-        &self,
-        name: &str,
-        q: &HashMap<String, String>,
-        on_latest: fn() -> Error,
-    ) -> ApiResult<Qualified> {
-        let r = FunctionRef::parse(name, &self.region)?
-            .with_qualifier(q.get("Qualifier").map(String::as_str))?;
-        let qualifier = pc::require_qualifier(r.qualifier.as_deref())?.to_string();
-        if qualifier == "$LATEST" {
-            return Err(ApiError(on_latest()));
-        }
-        let arn = self.region.qualified_arn(&r.name, &qualifier);
-        if alias::is_version_number(&qualifier) {
-            if self.db.get_function(&r.name, &qualifier)?.is_none() {
-                return Err(ApiError(Error::function_not_found(&arn)));
-            }
-            return Ok(Qualified {
-                function: r.name,
-                version: qualifier.clone(),
-                qualifier,
-                alias: None,
-            });
-        }
-        let a = self
-            .db
-            .get_alias(&r.name, &qualifier)?
-            .ok_or_else(|| ApiError(alias::alias_not_found(&arn)))?;
-        Ok(Qualified {
-            function: r.name,
-            version: a.function_version.clone(),
-            qualifier,
-            alias: Some(a),
-        })
-    }
-
-    /// Moves an alias's provisioned concurrency to the version it now points at (UpdateAlias).
-    pub(crate) fn alias_moved(
-        &self,
-        function: &str,
-        alias: &str,
-        old_version: &str,
-        new_version: &str,
-    ) {
-        if old_version == new_version {
-            return;
-        }
-        let Ok(configs) = self.db.list_provisioned(Some(function)) else {
-            return;
-        };
-        let Some(c) = configs.iter().find(|c| c.qualifier == alias) else {
-            return;
-        };
-        self.engine.unprovision(function, old_version);
-        match self.resolve(function, new_version) {
-            Ok(f) => self.engine.provision(&f, alias, c.requested),
-            Err(e) => {
-                tracing::warn!(function, alias, error = %e, "cannot provision the alias's new version")
-            }
-        }
-    }
-
-    /// Whether another qualifier than `alias` provisions `version` (UpdateAlias refuses to point
-    /// an alias with provisioned concurrency there).
-    pub(crate) fn provisioned_elsewhere(
-        &self,
-        function: &str,
-        alias: &str,
-        version: &str,
-    ) -> Result<bool, Error> {
-        let configs = self.db.list_provisioned(Some(function))?;
-        if !configs.iter().any(|c| c.qualifier == alias) {
-            return Ok(false);
-        }
-        let aliases = self.db.list_aliases(function)?;
-        Ok(configs.iter().any(|c| {
-            c.qualifier != alias
-                && self.provisioned_version(c, &aliases).as_deref() == Some(version)
-        }))
-    }
-}
+use crate::{json_response, paging, parse_json, qualifier, read_body, Params, St};
 
 pub(crate) async fn put(
-    State(st): State<Arc<ApiState>>,
+    st: St,
     Path(name): Path<String>,
     Query(q): Params,
     body: Body,
 ) -> ApiResult<Response> {
-    let body = read_body(body, REQUEST_MAX_BYTES, "PutProvisionedConcurrencyConfig").await?;
+    let body = read_body(
+        body,
+        SMALL_REQUEST_MAX_BYTES,
+        "PutProvisionedConcurrencyConfig",
+    )
+    .await?;
     let req: PutProvisionedConcurrencyConfigRequest = parse_json(&body)?;
-    let n = pc::validate_requested(&req)?;
-    let _w = st.writes.lock().await;
-    let t = st.qualified(&name, &q, pc::unpublished_version)?;
-    let latest = st.db.get_function(&t.function, "$LATEST")?.ok_or_else(|| {
-        ApiError(Error::function_not_found(
-            &st.region.function_arn(&t.function),
-        ))
-    })?;
-    let configs = st.db.list_provisioned(Some(&t.function))?;
-    let aliases = st.db.list_aliases(&t.function)?;
-    if let Some(a) = &t.alias {
-        if !a.additional_version_weights.is_empty() {
-            return Err(ApiError(pc::weighted_alias()));
-        }
-    }
-    // One configuration per version, on the version or on one alias of it.
-    for c in configs.iter().filter(|c| c.qualifier != t.qualifier) {
-        if st.provisioned_version(c, &aliases).as_deref() != Some(t.version.as_str()) {
-            continue;
-        }
-        return Err(ApiError(if t.alias.is_some() {
-            pc::version_already_provisioned()
-        } else {
-            pc::version_pointed_by_alias()
-        }));
-    }
-    let others: u64 = configs
-        .iter()
-        .filter(|c| c.qualifier != t.qualifier)
-        .map(|c| u64::from(c.requested))
-        .sum();
-    pc::check_limits(
-        n,
-        others,
-        latest.reserved_concurrency,
-        st.engine.config().account_concurrency as u64,
-        st.carved_by_functions(Some(&t.function))?,
-    )?;
-    let f = st.resolve(&t.function, &t.version)?;
-    let rec = ProvisionedConfigRecord {
-        function_name: t.function.clone(),
-        qualifier: t.qualifier.clone(),
-        requested: n,
-        last_modified: format_last_modified(time::OffsetDateTime::now_utc()),
-    };
-    st.db.put_provisioned(&rec)?;
-    st.engine.provision(&f, &t.qualifier, n);
-    tracing::info!(function = %t.function, qualifier = %t.qualifier, version = %t.version, requested = n, "provisioned concurrency set");
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        &st.show(&rec, &t.version, false),
-    ))
+    let c =
+        st.0.put_provisioned_concurrency(&name, qualifier(&q), req)
+            .await?;
+    Ok(json_response(StatusCode::ACCEPTED, &c))
 }
 
 /// GET: ListProvisionedConcurrencyConfigs with `List=ALL`, else GetProvisionedConcurrencyConfig.
 pub(crate) async fn get_or_list(
-    State(st): State<Arc<ApiState>>,
+    st: St,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Response> {
     if q.get("List").is_some_and(|v| v == "ALL") {
-        return list(&st, &name, &q);
-    }
-    let t = st.qualified(&name, &q, pc::not_alias_or_version)?;
-    let c = st
-        .db
-        .list_provisioned(Some(&t.function))?
-        .into_iter()
-        .find(|c| c.qualifier == t.qualifier)
-        .ok_or_else(|| ApiError(pc::config_not_found()))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &st.show(&c, &t.version, false),
-    ))
-}
-
-fn list(st: &ApiState, name: &str, q: &HashMap<String, String>) -> ApiResult<Response> {
-    if let Some(m) = q.get("MaxItems") {
-        if m.parse::<usize>()
-            .map_or(true, |n| !(1..=pc::LIST_MAX_ITEMS).contains(&n))
-        {
-            return Err(ApiError(hako_model::error::constraint(
-                m,
-                "maxItems",
-                &format!(
-                    "Member must have value between 1 and {}",
-                    pc::LIST_MAX_ITEMS
-                ),
-            )));
+        if let Some(m) = q.get("MaxItems") {
+            if m.parse::<usize>()
+                .map_or(true, |n| !(1..=pc::LIST_MAX_ITEMS).contains(&n))
+            {
+                return Err(ApiError(hako_model::error::constraint(
+                    m,
+                    "maxItems",
+                    &format!(
+                        "Member must have value between 1 and {}",
+                        pc::LIST_MAX_ITEMS
+                    ),
+                )));
+            }
         }
+        let resp = st.0.list_provisioned_concurrency(&name, &paging(&q))?;
+        return Ok(json_response(StatusCode::OK, &resp));
     }
-    let r = FunctionRef::parse(name, &st.region)?;
-    if st.db.get_function(&r.name, "$LATEST")?.is_none() {
-        return Err(ApiError(Error::function_not_found(
-            &st.region.function_arn(&r.name),
-        )));
-    }
-    let configs = st.db.list_provisioned(Some(&r.name))?;
-    let aliases = st.db.list_aliases(&r.name)?;
-    let (items, next_marker) = page(&configs, |c| c.qualifier.clone(), q)?;
-    let resp = ListProvisionedConcurrencyConfigsResponse {
-        provisioned_concurrency_configs: items
-            .into_iter()
-            .map(|c| {
-                let version = st.provisioned_version(c, &aliases).unwrap_or_default();
-                st.show(c, &version, true)
-            })
-            .collect(),
-        next_marker,
-    };
-    Ok(json_response(StatusCode::OK, &resp))
+    let c = st.0.get_provisioned_concurrency(&name, qualifier(&q))?;
+    Ok(json_response(StatusCode::OK, &c))
 }
 
 pub(crate) async fn delete(
-    State(st): State<Arc<ApiState>>,
+    st: St,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Response> {
-    let _w = st.writes.lock().await;
-    let t = st.qualified(&name, &q, pc::not_alias_or_version)?;
-    // As on AWS, deleting a configuration that is not there is no error.
-    if st.db.delete_provisioned(&t.function, &t.qualifier)? {
-        st.engine.unprovision(&t.function, &t.version);
-        tracing::info!(function = %t.function, qualifier = %t.qualifier, "provisioned concurrency removed");
-    }
+    st.0.delete_provisioned_concurrency(&name, qualifier(&q))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

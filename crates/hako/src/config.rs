@@ -41,9 +41,12 @@ pub(crate) struct ServeArgs {
     /// between chunks (`Db::append_logs`), so a flood of function output does not stall it.
     #[arg(long, env = "HAKO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
-    /// Multiplies every asynchronous-invocation retry delay, throttle backoff and the maximum
-    /// event age (1: AWS's schedule; tests use e.g. 0.01).
-    #[arg(long, env = "HAKO_ASYNC_DELAY_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    /// For tests only (hidden from --help): multiplies every asynchronous-invocation retry
+    /// delay, throttle backoff and the maximum event age (1: AWS's schedule). The end-to-end
+    /// tests drive the real binary, whose clock they cannot move, and use e.g. 0.01 to run
+    /// the whole schedule in seconds; the schedule itself is unit-tested in virtual time
+    /// (`hako_events::schedule`).
+    #[arg(long, env = "HAKO_ASYNC_DELAY_SCALE", default_value_t = 1.0, value_parser = parse_scale, hide = true)]
     pub async_delay_scale: f64,
     /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; as root, or rootless with user
     /// namespaces and delegated cgroups), `process` (plain host processes, no isolation) or

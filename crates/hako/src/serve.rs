@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hako_control_api::ApiState;
 use hako_engine::{Engine, EngineConfig, Runtimes};
+use hako_lambda::Lambda;
 use hako_model::Region;
 use hako_store::{CodeStore, Db, Keyring};
 
@@ -92,32 +92,31 @@ async fn serve(args: ServeArgs) -> Result<()> {
         runtimes,
         sink.clone(),
     );
-    let state = ApiState::new(db, code, engine.clone(), region);
-    state
-        .load_reserved_concurrency()
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    // Stored provisioned concurrency is provisioned again (in the background).
-    state
-        .load_provisioned()
+    let lambda = Lambda::new(
+        db,
+        code,
+        engine.clone(),
+        region,
+        Arc::new(hako_model::clock::SystemClock),
+    );
+    // Reserved concurrency, then stored provisioned concurrency (started in the background).
+    lambda
+        .reconcile()
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let mut tasks = Supervisor::new();
     {
-        let state = state.clone();
-        let cfg = hako_control_api::AsyncQueueConfig {
+        let lambda = lambda.clone();
+        let cfg = hako_events::AsyncQueueConfig {
             delay_scale: args.async_delay_scale,
             max_running: args.account_concurrency.max(1),
         };
-        // The queue restarts its own dispatcher when it panics, and stops when the engine
-        // closes (events it was running finish within the grace or stay queued for the next
-        // start); the token ends it if it has not by then.
+        // The queue restarts its own dispatcher when it panics, and stops when the token is
+        // cancelled or the engine closes (events it was running finish within the grace or stay
+        // queued for the next start).
         tasks.spawn("async-queue", Restart::Never, move |stop| {
-            let queue = hako_control_api::start_async_queue(state.clone(), cfg.clone());
+            let queue = hako_events::start_async_queue(lambda.clone(), cfg.clone(), stop);
             async move {
-                let abort = queue.abort_handle();
-                tokio::select! {
-                    _ = queue => {}
-                    _ = stop.cancelled() => abort.abort(),
-                }
+                let _ = queue.await;
             }
         });
     }
@@ -154,7 +153,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
 
-    let app = hako_control_api::router(state).merge(metrics_router(engine.clone()));
+    let app = hako_control_api::router(lambda).merge(metrics_router(engine.clone()));
     let sandbox_app = app.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
         move |l: std::net::TcpListener| {

@@ -5,6 +5,7 @@
 //! and validation limits; every other crate asks it.
 
 pub mod alias;
+pub mod clock;
 pub mod concurrency;
 pub mod error;
 pub mod event_invoke;

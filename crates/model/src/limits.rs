@@ -46,3 +46,13 @@ pub const SANDBOX_UID: u32 = 993;
 pub const SANDBOX_GID: u32 = 990;
 /// The name of [`SANDBOX_UID`].
 pub const SANDBOX_USER_NAME: &str = "sbx_user1051";
+
+/// CreateFunction and UpdateFunctionCode request bodies (AWS's figure: a 50 MB zip, base64).
+pub const CODE_REQUEST_MAX_BYTES: usize = 70_167_211;
+/// PublishLayerVersion request bodies (as CreateFunction's).
+pub const LAYER_REQUEST_MAX_BYTES: usize = CODE_REQUEST_MAX_BYTES;
+/// Control-plane request bodies other than code uploads.
+pub const CONFIG_REQUEST_MAX_BYTES: usize = 1024 * 1024;
+/// Request bodies of a few fields (concurrency, provisioned concurrency, event invoke
+/// configurations).
+pub const SMALL_REQUEST_MAX_BYTES: usize = 64 * 1024;

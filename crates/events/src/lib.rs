@@ -1,0 +1,13 @@
+//! Everything that invokes Lambda functions later: today the asynchronous invocation queue's
+//! workers (`Event` invocations, their retries and destinations); the pollers of event source
+//! mappings and the schedules belong here too.
+//!
+//! Invariant: built on the application layer (`hako_lambda`) and the engine, never on HTTP; it
+//! reaches functions only through the engine's invoke entry point and never touches sandboxes.
+//! Each long-lived task takes a `CancellationToken` from the binary's supervisor and stops when
+//! it is cancelled.
+
+mod queue;
+pub mod schedule;
+
+pub use crate::queue::{start as start_async_queue, AsyncQueueConfig};

@@ -1,0 +1,691 @@
+//! The asynchronous invocation queue's workers: they take due events from the store's durable
+//! queue (`hako_store::queue`), run them through the engine under the same concurrency limits as
+//! synchronous calls, and retry, drop or complete them as AWS Lambda does (the schedule:
+//! `schedule.rs`). An event that ends goes to its OnSuccess / OnFailure destination as AWS's
+//! invocation record (a Lambda function: queued for it in the same transaction that removes
+//! the event); a record whose destination function does not exist is retried, then counted
+//! (DestinationDeliveryFailures) and logged.
+//!
+//! The queue is durable: an event is a row before its 202; a row being run when Hako dies is due
+//! again at the next start (at-least-once delivery).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hako_engine::{AsyncMetric, InvokeRequest, ResolvedFunction};
+use hako_lambda::Lambda;
+use hako_model::clock::iso8601_ms;
+use hako_model::event_invoke::{self, backoff_ms, invocation_record, Condition, LastResponse};
+use hako_model::{alias, ErrorKind};
+use hako_store::{Claimed, NewEvent};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::schedule::{self, Next, Outcome, Policy};
+
+/// Tries at delivering one invocation record before it counts as a failed delivery.
+const DELIVERY_TRIES: u32 = 3;
+/// Events claimed per pass.
+const CLAIM_BATCH: usize = 64;
+/// The longest the dispatcher sleeps without looking at the queue.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The workers' settings.
+#[derive(Debug, Clone)]
+pub struct AsyncQueueConfig {
+    /// Multiplies every retry delay, backoff and the maximum event age (1 = AWS's schedule;
+    /// other values exist for the end-to-end tests).
+    pub delay_scale: f64,
+    /// Events run at once, at most (the engine's concurrency limits apply below this).
+    pub max_running: usize,
+}
+
+/// An invocation record waiting for its destination (stored in the event's `delivery` column).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Delivery {
+    destination: String,
+    /// The record (JSON text).
+    record: String,
+    /// Failed deliveries so far.
+    failures: u32,
+    /// The source's executed version (for its metric series).
+    version: String,
+}
+
+/// Starts the workers: a dispatcher that runs until `cancel` is cancelled (restarted if it
+/// panics). Events a dead Hako was running are due again first. Events running when it stops
+/// finish or stay queued for the next start.
+pub fn start(
+    lambda: Arc<Lambda>,
+    cfg: AsyncQueueConfig,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    match lambda.db().recover_events(lambda.clock().now_ms()) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            events = n,
+            "asynchronous events interrupted by a stop are due again"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot recover the asynchronous queue"),
+    }
+    tokio::spawn(async move {
+        let q = Arc::new(Queue {
+            permits: Arc::new(Semaphore::new(cfg.max_running.max(1))),
+            lambda,
+            cfg,
+            cancel,
+        });
+        loop {
+            let run = tokio::spawn(q.clone().dispatch());
+            match run.await {
+                Ok(()) => return,
+                Err(e) if e.is_panic() => {
+                    tracing::error!("the asynchronous queue's dispatcher panicked: restarting it");
+                    tokio::select! {
+                        _ = q.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+pub(crate) struct Queue {
+    lambda: Arc<Lambda>,
+    cfg: AsyncQueueConfig,
+    permits: Arc<Semaphore>,
+    cancel: CancellationToken,
+}
+
+impl Queue {
+    fn now_ms(&self) -> i64 {
+        self.lambda.clock().now_ms()
+    }
+
+    fn stopping(&self) -> bool {
+        self.cancel.is_cancelled() || self.lambda.engine().is_closing()
+    }
+
+    async fn dispatch(self: Arc<Self>) {
+        let lambda = &self.lambda;
+        let db = lambda.db();
+        loop {
+            if self.stopping() {
+                return;
+            }
+            let free = self.permits.available_permits().min(CLAIM_BATCH);
+            let mut claimed = 0;
+            if free > 0 {
+                match db.claim_events(self.now_ms(), free) {
+                    Ok(events) => {
+                        claimed = events.len();
+                        for ev in events {
+                            self.spawn_worker(ev);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot read the asynchronous queue"),
+                }
+            }
+            if claimed == free && free > 0 {
+                // More may be due: look again at once.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let wait = match db.next_due_ms() {
+                Ok(Some(due)) => Duration::from_millis((due - self.now_ms()).clamp(0, 500) as u64),
+                _ => IDLE_POLL,
+            };
+            if wait.is_zero() && self.permits.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = lambda.async_wake().notified() => {}
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+            }
+        }
+    }
+
+    /// Runs one claimed event on a worker task of its own, holding a permit.
+    fn spawn_worker(self: &Arc<Self>, ev: Claimed) {
+        let db = self.lambda.db();
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            // Cannot happen (only the dispatcher takes permits); put it back.
+            let _ = db.reschedule_event(
+                ev.id,
+                self.now_ms(),
+                ev.attempts,
+                ev.throttles,
+                ev.last_response.as_deref(),
+                ev.delivery.as_deref(),
+            );
+            return;
+        };
+        let q = self.clone();
+        let (id, attempts, throttles) = (ev.id, ev.attempts, ev.throttles);
+        let work = tokio::spawn(q.clone().run(ev));
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                if e.is_panic() {
+                    tracing::error!(
+                        event = id,
+                        "an asynchronous event's worker panicked: the event is retried"
+                    );
+                    let policy = Policy::new(None, q.cfg.delay_scale);
+                    let due = q.now_ms() + policy.scaled(backoff_ms(throttles + 1));
+                    let _ = q.lambda.db().reschedule_event(
+                        id,
+                        due,
+                        attempts,
+                        throttles + 1,
+                        None,
+                        None,
+                    );
+                }
+            }
+            drop(permit);
+            q.lambda.async_wake().notify_one();
+        });
+    }
+
+    /// Runs (or delivers the record of) one claimed event.
+    pub(crate) async fn run(self: Arc<Self>, ev: Claimed) {
+        let lambda = &self.lambda;
+        let db = lambda.db();
+        if let Some(d) = ev.delivery.as_deref() {
+            match serde_json::from_str::<Delivery>(d) {
+                Ok(d) => self.deliver(&ev, d),
+                Err(e) => {
+                    tracing::error!(event = ev.id, error = %e, "corrupt pending delivery: dropped");
+                    let _ = db.complete_event(ev.id, None);
+                }
+            }
+            return;
+        }
+        let e = &ev.event;
+        let qualifier = e.qualifier.as_deref();
+        let config = db
+            .get_event_invoke_config(&e.function_name, qualifier.unwrap_or("$LATEST"))
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot read the event invoke config: defaults apply");
+                None
+            });
+        let policy = Policy::new(config.as_ref(), self.cfg.delay_scale);
+        // The function (and, through an alias, the version) as it is now.
+        let resolved = lambda
+            .target(&e.function_name, qualifier, true)
+            .and_then(|t| {
+                let version = match &t.alias {
+                    Some(a) => a.pick_version(rand::random::<f64>()).to_string(),
+                    None => t.version.clone(),
+                };
+                lambda.resolve(&t.name, &version)
+            });
+        let f = match resolved {
+            Ok(f) => f,
+            Err(err) => {
+                tracing::warn!(function = %e.function_name, request_id = %e.request_id, error = %err.message,
+                    "asynchronous event dropped: its function is gone");
+                let _ = db.complete_event(ev.id, None);
+                return;
+            }
+        };
+        // The event's age when it is handed to the function (recorded for the runs that got
+        // concurrency, not for the throttled tries).
+        let age = Duration::from_millis((self.now_ms() - e.received_ms).max(0) as u64);
+        let invoked_arn = match qualifier {
+            Some(q) => lambda.region().qualified_arn(&e.function_name, q),
+            None => f.arn.clone(),
+        };
+        let req = InvokeRequest {
+            payload: e.payload.clone().into(),
+            invoked_arn,
+            client_context: e.client_context.clone(),
+            trace_id: e.trace_id.clone(),
+            log_tail: false,
+            request_id: Some(e.request_id.clone()),
+        };
+        let result = lambda.engine().invoke(&f, req).await;
+        let (outcome, response) = match &result {
+            Ok(res) => {
+                lambda.engine().record_async(&f, AsyncMetric::Age(age));
+                let resp = LastResponse {
+                    executed_version: res.executed_version.clone(),
+                    function_error: res.function_error.map(str::to_string),
+                    payload: String::from_utf8_lossy(&res.payload).into_owned(),
+                };
+                let outcome = if res.function_error.is_none() {
+                    Outcome::Success
+                } else {
+                    Outcome::FunctionError
+                };
+                (outcome, Some(resp))
+            }
+            Err(err) => {
+                if err.kind == ErrorKind::TooManyRequests {
+                    tracing::debug!(function = %f.name, request_id = %e.request_id, "throttled: backing off");
+                } else {
+                    tracing::warn!(function = %f.name, request_id = %e.request_id, error = %err.message,
+                        "system error on an asynchronous event: backing off");
+                }
+                (Outcome::NotRun, None)
+            }
+        };
+        let next = schedule::next(
+            &policy,
+            e.received_ms,
+            ev.attempts,
+            ev.throttles,
+            outcome,
+            self.now_ms(),
+            lambda.engine().is_closing(),
+        );
+        // The record reports the last response the function gave, if any.
+        let last = match response {
+            Some(r) => Some(r),
+            None => ev
+                .last_response
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+        };
+        match next {
+            Next::Finish {
+                condition,
+                attempts,
+            } => self.finish(&ev, &f, condition, attempts, last.as_ref()),
+            Next::Retry {
+                due_ms,
+                attempts,
+                throttles,
+            } => {
+                tracing::debug!(function = %f.name, request_id = %e.request_id, attempts, throttles, "retrying");
+                let json = last.as_ref().and_then(|r| serde_json::to_string(r).ok());
+                self.reschedule(&ev, due_ms, attempts, throttles, json.as_deref());
+            }
+        }
+    }
+
+    fn reschedule(
+        &self,
+        ev: &Claimed,
+        due: i64,
+        attempts: u32,
+        throttles: u32,
+        last: Option<&str>,
+    ) {
+        if let Err(e) = self
+            .lambda
+            .db()
+            .reschedule_event(ev.id, due, attempts, throttles, last, None)
+        {
+            // The row stays claimed; the next start makes it due again.
+            tracing::error!(event = ev.id, error = %e, "cannot reschedule an asynchronous event");
+        }
+    }
+
+    /// An event ended: its record to the destination of its outcome (if any), the row removed.
+    pub(crate) fn finish(
+        &self,
+        ev: &Claimed,
+        f: &ResolvedFunction,
+        condition: Condition,
+        attempts: u32,
+        resp: Option<&LastResponse>,
+    ) {
+        let lambda = &self.lambda;
+        let db = lambda.db();
+        let e = &ev.event;
+        let q = e.qualifier.as_deref().unwrap_or("$LATEST");
+        let config = db
+            .get_event_invoke_config(&e.function_name, q)
+            .ok()
+            .flatten();
+        let destination = match condition {
+            Condition::Success => config.as_ref().and_then(|c| c.on_success.clone()),
+            _ => config.as_ref().and_then(|c| c.on_failure.clone()),
+        };
+        if condition != Condition::Success {
+            lambda.engine().record_async(f, AsyncMetric::Dropped);
+            tracing::info!(function = %f.name, request_id = %e.request_id, condition = condition.as_str(),
+                attempts, "asynchronous event dropped");
+            self.dead_letter(f, &e.request_id);
+        }
+        let Some(destination) = destination else {
+            if let Err(err) = db.complete_event(ev.id, None) {
+                tracing::error!(event = ev.id, error = %err, "cannot remove a finished asynchronous event");
+            }
+            return;
+        };
+        let record = invocation_record(
+            &iso8601_ms(self.now_ms()),
+            &e.request_id,
+            &lambda.region().qualified_arn(&e.function_name, q),
+            condition,
+            attempts,
+            &e.payload,
+            resp,
+        );
+        let d = Delivery {
+            destination,
+            record: record.to_string(),
+            failures: 0,
+            version: f.version.clone(),
+        };
+        self.deliver(ev, d);
+    }
+
+    /// A dropped event of a function with a dead-letter queue: Hako refuses DLQ targets at
+    /// configuration time, so only a record stored before that refusal still has one. It cannot
+    /// be delivered: counted and logged, never silently lost.
+    fn dead_letter(&self, f: &ResolvedFunction, request_id: &str) {
+        let target = self
+            .lambda
+            .db()
+            .get_function(&f.name, &f.version)
+            .ok()
+            .flatten()
+            .and_then(|r| r.dead_letter_target_arn);
+        if let Some(target) = target {
+            self.lambda
+                .engine()
+                .record_async(f, AsyncMetric::DeadLetterError);
+            tracing::error!(function = %f.name, request_id, target = %target,
+                "cannot send a dropped event to its dead-letter queue: Hako cannot deliver to SQS or SNS");
+        }
+    }
+
+    /// Hands an invocation record to its destination function's queue, or retries later, or
+    /// (after `DELIVERY_TRIES`) counts and logs the failure.
+    fn deliver(&self, ev: &Claimed, mut d: Delivery) {
+        let lambda = &self.lambda;
+        let db = lambda.db();
+        let e = &ev.event;
+        let target =
+            event_invoke::validate_destination(&d.destination, "destination", lambda.region());
+        let delivered = match target {
+            Ok(Some(dest)) => {
+                let next = NewEvent {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    function_name: dest.name.clone(),
+                    qualifier: dest.qualifier.clone(),
+                    payload: d.record.clone().into_bytes(),
+                    client_context: None,
+                    trace_id: None,
+                    received_ms: self.now_ms(),
+                };
+                match db.complete_event(ev.id, Some(&next)) {
+                    Ok(true) => {
+                        self.received(&dest.name, dest.qualifier.as_deref());
+                        lambda.async_wake().notify_one();
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot queue an invocation record");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        if delivered {
+            return;
+        }
+        d.failures += 1;
+        if d.failures < DELIVERY_TRIES {
+            tracing::warn!(function = %e.function_name, request_id = %e.request_id, destination = %d.destination,
+                failures = d.failures, "cannot deliver an invocation record: retrying");
+            let policy = Policy::new(None, self.cfg.delay_scale);
+            let due = self.now_ms() + policy.scaled(backoff_ms(d.failures));
+            let json = serde_json::to_string(&d).ok();
+            if let Err(err) = db.reschedule_event(
+                ev.id,
+                due,
+                ev.attempts,
+                ev.throttles,
+                ev.last_response.as_deref(),
+                json.as_deref(),
+            ) {
+                tracing::error!(event = ev.id, error = %err, "cannot reschedule a delivery");
+            }
+            return;
+        }
+        tracing::error!(function = %e.function_name, request_id = %e.request_id, destination = %d.destination,
+            "invocation record not delivered: the destination function does not exist");
+        if let Ok(f) = lambda.resolve(&e.function_name, &d.version) {
+            lambda
+                .engine()
+                .record_async(&f, AsyncMetric::DestinationDeliveryFailure);
+        }
+        if let Err(err) = db.complete_event(ev.id, None) {
+            tracing::error!(event = ev.id, error = %err, "cannot remove an undeliverable record");
+        }
+    }
+
+    /// Counts an event queued for `name` (as its qualifier resolves now).
+    fn received(&self, name: &str, qualifier: Option<&str>) {
+        let lambda = &self.lambda;
+        let version = match qualifier {
+            None => "$LATEST".to_string(),
+            Some(q) if q == "$LATEST" || alias::is_version_number(q) => q.to_string(),
+            Some(a) => match lambda.alias(name, a) {
+                Ok(Some(a)) => a.function_version,
+                _ => return,
+            },
+        };
+        if let Ok(f) = lambda.resolve(name, &version) {
+            lambda.engine().record_async(&f, AsyncMetric::Received);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use base64::Engine as _;
+    use hako_engine::{Engine, EngineConfig, NullSink, Runtimes};
+    use hako_lambda::Invocation;
+    use hako_model::clock::{Clock, ManualClock};
+    use hako_model::event_invoke::{
+        DestinationConfig, DestinationTarget, EventInvokeConfigRequest,
+    };
+    use hako_model::wire::{CreateFunctionRequest, FunctionCodeIn};
+    use hako_model::Region;
+    use hako_store::{CodeStore, Db};
+
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+    const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function";
+
+    struct Fixture {
+        queue: Arc<Queue>,
+        clock: Arc<ManualClock>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn package() -> String {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            z.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writeln!(z, "#!/bin/sh").unwrap();
+            z.finish().unwrap();
+        }
+        base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+    }
+
+    /// Functions `src` and `dest`; `src`'s events go to `dest` on success and on failure.
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open_in_memory().unwrap());
+        let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
+        let runtimes = Runtimes::discover(&dir.path().join("runtimes"), "")
+            .await
+            .unwrap();
+        let region = Region::default();
+        let engine = Engine::new(
+            EngineConfig {
+                region: region.region.clone(),
+                account_id: region.account_id.clone(),
+                api_endpoint: "http://127.0.0.1:9".into(),
+                idle_timeout: Duration::from_secs(300),
+                account_concurrency: 10,
+                host_path: String::new(),
+            },
+            Arc::new(hako_sandbox::process::ProcessIsolation::new()),
+            runtimes,
+            Arc::new(NullSink),
+        );
+        let clock = Arc::new(ManualClock::new(T0));
+        let lambda = Lambda::new(db, code, engine, region, clock.clone());
+        for name in ["src", "dest"] {
+            let req = CreateFunctionRequest {
+                function_name: Some(name.into()),
+                runtime: Some("provided.al2023".into()),
+                role: Some("arn:aws:iam::123456789012:role/r".into()),
+                handler: Some("bootstrap".into()),
+                code: Some(FunctionCodeIn {
+                    zip_file: Some(package()),
+                    ..FunctionCodeIn::default()
+                }),
+                ..CreateFunctionRequest::default()
+            };
+            lambda.create_function(req).await.unwrap();
+        }
+        let dest = || {
+            Some(DestinationTarget {
+                destination: Some(format!("{ARN}:dest")),
+            })
+        };
+        let config = EventInvokeConfigRequest {
+            destination_config: Some(DestinationConfig {
+                on_success: dest(),
+                on_failure: dest(),
+            }),
+            ..EventInvokeConfigRequest::default()
+        };
+        lambda
+            .put_event_invoke_config("src", None, config)
+            .await
+            .unwrap();
+        let queue = Arc::new(Queue {
+            lambda,
+            cfg: AsyncQueueConfig {
+                delay_scale: 1.0,
+                max_running: 4,
+            },
+            permits: Arc::new(Semaphore::new(4)),
+            cancel: CancellationToken::new(),
+        });
+        Fixture {
+            queue,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    fn claim_one(f: &Fixture) -> Claimed {
+        let mut due = f
+            .queue
+            .lambda
+            .db()
+            .claim_events(f.clock.now_ms(), 10)
+            .unwrap();
+        assert_eq!(due.len(), 1, "one event due");
+        due.pop().unwrap()
+    }
+
+    /// An event of `src` that ends with `condition` reaches `dest` as AWS's record.
+    async fn record_for(condition: Condition, response: Option<LastResponse>) -> serde_json::Value {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        let inv = Invocation {
+            payload: bytes::Bytes::from_static(b"{\"k\":1}"),
+            ..Invocation::default()
+        };
+        let request_id = lambda.invoke_event("src", None, inv).unwrap();
+        let ev = claim_one(&f);
+        assert_eq!(ev.event.received_ms, T0);
+        f.clock.advance(90_000);
+        let src = lambda.resolve("src", "$LATEST").unwrap();
+        f.queue.finish(&ev, &src, condition, 3, response.as_ref());
+        let delivered = claim_one(&f);
+        assert_eq!(delivered.event.function_name, "dest");
+        assert_eq!(delivered.event.received_ms, T0 + 90_000);
+        let record: serde_json::Value = serde_json::from_slice(&delivered.event.payload).unwrap();
+        assert_eq!(record["requestContext"]["requestId"], request_id.as_str());
+        assert_eq!(
+            record["requestContext"]["functionArn"],
+            format!("{ARN}:src:$LATEST").as_str()
+        );
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(record["requestPayload"]["k"], 1);
+        assert_eq!(record["timestamp"], "2023-11-14T22:14:50.000Z");
+        record
+    }
+
+    #[tokio::test]
+    async fn a_failed_event_reaches_its_on_failure_destination() {
+        let resp = LastResponse {
+            executed_version: "$LATEST".into(),
+            function_error: Some("Unhandled".into()),
+            payload: "{\"errorMessage\":\"boom\"}".into(),
+        };
+        let record = record_for(Condition::RetriesExhausted, Some(resp)).await;
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+        assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(record["responsePayload"]["errorMessage"], "boom");
+    }
+
+    #[tokio::test]
+    async fn a_too_old_event_reaches_its_destination_without_a_response() {
+        let record = record_for(Condition::EventAgeExceeded, None).await;
+        assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
+        assert!(record.get("responseContext").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_successful_event_reaches_its_on_success_destination() {
+        let resp = LastResponse {
+            executed_version: "$LATEST".into(),
+            function_error: None,
+            payload: "\"ok\"".into(),
+        };
+        let record = record_for(Condition::Success, Some(resp)).await;
+        assert_eq!(record["requestContext"]["condition"], "Success");
+        assert_eq!(record["responsePayload"], "ok");
+    }
+
+    #[tokio::test]
+    async fn an_event_whose_function_is_gone_is_dropped() {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        lambda
+            .invoke_event("dest", None, Invocation::default())
+            .unwrap();
+        let ev = claim_one(&f);
+        lambda.delete_function("dest", None).await.unwrap();
+        f.queue.clone().run(ev).await;
+        assert_eq!(lambda.db().queued_events().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_dispatcher_stops_when_cancelled() {
+        let f = fixture().await;
+        let cancel = CancellationToken::new();
+        let task = start(f.queue.lambda.clone(), f.queue.cfg.clone(), cancel.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!task.is_finished());
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the dispatcher stops within 5 s")
+            .unwrap();
+    }
+}

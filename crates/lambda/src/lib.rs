@@ -1,0 +1,213 @@
+//! The Lambda application layer: everything the control plane decides, for every caller of
+//! Lambda (the REST-JSON handlers of `control-api`, the asynchronous queue of `events`, the
+//! pollers and schedules to come).
+//!
+//! [`Lambda`] owns the database, the code store and the engine, and holds the resolution of
+//! names, ARNs, qualifiers and aliases, the caches of resolved functions and aliases and their
+//! invalidation, the serialisation of writes, the reconciliation at start (reserved and
+//! provisioned concurrency), and the code store's clean-up. It has one method per control-plane
+//! operation: model types in (the parsed wire requests and typed parameters), model types and
+//! `hako_model::Error` out.
+//!
+//! Invariant: no HTTP here (no routes, headers or status codes) and no SQLite (that is
+//! `hako-store`'s). The invoke path is one cache lookup, then the engine.
+
+mod account;
+mod aliases;
+mod concurrency;
+mod event_config;
+mod functions;
+mod invoke;
+mod layers;
+mod provisioned;
+mod tags;
+#[cfg(test)]
+mod testing;
+mod versions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hako_engine::{Engine, ResolvedFunction};
+use hako_model::clock::Clock;
+use hako_model::{Error, FunctionRecord, Region};
+use hako_store::{CodeStore, Db};
+use parking_lot::RwLock;
+
+pub use crate::aliases::Target;
+pub use crate::invoke::Invocation;
+pub use crate::versions::{page, Paging};
+
+/// The Lambda application layer (see the crate's documentation).
+#[derive(Debug)]
+pub struct Lambda {
+    db: Arc<Db>,
+    code: Arc<CodeStore>,
+    engine: Arc<Engine>,
+    region: Region,
+    clock: Arc<dyn Clock>,
+    /// Resolved functions by (name, version): the invoke path's only lookup.
+    resolved: RwLock<HashMap<(String, String), Arc<ResolvedFunction>>>,
+    /// Aliases by function, for the invoke path (see `aliases.rs`).
+    aliases: RwLock<aliases::AliasCache>,
+    /// Serialises control-plane writes (one at a time: they are short, and a write reads what
+    /// it checks and writes it under the lock).
+    writes: tokio::sync::Mutex<()>,
+    /// Wakes the asynchronous queue's dispatcher (an event was queued or a worker is free).
+    async_wake: tokio::sync::Notify,
+}
+
+impl Lambda {
+    pub fn new(
+        db: Arc<Db>,
+        code: Arc<CodeStore>,
+        engine: Arc<Engine>,
+        region: Region,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Lambda> {
+        Arc::new(Lambda {
+            db,
+            code,
+            engine,
+            region,
+            clock,
+            resolved: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(aliases::AliasCache::default()),
+            writes: tokio::sync::Mutex::new(()),
+            async_wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Reconciles the engine with what is stored (at start, before the first invoke): every
+    /// reserved concurrency, then every provisioned concurrency configuration (its sandboxes
+    /// start in the background).
+    pub fn reconcile(&self) -> Result<(), Error> {
+        self.load_reserved_concurrency()?;
+        self.load_provisioned()
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Signalled when an asynchronous event is queued (the queue's dispatcher waits on it).
+    pub fn async_wake(&self) -> &tokio::sync::Notify {
+        &self.async_wake
+    }
+
+    /// Forgets what was resolved for `name` (versions and aliases) and retires its sandboxes.
+    pub(crate) fn invalidate(&self, name: &str) {
+        self.resolved.write().retain(|(n, _), _| n != name);
+        self.invalidate_aliases(name);
+        self.engine.retire_function(name);
+    }
+
+    /// The resolved function for `name` at `version` (`$LATEST` or a version number), from
+    /// the cache when it is there.
+    pub fn resolve(&self, name: &str, version: &str) -> Result<Arc<ResolvedFunction>, Error> {
+        if let Some(r) = self
+            .resolved
+            .read()
+            .get(&(name.to_string(), version.to_string()))
+        {
+            return Ok(r.clone());
+        }
+        let rec = self
+            .db
+            .get_function(name, version)?
+            .ok_or_else(|| Error::function_not_found(&self.arn_of(name, version)))?;
+        let r = Arc::new(self.resolve_record(&rec)?);
+        self.resolved
+            .write()
+            .insert((name.to_string(), version.to_string()), r.clone());
+        Ok(r)
+    }
+
+    fn resolve_record(&self, rec: &FunctionRecord) -> Result<ResolvedFunction, Error> {
+        let runtime = hako_model::Runtime::parse(&rec.runtime)?;
+        let code_dir = self.code.unpacked(&rec.code_sha256_hex)?;
+        // Tags are the function's, kept on `$LATEST` (a published version has none).
+        let outbound_network = if rec.version == "$LATEST" {
+            hako_model::function::outbound_network(&rec.tags)
+        } else {
+            self.db
+                .get_function(&rec.name, "$LATEST")?
+                .map(|latest| hako_model::function::outbound_network(&latest.tags))
+                .unwrap_or(true)
+        };
+        let layers: Vec<String> = rec
+            .layers
+            .iter()
+            .map(|l| l.code_sha256_hex.clone())
+            .collect();
+        let opt_dir = self.code.merged_layers(&layers)?;
+        Ok(ResolvedFunction {
+            name: rec.name.clone(),
+            version: rec.version.clone(),
+            arn: self.region.function_arn(&rec.name),
+            revision_id: rec.revision_id.clone(),
+            runtime,
+            handler: rec.handler.clone(),
+            timeout: std::time::Duration::from_secs(rec.timeout_seconds.max(1) as u64),
+            memory_mb: rec.memory_mb.max(128) as u64,
+            ephemeral_storage_mb: rec.ephemeral_storage_mb.max(512) as u64,
+            environment: rec.environment.clone(),
+            code_dir,
+            opt_dir,
+            log_group: rec.log_group.clone(),
+            // Reserved concurrency is the function's, kept on `$LATEST` (a version's copy is stale).
+            reserved_concurrency: if rec.version == "$LATEST" {
+                rec.reserved_concurrency
+            } else {
+                None
+            },
+            outbound_network,
+        })
+    }
+
+    /// The ARN of `name` at `version`: unqualified for `$LATEST`.
+    pub(crate) fn arn_of(&self, name: &str, version: &str) -> String {
+        if version == "$LATEST" {
+            self.region.function_arn(name)
+        } else {
+            self.region.qualified_arn(name, version)
+        }
+    }
+
+    /// The `$LATEST` record of `name`, or AWS's not-found error (the unqualified ARN).
+    pub(crate) fn latest(&self, name: &str) -> Result<FunctionRecord, Error> {
+        self.db
+            .get_function(name, "$LATEST")?
+            .ok_or_else(|| Error::function_not_found(&self.region.function_arn(name)))
+    }
+
+    /// `LastModified` now.
+    pub(crate) fn now(&self) -> String {
+        hako_model::function::format_last_modified(self.clock.now_utc())
+    }
+}
+
+/// A new RevisionId.
+pub(crate) fn revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// AWS's error for a RevisionId that is not the current one.
+pub(crate) fn stale_revision() -> Error {
+    Error::new(
+        hako_model::ErrorKind::PreconditionFailed,
+        "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+    )
+}
