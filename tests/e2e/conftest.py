@@ -314,10 +314,12 @@ def aws(hako):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def make_zip(files: Mapping[str, bytes | str], modes: Mapping[str, int] | None = None) -> bytes:
-    """An in-memory zip of {name: content}. Unix modes come from `modes`, else 0o755 for a file
-    named `bootstrap` (at any depth) and 0o644 for the rest. Timestamps are fixed, so the same
-    files always give the same bytes (and the same CodeSha256)."""
+def make_zip(files: Mapping[str, bytes | str], modes: Mapping[str, int] | None = None,
+             links: Mapping[str, str] | None = None) -> bytes:
+    """An in-memory zip of {name: content}, and of symlinks {name: target} (as `zip -y` stores
+    them: mode S_IFLNK, the target as content). Unix modes come from `modes`, else 0o755 for a
+    file named `bootstrap` (at any depth) and 0o644 for the rest. Timestamps are fixed, so the
+    same files always give the same bytes (and the same CodeSha256)."""
     modes = dict(modes or {})
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -328,6 +330,11 @@ def make_zip(files: Mapping[str, bytes | str], modes: Mapping[str, int] | None =
             info.external_attr = (0o100000 | modes.get(name, default)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, content.encode() if isinstance(content, str) else content)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = 0o120777 << 16
+            z.writestr(info, target)
     return buf.getvalue()
 
 

@@ -591,6 +591,32 @@ def test_another_functions_code_invisible(lambda_client, hostile, echo_fn, linux
     echo_ok(lambda_client, echo_fn)
 
 
+def test_package_symlinks_find_only_the_sandbox(lambda_client, echo_fn, linux_hako):
+    # Links to anywhere are accepted (as AWS); in the sandbox they resolve against its own root,
+    # so they reach nothing of the host: not its /etc/shadow, not Hako's data dir, not the code
+    # store's tree of the package itself by its host path.
+    data = linux_hako.data_dir
+    links = {"shadow": "/etc/shadow", "up": "../../../../../../../etc/shadow",
+             "data": str(data), "db": str(data / "hako.db"), "store": str(data / "code"),
+             "passwd": "/etc/passwd", "passwd_up": "../../etc/passwd"}
+    name = unique_name("links")
+    create_function(lambda_client, name, PY, "app.handler",
+                    make_zip({"app.py": HOSTILE_APP}, links=links))
+    paths = [f"/var/task/{link}" for link in links]
+    seen = hostile_call(lambda_client, name, "read", paths=paths + ["/etc/passwd"])
+    for link in ("shadow", "up", "data", "db", "store"):
+        assert seen[f"/var/task/{link}"]["ok"] is False, (link, seen[f"/var/task/{link}"])
+        assert seen[f"/var/task/{link}"]["errno"] in ("ENOENT", "EACCES"), (link, seen)
+    # /etc/passwd through a link is the sandbox's minimal one, as without.
+    assert seen["/var/task/passwd"] == seen["/etc/passwd"] == seen["/var/task/passwd_up"], seen
+    assert seen["/etc/passwd"]["value"] != Path("/etc/passwd").read_text()[:4096]
+    # The code store on the host kept them as links, and Hako followed none of them.
+    trees = [d for d in (data / "code").iterdir()
+             if d.is_dir() and (d / "shadow").is_symlink()]
+    assert trees and all(os.readlink(d / "shadow") == "/etc/shadow" for d in trees), trees
+    echo_ok(lambda_client, echo_fn)
+
+
 # -- writing outside /tmp -----------------------------------------------------------------------
 def test_writes_outside_tmp_refused(lambda_client, hostile, echo_fn, linux_hako):
     probe = "hako-hostile-" + uuid.uuid4().hex[:8]

@@ -441,6 +441,47 @@ def test_opt_is_the_merged_layers_read_only(c, hako):
     assert out["ld_library_path"].endswith(":/opt/lib")
 
 
+def test_package_symlinks_into_the_layers_resolve_in_the_sandbox(c, hako):
+    # AWS accepts a package with absolute symlinks, which resolve inside the execution
+    # environment (issue 10, checked against AWS): here into the function's layers under /opt.
+    if "sandbox backend: linux" not in hako.log_text():
+        why = ("a link to /opt reaches the layers only under the linux backend (its /opt); the "
+               "process backend resolves links on the host (README, Symlinks in packages)")
+        if os.environ.get("CI") == "true" and LINUX:
+            pytest.fail(f"CI as root without HAKO_SANDBOX=process: {why}")
+        pytest.skip(why)
+    with zipfile.ZipFile(io.BytesIO(fixture_zip("rust-echo"))) as z:
+        runtime = z.read("bootstrap")
+    layer = publish(c, unique_name("linked"), {
+        "data/greeting.txt": "hello from the layer",
+        "share/notes/n.txt": "a layer's directory",
+        "bin/echo-runtime": runtime,
+    })["LayerVersionArn"]
+    # A Python function whose files are links into /opt: a file and a directory.
+    py = unique_name("links-py")
+    create_function(c, py, "python3.11", "app.handler",
+                    make_zip({"app.py": PY_APP},
+                             links={"greeting.txt": "/opt/data/greeting.txt",
+                                    "notes": "/opt/share/notes"}),
+                    Layers=[layer])
+    assert call(c, py, {"read": "/var/task/greeting.txt"})["read"] == "hello from the layer"
+    assert call(c, py, {"read": "/var/task/notes/n.txt"})["read"] == "a layer's directory"
+    assert call(c, py, {"read": "greeting.txt"})["read"] == "hello from the layer"
+    # A custom runtime whose bootstrap is a link to a layer's executable (not /opt/bootstrap,
+    # and not on the host: Hako must look for it in the sandbox's /opt).
+    assert not os.path.exists("/opt/bin/echo-runtime")
+    rt = unique_name("links-rt")
+    create_function(c, rt, "provided.al2023", "function.handler",
+                    make_zip({}, links={"bootstrap": "/opt/bin/echo-runtime"}),
+                    Layers=[layer])
+    assert call(c, rt, {"hello": "link"}) == {"hello": "link"}
+    # Without the layer the link leads nowhere in the sandbox: an error, not the host's /opt.
+    c.update_function_configuration(FunctionName=rt, Layers=[])
+    wait_updated(c, rt)
+    out = c.invoke(FunctionName=rt, Payload=b"{}")
+    assert out.get("FunctionError") == "Unhandled", out
+
+
 NODE_APP = """
 const generic = require('generic_mod');
 const versioned = require('both_mod');

@@ -212,23 +212,31 @@ impl Runtimes {
         runtime_root: &Path,
         opt: Option<(&Path, PathBuf)>,
     ) -> Result<(PathBuf, Vec<String>), String> {
-        let executable = |p: &Path| {
-            std::fs::metadata(p)
-                .map(|m| {
-                    use std::os::unix::fs::PermissionsExt;
-                    m.is_file() && m.permissions().mode() & 0o111 != 0
-                })
-                .unwrap_or(false)
+        // A bootstrap may be a symlink to anywhere (`bootstrap -> /opt/bin/rt`): it is looked at
+        // as the sandbox will see it, never followed on the host. Where the host cannot tell
+        // (it leads out of the code and the layers), the sandbox's exec decides.
+        let mut view = vec![(task_root, code_dir)];
+        if let Some((host, inside)) = &opt {
+            view.push((inside.as_path(), *host));
+        }
+        let executable = |inside: &Path| match hako_sandbox::view::resolve(&view, inside) {
+            Some(host) => std::fs::symlink_metadata(host).is_ok_and(|m| {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            }),
+            None => true,
         };
         match rt {
             Runtime::Provided(_) => {
                 // As AWS: the package's bootstrap, else a layer's (a custom runtime as a layer).
-                if executable(&code_dir.join("bootstrap")) {
+                if executable(&task_root.join("bootstrap")) {
                     Ok((task_root.join("bootstrap"), vec![]))
-                } else if let Some((_, inside)) =
-                    opt.filter(|(host, _)| executable(&host.join("bootstrap")))
+                } else if let Some(inside) = opt
+                    .as_ref()
+                    .map(|(_, inside)| inside.join("bootstrap"))
+                    .filter(|b| executable(b))
                 {
-                    Ok((inside.join("bootstrap"), vec![]))
+                    Ok((inside, vec![]))
                 } else {
                     Err(
                         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
@@ -262,5 +270,59 @@ impl Runtimes {
                 None => Err(format!("the runtime {name} is not available on this host")),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    use super::*;
+
+    #[test]
+    fn a_bootstrap_link_is_looked_at_as_the_sandbox_sees_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (code, opt) = (tmp.path().join("code"), tmp.path().join("opt"));
+        std::fs::create_dir_all(opt.join("bin")).unwrap();
+        std::fs::create_dir(&code).unwrap();
+        let rt_file = opt.join("bin/rt");
+        std::fs::write(&rt_file, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&rt_file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runtimes = Runtimes::provided_only(tmp.path());
+        let rt = Runtime::Provided("provided.al2023".into());
+        let command = |opt: Option<(&Path, PathBuf)>| {
+            runtimes.command(
+                &rt,
+                &code,
+                Path::new("/var/task"),
+                Path::new("/var/runtime"),
+                opt,
+            )
+        };
+        let layers = || Some((opt.as_path(), PathBuf::from("/opt")));
+        // The package's bootstrap links to a layer's file under /opt: found through the
+        // sandbox's /opt (the host's /opt has no bin/rt).
+        symlink("/opt/bin/rt", code.join("bootstrap")).unwrap();
+        assert_eq!(
+            command(layers()).unwrap().0,
+            Path::new("/var/task/bootstrap")
+        );
+        // A link to a file the layers do not have: no bootstrap.
+        std::fs::remove_file(code.join("bootstrap")).unwrap();
+        symlink("/opt/bin/missing", code.join("bootstrap")).unwrap();
+        assert!(command(layers())
+            .unwrap_err()
+            .contains("Couldn't find valid bootstrap"));
+        // A link to a host path (here an executable one): never looked at on the host; the
+        // sandbox's exec decides.
+        std::fs::remove_file(code.join("bootstrap")).unwrap();
+        symlink(&rt_file, code.join("bootstrap")).unwrap();
+        assert_eq!(command(None).unwrap().0, Path::new("/var/task/bootstrap"));
+        // A plain bootstrap that is not executable, and none at all.
+        std::fs::remove_file(code.join("bootstrap")).unwrap();
+        std::fs::write(code.join("bootstrap"), "x").unwrap();
+        assert!(command(None).is_err());
+        std::fs::remove_file(code.join("bootstrap")).unwrap();
+        assert!(command(None).is_err());
     }
 }

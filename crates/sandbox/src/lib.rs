@@ -23,6 +23,7 @@ pub mod cpu;
 pub mod fake;
 pub mod linux;
 pub mod process;
+pub mod view;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,11 @@
 //! background outlives a `kill -9` of Hako (only the main process gets the parent-death signal):
 //! with a state directory, each sandbox's process group and session are recorded there, and
 //! [`ProcessIsolation::reap_previous`] kills those leftovers when Hako starts again.
+//!
+//! A package's symlinks resolve on the host here: an absolute link (`lib -> /opt/lib`) points at
+//! the host's `/opt`, not at the function's layers (which this backend shows through the
+//! variables the runtimes read, see `Isolation::opt_root`). They are accepted all the same: a
+//! link gives a function here no access it lacks, since it runs as Hako's user on the host.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

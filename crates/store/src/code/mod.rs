@@ -23,9 +23,12 @@
 //!   3584 bytes (room for the store root within PATH_MAX); no entry below a file or a symlink
 //!   entry, no path that is two kinds of entry (InvalidZipFile). A file named twice: the last one
 //!   wins, as with `unzip -o`;
-//! - symlinks (`S_IFLNK` in the unix mode) must be relative, with `..` only as leading components
-//!   and never climbing above the package root (InvalidZipFile). They are recreated as symlinks,
-//!   after every file, and nothing is ever written through one.
+//! - symlinks (`S_IFLNK` in the unix mode) keep their targets as they are, absolute or relative,
+//!   wherever they point (as AWS: `lib -> /opt/lib` resolves inside the execution environment);
+//!   a target must not be empty or hold a NUL (InvalidZipFile). They are recreated as symlinks,
+//!   after every file, and the store never follows one: nothing is written below or through a
+//!   symlink, and trees are measured, merged and removed without following links. Where a link
+//!   leads is the sandbox's business: the linux backend resolves it in the sandbox's own root.
 //!
 //! Permissions: a file keeps the permission bits of its zip entry (0644 if it has none), minus
 //! every write bit and the setuid/setgid/sticky bits, so 0755 becomes 0555 and 0644 becomes 0444;

@@ -180,7 +180,7 @@ pub(super) fn plan(
                     return Err(bad_entry(&name, "its symlink target is too long"));
                 }
                 let target = read_symlink_target(archive, index, declared, &name)?;
-                check_symlink_target(&path, &target, &name)?;
+                check_symlink_target(&target, &name)?;
                 symlink_bytes += target.len() as u64;
                 declared_total += declared;
                 seen.insert(path.clone(), Seen::Symlink);
