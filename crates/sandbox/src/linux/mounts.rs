@@ -198,6 +198,19 @@ fn under_system_dir(p: &Path) -> bool {
     SYSTEM_DIRS.iter().any(|d| p.starts_with(d))
 }
 
+/// Whether the host directory `m` may be bound at the same path in a sandbox (a function with
+/// layers when `layers`): absolute, not seen through a system directory anyway, not under `/tmp`
+/// (hidden by it, and on the function's disk), and not under the function's own trees (its code,
+/// its layers at `/opt`): there it would land in a tree the function wrote, where a symlink could
+/// lead the mount point anywhere (the init makes mount points as root, before the sandbox's root
+/// is its root). Without layers `/opt` is the sandbox's own empty directory.
+fn mountable(m: &Path, layers: bool) -> bool {
+    let in_function_tree = m.starts_with(TASK_ROOT)
+        || m.starts_with(RUNTIME_ROOT)
+        || (layers && m.starts_with(OPT_ROOT));
+    m.is_absolute() && !under_system_dir(m) && !m.starts_with(TMP) && !in_function_tree
+}
+
 /// Where the function's scratch space is.
 pub(crate) const TMP: &str = "/tmp";
 
@@ -229,8 +242,7 @@ pub(crate) fn sandbox_plan(
         });
     }
     for m in readonly_mounts {
-        // Under /tmp it would be hidden by /tmp anyway (and land on the function's disk).
-        if m.is_absolute() && !under_system_dir(m) && !m.starts_with(TMP) && m.exists() {
+        if mountable(m, opt_dir.is_some()) && m.exists() {
             ops.push(MountOp::BindRo {
                 src: m.clone(),
                 dst: m.clone(),
@@ -501,6 +513,21 @@ fn apply(root: &Path, ops: &[MountOp]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_host_directory_is_mounted_into_the_functions_trees() {
+        for layers in [false, true] {
+            assert!(mountable(Path::new("/srv/python3.12"), layers));
+            assert!(!mountable(Path::new("/var/task/lib"), layers));
+            assert!(!mountable(Path::new("/var/runtime/x"), layers));
+            assert!(!mountable(Path::new("/tmp/x"), layers));
+            assert!(!mountable(Path::new("/usr/lib/python3"), layers));
+            assert!(!mountable(Path::new("relative"), layers));
+        }
+        // /opt is the function's layers, or the sandbox's own empty directory without them.
+        assert!(!mountable(Path::new("/opt/python3.12"), true));
+        assert!(mountable(Path::new("/opt/python3.12"), false));
+    }
 
     #[test]
     fn the_plan_has_code_runtime_and_sized_tmp() {
