@@ -97,6 +97,7 @@ impl Event {
 }
 
 type Handler = Arc<dyn Fn(Event) -> BoxFuture<'static, Reply> + Send + Sync>;
+type Between = Arc<dyn Fn(u32) -> BoxFuture<'static, Option<ExitStatus>> + Send + Sync>;
 
 /// A runtime client speaking the Lambda Runtime API over HTTP/1.1 (one keep-alive connection, as
 /// real clients do), scripted by a handler per event. Runs as a fake sandbox's program.
@@ -105,6 +106,7 @@ pub struct FakeRuntime {
     init: Init,
     init_logs: Vec<String>,
     handler: Handler,
+    between: Option<Between>,
 }
 
 impl std::fmt::Debug for FakeRuntime {
@@ -126,7 +128,19 @@ impl FakeRuntime {
             init: Init::Ready,
             init_logs: Vec::new(),
             handler: Arc::new(move |e| Box::pin(handler(e))),
+            between: None,
         }
+    }
+
+    /// What it does after answering its `nth` event, before asking for the next one (real
+    /// clients are not always parked in `/next` at once): `Some(status)` exits.
+    pub fn with_between<F, Fut>(mut self, between: F) -> FakeRuntime
+    where
+        F: Fn(u32) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<ExitStatus>> + Send + 'static,
+    {
+        self.between = Some(Arc::new(move |n| Box::pin(between(n))));
+        self
     }
 
     /// A runtime that answers each event with its payload.
@@ -214,6 +228,11 @@ impl FakeRuntime {
             };
             if posted.is_err() {
                 return ExitStatus::Code(1);
+            }
+            if let Some(between) = &self.between {
+                if let Some(st) = between(nth).await {
+                    return st;
+                }
             }
         }
     }

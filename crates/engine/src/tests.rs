@@ -676,3 +676,58 @@ async fn close_refuses_new_invocations_and_lets_running_ones_finish() {
         ExitStatus::Signal(9)
     );
 }
+
+#[tokio::test]
+async fn an_event_a_dying_warm_sandbox_never_took_runs_on_a_new_one() {
+    // The first sandbox answers its first event, then (before asking for the next) waits for
+    // the test and exits; the event given to it meanwhile was never received.
+    let leave = Arc::new(Semaphore::new(0));
+    let l2 = leave.clone();
+    let h = Harness::new(whoami().with_between(move |nth| {
+        let leave = l2.clone();
+        async move {
+            if nth == 1 {
+                leave.acquire().await.expect("open").forget();
+                Some(ExitStatus::Code(0))
+            } else {
+                None
+            }
+        }
+    }));
+    let f = h.function("f");
+    let first = json(
+        &within("first", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap(),
+    );
+    let second = spawn_invoke(&h, &f, "{}");
+    // Taken from the pool and handed the event (queued: its runtime is not in /next).
+    eventually("delivered", || h.engine.inflight() == 1).await;
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!second.is_finished());
+    assert_eq!(h.isolation.spawned(), 1);
+    leave.add_permits(1);
+    let r = within("second", second).await.unwrap().unwrap();
+    assert_eq!(r.function_error, None);
+    let v = json(&r);
+    assert_ne!(v["pid"], first["pid"]);
+    assert_eq!(v["nth"], 1);
+    assert_eq!(h.isolation.spawned(), 2);
+    // The first sandbox's stream closes the attempt with an END line; the event ran once.
+    let ends = h
+        .logs
+        .messages()
+        .into_iter()
+        .filter(|l| *l == format!("END RequestId: {}", r.request_id))
+        .count();
+    assert_eq!(ends, 2);
+    let reports = h
+        .logs
+        .messages()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("REPORT RequestId: {}", r.request_id)))
+        .count();
+    assert_eq!(reports, 1);
+}
