@@ -245,13 +245,23 @@ def test_a_version_destination_and_a_missing_destination(client, server):
     name = new_function(client)
     v = client.publish_version(FunctionName=name)["Version"]
     dest = new_function(client, "dest")
-    missing = unique_name("missing")
-    # A version's own configuration, and a record for a function that does not exist (AWS checks
-    # only the ARN's form): its delivery is retried, then counted and logged.
+    gone = new_function(client, "gone")
+    # A destination function that does not exist is refused (LocalStack's AWS-recorded snapshot,
+    # test_lambda_api: test_lambda_eventinvokeconfig_exceptions, put_destination_lambda_doesntexist).
+    missing = arn(unique_name("missing"))
+    with pytest.raises(ClientError) as e:
+        client.put_function_event_invoke_config(
+            FunctionName=name, Qualifier=v, MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": missing}})
+    assert error_of(e) == ("InvalidParameterValueException", 400,
+                           f"The destination ARN {missing} is invalid.")
+    # A version's own configuration, and a record for a function deleted since: its delivery is
+    # retried, then counted and logged.
     client.put_function_event_invoke_config(
         FunctionName=name, Qualifier=v, MaximumRetryAttempts=0,
         DestinationConfig={"OnSuccess": {"Destination": arn(dest)},
-                           "OnFailure": {"Destination": arn(missing)}})
+                           "OnFailure": {"Destination": arn(gone)}})
+    client.delete_function(FunctionName=gone)
     rid = send(client, name, {"v": 1}, Qualifier=v)
     rec = wait_for(lambda: runs(server, dest), "the record")[0]["event"]
     assert rec["requestContext"]["functionArn"] == f"{arn(name)}:{v}"
@@ -267,7 +277,7 @@ def test_a_version_destination_and_a_missing_destination(client, server):
 # -- configuration ------------------------------------------------------------------------------
 def test_event_invoke_config_crud(client, server):
     name = new_function(client)
-    dest = arn(unique_name("d"))
+    dest = arn(new_function(client, "d"))
     with pytest.raises(ClientError) as e:
         client.get_function_event_invoke_config(FunctionName=name)
     assert error_of(e) == ("ResourceNotFoundException", 404,
@@ -332,10 +342,13 @@ def test_event_invoke_config_errors(client):
     name = new_function(client)
     missing = unique_name("nope")
     cases = [
+        # LocalStack's AWS-recorded snapshot, test_lambda_api:
+        # test_lambda_eventinvokeconfig_exceptions (put_functionname_name_notfound,
+        # put_alias_doesnotexist).
         (dict(FunctionName=missing, MaximumRetryAttempts=1),
-         ("ResourceNotFoundException", 404, f"Function not found: {arn(missing)}")),
+         ("ResourceNotFoundException", 404, "The function doesn't exist.")),
         (dict(FunctionName=name, Qualifier="7", MaximumRetryAttempts=1),
-         ("ResourceNotFoundException", 404, f"Function not found: {arn(name)}:7")),
+         ("ResourceNotFoundException", 404, "The function doesn't exist.")),
         (dict(FunctionName=name, MaximumRetryAttempts=3),
          ("ValidationException", 400, "1 validation error detected: Value '3' at "
           "'maximumRetryAttempts' failed to satisfy constraint: Member must have value less "

@@ -146,15 +146,18 @@ def test_put_get_delete_function_concurrency(client):
 
 def test_concurrency_errors_and_the_hundred_unreserved_rule(client):
     missing = unique_name("missing")
-    for call in (lambda: client.get_function_concurrency(FunctionName=missing),
-                 lambda: client.delete_function_concurrency(FunctionName=missing),
-                 lambda: client.put_function_concurrency(FunctionName=missing,
-                                                         ReservedConcurrentExecutions=1)):
+    # Put names `$LATEST` (LocalStack's AWS-recorded snapshot, test_lambda_api:
+    # test_function_concurrency_exceptions); Get the unqualified ARN (test_ops_on_nonexisting_fn).
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{missing}"
+    for call, named in ((lambda: client.get_function_concurrency(FunctionName=missing), arn),
+                        (lambda: client.delete_function_concurrency(FunctionName=missing), arn),
+                        (lambda: client.put_function_concurrency(FunctionName=missing,
+                                                                 ReservedConcurrentExecutions=1),
+                         f"{arn}:$LATEST")):
         with pytest.raises(ClientError) as e:
             call()
         assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
-        assert e.value.response["Error"]["Message"] == (
-            f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{missing}")
+        assert e.value.response["Error"]["Message"] == f"Function not found: {named}"
     a, b = new_function(client), new_function(client)
     try:
         with pytest.raises(ClientError) as e:
@@ -291,10 +294,13 @@ def test_account_limit_exhaustion_and_every_declared_metric_is_updated(hako_fact
     # age, dropped, a destination delivery failure and a dead-letter error.
     aname = new_function(c, "async")
     legacy_dead_letter_queue(small.data_dir, aname)
+    # The destination exists when configured (AWS refuses one that does not), then goes.
+    gone = new_function(c, "gone")
     c.put_function_event_invoke_config(
         FunctionName=aname, MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination":
-                                         f"arn:aws:lambda:us-east-1:123456789012:function:{unique_name('gone')}"}})
+                                         f"arn:aws:lambda:us-east-1:123456789012:function:{gone}"}})
+    c.delete_function(FunctionName=gone)
     assert c.invoke(FunctionName=aname, InvocationType="Event",
                     Payload=b'{"fail": "async"}')["StatusCode"] == 202
     wait_for(lambda: sample(scrape(small.endpoint), "hako_lambda_destination_delivery_failures_total",

@@ -86,16 +86,19 @@ def test_names_partial_and_full_arns_are_accepted(lambda_client):
 
 
 def test_not_found_errors(lambda_client):
-    for call in (lambda: lambda_client.get_function(FunctionName="nope-nope"),
-                 lambda: lambda_client.get_function_configuration(FunctionName="nope-nope"),
-                 lambda: lambda_client.invoke(FunctionName="nope-nope"),
-                 lambda: lambda_client.delete_function(FunctionName="nope-nope"),
-                 lambda: lambda_client.update_function_configuration(FunctionName="nope-nope", Timeout=5)):
+    # Invoke names `$LATEST` (LocalStack's AWS-recorded snapshot, test_lambda_api:
+    # test_function_name_and_qualifier_validation); the others the unqualified ARN.
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nope-nope"
+    for call, named in ((lambda: lambda_client.get_function(FunctionName="nope-nope"), arn),
+                        (lambda: lambda_client.get_function_configuration(FunctionName="nope-nope"), arn),
+                        (lambda: lambda_client.invoke(FunctionName="nope-nope"), f"{arn}:$LATEST"),
+                        (lambda: lambda_client.delete_function(FunctionName="nope-nope"), arn),
+                        (lambda: lambda_client.update_function_configuration(FunctionName="nope-nope", Timeout=5), arn)):
         with pytest.raises(botocore.exceptions.ClientError) as ei:
             call()
         code, status, msg = error_of(ei)
         assert (code, status) == ("ResourceNotFoundException", 404)
-        assert msg == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope-nope"
+        assert msg == f"Function not found: {named}"
 
 
 def test_unknown_version_is_not_found(lambda_client):

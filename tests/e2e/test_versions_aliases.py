@@ -149,7 +149,9 @@ def test_publish_on_create_and_update_code(lambda_client):
     created = c.create_function(FunctionName=name, Runtime="provided.al2023", Handler="bootstrap",
                                 Role="arn:aws:iam::123456789012:role/r", Publish=True,
                                 Code={"ZipFile": fixture_zip(ECHO)})
-    assert created["Version"] == "1" and created["FunctionArn"] == arn(name, "1")
+    # The unqualified ARN with Version 1 (LocalStack's AWS-recorded snapshot, test_lambda_api:
+    # test_publish_version_on_create).
+    assert created["Version"] == "1" and created["FunctionArn"] == arn(name)
     c.get_waiter("function_active_v2").wait(FunctionName=name)
     other = make_zip({"bootstrap": "#!/bin/sh\nexit 1\n"})
     updated = c.update_function_code(FunctionName=name, ZipFile=other, Publish=True)
@@ -168,7 +170,9 @@ def test_delete_version(lambda_client):
     c.delete_function(FunctionName=name, Qualifier="1")
     expect_error("ResourceNotFoundException", 404, c.get_function, FunctionName=name, Qualifier="1")
     expect_error("ResourceNotFoundException", 404, c.invoke, FunctionName=name, Qualifier="1")
-    expect_error("ResourceNotFoundException", 404, c.delete_function, FunctionName=name, Qualifier="1")
+    # Deleting it again is no error (LocalStack's AWS-recorded snapshot, test_lambda_api:
+    # test_delete_on_nonexisting_version).
+    c.delete_function(FunctionName=name, Qualifier="1")
     assert [v["Version"] for v in c.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "2"]
     # Numbers are never reused.
     set_color(c, name, "red")

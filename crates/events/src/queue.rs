@@ -215,15 +215,13 @@ impl Queue {
             });
         let policy = Policy::new(config.as_ref(), self.cfg.delay_scale);
         // The function (and, through an alias, the version) as it is now.
-        let resolved = lambda
-            .target(&e.function_name, qualifier, true)
-            .and_then(|t| {
-                let version = match &t.alias {
-                    Some(a) => a.pick_version(rand::random::<f64>()).to_string(),
-                    None => t.version.clone(),
-                };
-                lambda.resolve(&t.name, &version)
-            });
+        let resolved = lambda.target(&e.function_name, qualifier).and_then(|t| {
+            let version = match &t.alias {
+                Some(a) => a.pick_version(rand::random::<f64>()).to_string(),
+                None => t.version.clone(),
+            };
+            lambda.resolve(&t.name, &version)
+        });
         let f = match resolved {
             Ok(f) => f,
             Err(err) => {
@@ -487,6 +485,7 @@ mod tests {
     use std::io::Write;
 
     use base64::Engine as _;
+    use hako_engine::testing::{FakeRuntime, Reply};
     use hako_engine::{Engine, EngineConfig, NullSink, Runtimes};
     use hako_lambda::Invocation;
     use hako_model::clock::{Clock, ManualClock};
@@ -512,12 +511,25 @@ mod tests {
         let mut buf = std::io::Cursor::new(Vec::new());
         {
             let mut z = zip::ZipWriter::new(&mut buf);
-            z.start_file("bootstrap", zip::write::SimpleFileOptions::default())
-                .unwrap();
+            let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+            z.start_file("bootstrap", opts).unwrap();
             writeln!(z, "#!/bin/sh").unwrap();
             z.finish().unwrap();
         }
         base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+    }
+
+    /// A runtime that fails the events whose payload has a `fail` member and echoes the others.
+    fn runtime() -> FakeRuntime {
+        FakeRuntime::new(|e| async move {
+            if serde_json::from_slice::<serde_json::Value>(&e.payload)
+                .is_ok_and(|v| v.get("fail").is_some())
+            {
+                Reply::error("RuntimeError", "boom")
+            } else {
+                Reply::Response(e.payload)
+            }
+        })
     }
 
     /// Functions `src` and `dest`; `src`'s events go to `dest` on success and on failure.
@@ -525,9 +537,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Db::open_in_memory().unwrap());
         let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
-        let runtimes = Runtimes::discover(&dir.path().join("runtimes"), "")
-            .await
-            .unwrap();
+        let runtimes = Runtimes::provided_only(&dir.path().join("runtimes"));
         let region = Region::default();
         let engine = Engine::new(
             EngineConfig {
@@ -538,7 +548,7 @@ mod tests {
                 account_concurrency: 10,
                 host_path: String::new(),
             },
-            Arc::new(hako_sandbox::process::ProcessIsolation::new()),
+            runtime().isolation(),
             runtimes,
             Arc::new(NullSink),
         );
@@ -588,6 +598,94 @@ mod tests {
             clock,
             _dir: dir,
         }
+    }
+
+    fn due(f: &Fixture) -> Vec<Claimed> {
+        f.queue
+            .lambda
+            .db()
+            .claim_events(f.clock.now_ms(), 10)
+            .unwrap()
+    }
+
+    fn send(f: &Fixture, payload: &'static [u8]) -> String {
+        let inv = Invocation {
+            payload: bytes::Bytes::from_static(payload),
+            ..Invocation::default()
+        };
+        f.queue.lambda.invoke_event("src", None, inv).unwrap()
+    }
+
+    /// The schedule through the real queue, engine and store, in virtual time: a function error
+    /// is retried after 1, then 2 minutes (nothing is due before), then the event goes to its
+    /// OnFailure destination as RetriesExhausted after 3 runs.
+    #[tokio::test]
+    async fn a_failing_event_is_retried_then_reaches_its_destination() {
+        let f = fixture().await;
+        let request_id = send(&f, b"{\"fail\":1}");
+        for wait in [60_000, 120_000] {
+            let ev = claim_one(&f);
+            assert_eq!(ev.event.function_name, "src");
+            f.queue.clone().run(ev).await;
+            assert!(due(&f).is_empty(), "not due again at once");
+            f.clock.advance(wait - 1);
+            assert!(due(&f).is_empty(), "not due before {wait} ms");
+            f.clock.advance(1);
+        }
+        let ev = claim_one(&f);
+        assert_eq!(ev.attempts, 2);
+        f.queue.clone().run(ev).await;
+        let delivered = claim_one(&f);
+        assert_eq!(delivered.event.function_name, "dest");
+        let record: serde_json::Value = serde_json::from_slice(&delivered.event.payload).unwrap();
+        assert_eq!(record["requestContext"]["requestId"], request_id.as_str());
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
+    }
+
+    /// A throttled event backs off 1 s, 2 s, 4 s... until its maximum age, then goes to its
+    /// OnFailure destination as EventAgeExceeded, without a response.
+    #[tokio::test]
+    async fn a_throttled_event_backs_off_until_its_age_runs_out() {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        let throttle = hako_model::concurrency::PutFunctionConcurrencyRequest {
+            reserved_concurrent_executions: Some(0),
+        };
+        lambda
+            .put_function_concurrency("src", throttle)
+            .await
+            .unwrap();
+        let age = EventInvokeConfigRequest {
+            maximum_event_age_in_seconds: Some(60),
+            ..EventInvokeConfigRequest::default()
+        };
+        lambda
+            .update_event_invoke_config("src", None, age)
+            .await
+            .unwrap();
+        send(&f, b"{}");
+        let mut waits = Vec::new();
+        let record = loop {
+            let mut ready = due(&f);
+            assert_eq!(ready.len(), 1, "one event due after {waits:?}");
+            let ev = ready.pop().unwrap();
+            if ev.event.function_name == "dest" {
+                break ev;
+            }
+            f.queue.clone().run(ev).await;
+            let next = lambda.db().next_due_ms().unwrap().unwrap();
+            waits.push(next - f.clock.now_ms());
+            f.clock.set(next);
+        };
+        // 1 + 2 + 4 + 8 + 16 s, then the last try at 60 s; then the record (due at once).
+        assert_eq!(waits, [1000, 2000, 4000, 8000, 16_000, 29_000, 0]);
+        let record: serde_json::Value = serde_json::from_slice(&record.event.payload).unwrap();
+        assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 0);
+        assert!(record.get("responseContext").is_none());
     }
 
     fn claim_one(f: &Fixture) -> Claimed {

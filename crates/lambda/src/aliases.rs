@@ -70,14 +70,9 @@ impl Lambda {
     }
 
     /// Resolves a function name (or ARN) and a `Qualifier` parameter. A missing alias is
-    /// "Function not found" for invocations and "Cannot find alias arn" for the other calls,
-    /// as AWS answers them.
-    pub fn target(
-        &self,
-        name: &str,
-        qualifier: Option<&str>,
-        for_invoke: bool,
-    ) -> Result<Target, Error> {
+    /// "Function not found" with the alias's ARN, as AWS answers Invoke and GetFunction
+    /// (LocalStack's AWS-recorded snapshot test_alias_lifecycle).
+    pub fn target(&self, name: &str, qualifier: Option<&str>) -> Result<Target, Error> {
         let r = FunctionRef::parse(name, &self.region)?.with_qualifier(qualifier)?;
         let Some(qualifier) = r.qualifier else {
             return Ok(Target {
@@ -102,14 +97,9 @@ impl Lambda {
                 alias: Some(a),
                 qualifier: Some(qualifier),
             }),
-            None => {
-                let arn = self.region.qualified_arn(&r.name, &qualifier);
-                Err(if for_invoke {
-                    Error::function_not_found(&arn)
-                } else {
-                    alias::alias_not_found(&arn)
-                })
-            }
+            None => Err(Error::function_not_found(
+                &self.region.qualified_arn(&r.name, &qualifier),
+            )),
         }
     }
 
@@ -232,7 +222,9 @@ impl Lambda {
         }
         let _w = self.writes.lock().await;
         let fname = self.alias_function(function)?;
-        let not_found = || alias::alias_not_found(&self.alias_arn(&fname, alias_name));
+        // AWS: "Alias not found" here, "Cannot find alias arn" on GetAlias (LocalStack's
+        // AWS-recorded snapshot test_non_existent_alias_update).
+        let not_found = || alias::update_alias_not_found(&self.alias_arn(&fname, alias_name));
         let current = self
             .db
             .get_alias(&fname, alias_name)?
@@ -377,7 +369,7 @@ mod tests {
             (ARN, Some("live"), "1", Some("live")),
         ];
         for (name, qualifier, version, given) in cases {
-            let t = l.target(name, qualifier, true).unwrap();
+            let t = l.target(name, qualifier).unwrap();
             assert_eq!(t.name, "f");
             assert_eq!(t.version, version, "{name} {qualifier:?}");
             assert_eq!(t.qualifier.as_deref(), given);
@@ -391,13 +383,22 @@ mod tests {
     async fn a_missing_alias_is_not_found_as_aws_says_it_per_call() {
         let f = two_versions().await;
         let l = &f.lambda;
-        // Invoke says the function is not found; the other calls that the alias is.
-        let invoke = l.target("f", Some("nope"), true).unwrap_err();
+        // Invoke and GetFunction say the function is not found (at the alias's ARN);
+        // GetAlias that the alias is (LocalStack's AWS-recorded snapshots test_alias_lifecycle
+        // and test_notfound_and_invalid_routingconfigs); UpdateAlias says it its own way
+        // (test_non_existent_alias_update).
+        let invoke = l.target("f", Some("nope")).unwrap_err();
         assert_eq!(invoke.kind, ErrorKind::ResourceNotFound);
         assert_eq!(invoke.message, format!("Function not found: {ARN}:nope"));
-        let other = l.target("f", Some("nope"), false).unwrap_err();
-        assert_eq!(other.kind, ErrorKind::ResourceNotFound);
-        assert_eq!(other.message, format!("Cannot find alias arn: {ARN}:nope"));
+        let get = l.get_function_configuration("f", Some("nope")).unwrap_err();
+        assert_eq!(get.message, format!("Function not found: {ARN}:nope"));
+        let alias = l.get_alias("f", "nope").unwrap_err();
+        assert_eq!(alias.message, format!("Cannot find alias arn: {ARN}:nope"));
+        let update = l
+            .update_alias("f", "nope", UpdateAliasRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(update.message, format!("Alias not found: {ARN}:nope"));
     }
 
     #[tokio::test]
@@ -405,15 +406,15 @@ mod tests {
         let f = two_versions().await;
         let l = &f.lambda;
         l.create_alias("f", alias_to("live", "1")).await.unwrap();
-        assert_eq!(l.target("f", Some("live"), true).unwrap().version, "1");
+        assert_eq!(l.target("f", Some("live")).unwrap().version, "1");
         let moved = UpdateAliasRequest {
             function_version: Some("2".into()),
             ..UpdateAliasRequest::default()
         };
         l.update_alias("f", "live", moved).await.unwrap();
-        assert_eq!(l.target("f", Some("live"), true).unwrap().version, "2");
+        assert_eq!(l.target("f", Some("live")).unwrap().version, "2");
         l.delete_alias("f", "live").await.unwrap();
-        assert!(l.target("f", Some("live"), true).is_err());
+        assert!(l.target("f", Some("live")).is_err());
         assert!(l.get_alias("f", "live").is_err());
     }
 
@@ -429,7 +430,7 @@ mod tests {
         });
         l.create_alias("f", req).await.unwrap();
         l.create_alias("f", alias_to("live", "2")).await.unwrap();
-        let a = l.target("f", Some("canary"), true).unwrap().alias.unwrap();
+        let a = l.target("f", Some("canary")).unwrap().alias.unwrap();
         assert_eq!(a.pick_version(0.1), "2");
         assert_eq!(a.pick_version(0.9), "1");
         let uses_1 = l.list_aliases("f", Some("1"), &Paging::default()).unwrap();

@@ -42,7 +42,12 @@ impl Lambda {
         req: PutFunctionConcurrencyRequest,
     ) -> Result<Concurrency, Error> {
         let _w = self.writes.lock().await;
-        let rec = self.function_latest(function)?;
+        // Not found is said with `$LATEST`'s ARN here (LocalStack's AWS-recorded snapshot
+        // test_function_concurrency_exceptions), unqualified by Get and Delete.
+        let r = FunctionRef::parse(function, &self.region)?;
+        let rec = self.db.get_function(&r.name, "$LATEST")?.ok_or_else(|| {
+            Error::function_not_found(&self.region.qualified_arn(&r.name, "$LATEST"))
+        })?;
         // The others' reservations, and the provisioned concurrency of those without one.
         let carved_by_others = self.carved_by_functions(Some(&rec.name))?;
         let limit = self.engine.config().account_concurrency as u64;

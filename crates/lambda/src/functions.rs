@@ -34,14 +34,24 @@ impl Lambda {
         FunctionConfiguration::from_record(rec, &self.region)
     }
 
-    /// The configuration a qualified read shows: the version's, under the alias's ARN when the
-    /// caller named an alias.
+    /// The configuration a read shows: the version's, under the ARN the caller used (qualified
+    /// by the alias or the version, even `$LATEST`, when the caller named a qualifier).
     fn target_config(&self, t: &Target, rec: &FunctionRecord) -> FunctionConfiguration {
         let mut c = self.config(rec);
-        if let Some(a) = &t.alias {
-            c.function_arn = self.region.qualified_arn(&t.name, &a.name);
+        if let Some(q) = &t.qualifier {
+            c.function_arn = self.region.qualified_arn(&t.name, q);
         }
         c
+    }
+
+    /// The record a read addresses; not found is said with the ARN the caller used.
+    fn load_target(&self, t: &Target) -> Result<FunctionRecord, Error> {
+        self.db.get_function(&t.name, &t.version)?.ok_or_else(|| {
+            Error::function_not_found(&match &t.qualifier {
+                Some(q) => self.region.qualified_arn(&t.name, q),
+                None => self.region.function_arn(&t.name),
+            })
+        })
     }
 
     /// Refuses a `KMSKeyArn` that names no key registered with Hako (`hako keys create`).
@@ -117,8 +127,13 @@ impl Lambda {
         }
         tracing::info!(function = %rec.name, runtime = %rec.runtime, "function created");
         if valid.publish {
-            let v = self.publish(&rec.name, None, None, None)?;
-            return Ok(self.config(&v));
+            // As AWS: the new version's configuration, still Pending, under the unqualified
+            // ARN (LocalStack's AWS-recorded snapshot test_publish_version_on_create).
+            let mut v = self.publish(&rec.name, None, None, None)?;
+            v.state = FnState::Pending;
+            let mut c = self.config(&v);
+            c.function_arn = self.region.function_arn(&rec.name);
+            return Ok(c);
         }
         // As AWS: the create response still says Pending; reads that follow see Active.
         Ok(self.config(&rec))
@@ -132,8 +147,8 @@ impl Lambda {
         qualifier: Option<&str>,
         code_location: impl FnOnce(&str) -> String,
     ) -> Result<GetFunctionResponse, Error> {
-        let t = self.target(function, qualifier, false)?;
-        let rec = self.load(&t.name, &t.version)?;
+        let t = self.target(function, qualifier)?;
+        let rec = self.load_target(&t)?;
         // Tags and reserved concurrency belong to the function, whichever version is read.
         let (tags, reserved) = if t.version == "$LATEST" {
             (rec.tags.clone(), rec.reserved_concurrency)
@@ -160,12 +175,13 @@ impl Lambda {
         function: &str,
         qualifier: Option<&str>,
     ) -> Result<FunctionConfiguration, Error> {
-        let t = self.target(function, qualifier, false)?;
-        let rec = self.load(&t.name, &t.version)?;
+        let t = self.target(function, qualifier)?;
+        let rec = self.load_target(&t)?;
         Ok(self.target_config(&t, &rec))
     }
 
-    /// ListFunctions: `$LATEST` of each function, or every version with `all_versions`.
+    /// ListFunctions: `$LATEST` of each function (unqualified ARNs), or every version with
+    /// `all_versions` (each ARN qualified, `$LATEST`'s too, as AWS lists them).
     pub fn list_functions(
         &self,
         all_versions: bool,
@@ -174,7 +190,13 @@ impl Lambda {
         let records = self.db.list_functions(all_versions)?;
         let (items, next_marker) = page(&records, |r| format!("{}:{}", r.name, r.version), paging)?;
         Ok(ListFunctionsResponse {
-            functions: items.into_iter().map(|r| self.config(r)).collect(),
+            functions: items
+                .into_iter()
+                .map(|r| match all_versions {
+                    true => self.version_config(r),
+                    false => self.config(r),
+                })
+                .collect(),
             next_marker,
         })
     }
@@ -349,11 +371,13 @@ impl Lambda {
     }
 
     /// DeleteFunction with a version number: that version only, unless an alias routes to it.
+    /// As on AWS, deleting a version that does not exist (of a function that does) is no error
+    /// (LocalStack's AWS-recorded snapshot test_delete_on_nonexisting_version).
     async fn delete_version(&self, name: &str, version: &str) -> Result<(), Error> {
         let _w = self.writes.lock().await;
         self.load(name, "$LATEST")?;
         let Some(rec) = self.db.delete_version(name, version)? else {
-            return Err(Error::function_not_found(&self.arn_of(name, version)));
+            return Ok(());
         };
         self.invalidate(name);
         // Its provisioned concurrency went with it: its sandboxes stop.
@@ -538,6 +562,90 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(done.description, "later");
+    }
+
+    /// The ARNs AWS answers with (LocalStack's AWS-recorded snapshots, test_lambda_api:
+    /// test_publish_version_on_create, test_publish_with_update, test_list_functions).
+    #[tokio::test]
+    async fn arns_are_qualified_as_aws_qualifies_them() {
+        let f = fixture().await;
+        let l = &f.lambda;
+        let mut req = create_request("f", "one");
+        req.publish = Some(true);
+        let created = l.create_function(req).await.unwrap();
+        assert_eq!(
+            (created.function_arn.as_str(), created.version.as_str()),
+            (ARN, "1")
+        );
+        assert_eq!(created.state, State::Pending);
+        let arn_of = |q: Option<&str>| l.get_function_configuration("f", q).unwrap().function_arn;
+        assert_eq!(arn_of(None), ARN);
+        assert_eq!(arn_of(Some("$LATEST")), format!("{ARN}:$LATEST"));
+        assert_eq!(arn_of(Some("1")), format!("{ARN}:1"));
+        let got = l
+            .get_function("f", Some("$LATEST"), |_| String::new())
+            .unwrap();
+        assert_eq!(got.configuration.function_arn, format!("{ARN}:$LATEST"));
+        let arns = |all| -> Vec<String> {
+            let page = l.list_functions(all, &Paging::default()).unwrap();
+            page.functions.into_iter().map(|c| c.function_arn).collect()
+        };
+        assert_eq!(arns(false), [ARN.to_string()]);
+        assert_eq!(arns(true), [format!("{ARN}:$LATEST"), format!("{ARN}:1")]);
+        let mut code = code_request("two");
+        code.publish = Some(true);
+        let published = l.update_function_code("f", code).await.unwrap();
+        assert_eq!(published.function_arn, format!("{ARN}:2"));
+        assert_eq!(published.version, "2");
+    }
+
+    /// Not-found messages name the ARN each operation names (LocalStack's AWS-recorded
+    /// snapshots, test_lambda_api: test_ops_on_nonexisting_fn, test_ops_with_arn_qualifier_mismatch,
+    /// test_ops_on_nonexisting_version, test_delete_on_nonexisting_version,
+    /// test_function_name_and_qualifier_validation, test_function_concurrency_exceptions).
+    #[tokio::test]
+    async fn not_found_is_qualified_per_operation() {
+        let f = fixture().await;
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        let nope = "arn:aws:lambda:us-east-1:123456789012:function:nope";
+        let msg = |r: Result<(), hako_model::Error>| {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::ResourceNotFound);
+            e.message
+        };
+        let unqualified = format!("Function not found: {nope}");
+        let latest = format!("Function not found: {nope}:$LATEST");
+        let get = |q| l.get_function("nope", q, |_| String::new()).map(|_| ());
+        assert_eq!(msg(get(None)), unqualified);
+        assert_eq!(msg(get(Some("$LATEST"))), latest);
+        let config = |q| l.get_function_configuration("nope", q).map(|_| ());
+        assert_eq!(msg(config(None)), unqualified);
+        assert_eq!(msg(config(Some("$LATEST"))), latest);
+        assert_eq!(
+            msg(l.get_function_configuration("f", Some("1221")).map(|_| ())),
+            format!("Function not found: {ARN}:1221")
+        );
+        assert_eq!(msg(l.delete_function("nope", None).await), unqualified);
+        assert_eq!(msg(l.delete_function("nope", Some("1")).await), unqualified);
+        // Deleting a version that is not there, of a function that is, is no error.
+        l.delete_function("f", Some("1233")).await.unwrap();
+        assert_eq!(msg(l.invoke_dry_run("nope", None)), latest);
+        assert_eq!(
+            msg(l.invoke_dry_run("f", Some("7"))),
+            format!("Function not found: {ARN}:7")
+        );
+        let put = hako_model::concurrency::PutFunctionConcurrencyRequest {
+            reserved_concurrent_executions: Some(1),
+        };
+        assert_eq!(
+            msg(l.put_function_concurrency("nope", put).await.map(|_| ())),
+            latest
+        );
+        assert_eq!(
+            msg(l.get_function_concurrency("nope").map(|_| ())),
+            unqualified
+        );
     }
 
     #[tokio::test]

@@ -24,13 +24,17 @@ pub struct Invocation {
 
 impl Lambda {
     /// The function version an invocation of `target` runs (an alias with routing picks it by
-    /// weight), resolved.
+    /// weight), resolved. Not found is said with the ARN qualified as invoked, `$LATEST` when
+    /// unqualified (LocalStack's AWS-recorded snapshot test_function_name_and_qualifier_validation).
     fn pick(&self, t: &Target) -> Result<std::sync::Arc<ResolvedFunction>, Error> {
         let version = match &t.alias {
             Some(a) => a.pick_version(rand::random::<f64>()),
             None => &t.version,
         };
-        self.resolve(&t.name, version)
+        self.resolve_or(&t.name, version, || {
+            let qualifier = t.qualifier.as_deref().unwrap_or("$LATEST");
+            Error::function_not_found(&self.region.qualified_arn(&t.name, qualifier))
+        })
     }
 
     /// The ARN the function sees: the one the caller used, qualified (by the version or the
@@ -49,7 +53,7 @@ impl Lambda {
         qualifier: Option<&str>,
         inv: Invocation,
     ) -> Result<InvokeResult, Error> {
-        let t = self.target(function, qualifier, true)?;
+        let t = self.target(function, qualifier)?;
         let f = self.pick(&t)?;
         let req = InvokeRequest {
             payload: inv.payload,
@@ -64,7 +68,7 @@ impl Lambda {
 
     /// Invoke with `DryRun`: checks that the function and qualifier resolve.
     pub fn invoke_dry_run(&self, function: &str, qualifier: Option<&str>) -> Result<(), Error> {
-        let t = self.target(function, qualifier, true)?;
+        let t = self.target(function, qualifier)?;
         self.pick(&t)?;
         Ok(())
     }
@@ -76,7 +80,7 @@ impl Lambda {
         qualifier: Option<&str>,
         inv: Invocation,
     ) -> Result<String, Error> {
-        let t = self.target(function, qualifier, true)?;
+        let t = self.target(function, qualifier)?;
         let f = self.pick(&t)?;
         self.enqueue(&f, &t.name, t.qualifier, inv)
     }
@@ -113,5 +117,106 @@ impl Lambda {
         self.engine.record_async(f, AsyncMetric::Received);
         self.async_wake.notify_one();
         Ok(request_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use hako_engine::testing::{FakeRuntime, Reply};
+    use hako_model::alias::CreateAliasRequest;
+    use hako_model::clock::Clock;
+    use hako_model::wire::UpdateFunctionConfigurationRequest;
+
+    use super::Invocation;
+    use crate::testing::{create, fixture_with, T0};
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:f";
+
+    /// A runtime that answers with the ARN it was invoked as and the how-manieth event of its
+    /// sandbox this is.
+    fn reporter() -> FakeRuntime {
+        FakeRuntime::new(|e| async move {
+            let arn = e
+                .header("lambda-runtime-invoked-function-arn")
+                .unwrap_or("")
+                .to_string();
+            Reply::ok(&format!("{arn} {}", e.nth))
+        })
+    }
+
+    fn call(payload: &str) -> Invocation {
+        Invocation {
+            payload: Bytes::copy_from_slice(payload.as_bytes()),
+            ..Invocation::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn invokes_what_the_name_and_qualifier_address() {
+        let f = fixture_with(reporter());
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        l.publish_version("f", Default::default()).await.unwrap();
+        let alias = CreateAliasRequest {
+            name: Some("live".into()),
+            function_version: Some("1".into()),
+            ..CreateAliasRequest::default()
+        };
+        l.create_alias("f", alias).await.unwrap();
+        let r = l.invoke("f", None, call("{}")).await.unwrap();
+        assert_eq!(r.executed_version, "$LATEST");
+        assert_eq!(r.payload, format!("{ARN} 1"));
+        let r = l.invoke("f", Some("live"), call("{}")).await.unwrap();
+        assert_eq!(r.executed_version, "1");
+        assert_eq!(r.payload, format!("{ARN}:live 1"));
+        let r = l
+            .invoke(&format!("{ARN}:1"), None, call("{}"))
+            .await
+            .unwrap();
+        assert_eq!(r.payload, format!("{ARN}:1 2"), "version 1's warm sandbox");
+    }
+
+    #[tokio::test]
+    async fn an_update_retires_the_warm_sandboxes() {
+        let f = fixture_with(reporter());
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        let nth = |p: Bytes| String::from_utf8(p.to_vec()).unwrap();
+        assert!(nth(l.invoke("f", None, call("{}")).await.unwrap().payload).ends_with(" 1"));
+        assert!(nth(l.invoke("f", None, call("{}")).await.unwrap().payload).ends_with(" 2"));
+        let req = UpdateFunctionConfigurationRequest {
+            description: Some("new".into()),
+            ..UpdateFunctionConfigurationRequest::default()
+        };
+        l.update_function_configuration("f", req).await.unwrap();
+        let after = nth(l.invoke("f", None, call("{}")).await.unwrap().payload);
+        assert!(
+            after.ends_with(" 1"),
+            "a new sandbox after the update: {after}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_invocation_is_queued_with_the_clocks_time() {
+        let f = fixture_with(FakeRuntime::echo());
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        f.clock.advance(5);
+        let id = l
+            .invoke_event("f", Some("$LATEST"), call("{\"a\":1}"))
+            .unwrap();
+        let due = l.db.claim_events(f.clock.now_ms(), 10).unwrap();
+        assert_eq!(due.len(), 1);
+        let e = &due[0].event;
+        assert_eq!(e.request_id, id);
+        assert_eq!(e.received_ms, T0 + 5);
+        assert_eq!(e.qualifier.as_deref(), Some("$LATEST"));
+        assert_eq!(e.payload, b"{\"a\":1}");
+        let missing = l.invoke_event("nope", None, call("{}")).unwrap_err();
+        assert_eq!(
+            missing.message,
+            "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST"
+        );
     }
 }

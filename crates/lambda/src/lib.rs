@@ -117,6 +117,18 @@ impl Lambda {
     /// The resolved function for `name` at `version` (`$LATEST` or a version number), from
     /// the cache when it is there.
     pub fn resolve(&self, name: &str, version: &str) -> Result<Arc<ResolvedFunction>, Error> {
+        self.resolve_or(name, version, || {
+            Error::function_not_found(&self.arn_of(name, version))
+        })
+    }
+
+    /// [`Lambda::resolve`], with the caller's error for a version that does not exist.
+    pub(crate) fn resolve_or(
+        &self,
+        name: &str,
+        version: &str,
+        missing: impl FnOnce() -> Error,
+    ) -> Result<Arc<ResolvedFunction>, Error> {
         if let Some(r) = self
             .resolved
             .read()
@@ -124,10 +136,7 @@ impl Lambda {
         {
             return Ok(r.clone());
         }
-        let rec = self
-            .db
-            .get_function(name, version)?
-            .ok_or_else(|| Error::function_not_found(&self.arn_of(name, version)))?;
+        let rec = self.db.get_function(name, version)?.ok_or_else(missing)?;
         let r = Arc::new(self.resolve_record(&rec)?);
         self.resolved
             .write()

@@ -1,12 +1,13 @@
 //! What the unit tests of the application layer share: a `Lambda` on an in-memory database and
-//! a temporary code store, with a virtual clock. The engine runs no sandbox in these tests (its
-//! backend, plain processes, is only constructed).
+//! a temporary code store, with a virtual clock; its engine runs on the fake sandbox backend, whose
+//! sandboxes run a fake runtime client (`hako_engine::testing`): no process, no root.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use hako_engine::testing::FakeRuntime;
 use hako_engine::{Engine, EngineConfig, NullSink, Runtimes};
 use hako_model::clock::ManualClock;
 use hako_model::wire::{CreateFunctionRequest, FunctionCodeIn, UpdateFunctionCodeRequest};
@@ -23,14 +24,18 @@ pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// A `Lambda` whose functions echo their payload.
 pub(crate) async fn fixture() -> Fixture {
+    fixture_with(FakeRuntime::echo())
+}
+
+/// A `Lambda` whose functions' sandboxes run `runtime`.
+pub(crate) fn fixture_with(runtime: FakeRuntime) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open_in_memory().unwrap());
     let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
-    // An empty PATH: only the `provided` runtimes, which need no interpreter.
-    let runtimes = Runtimes::discover(&dir.path().join("runtimes"), "")
-        .await
-        .unwrap();
+    // Only the `provided` runtimes, which need no interpreter.
+    let runtimes = Runtimes::provided_only(&dir.path().join("runtimes"));
     let region = Region::default();
     let engine = Engine::new(
         EngineConfig {
@@ -41,7 +46,7 @@ pub(crate) async fn fixture() -> Fixture {
             account_concurrency: 1000,
             host_path: String::new(),
         },
-        Arc::new(hako_sandbox::process::ProcessIsolation::new()),
+        runtime.isolation(),
         runtimes,
         Arc::new(NullSink),
     );

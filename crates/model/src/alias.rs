@@ -231,6 +231,11 @@ pub fn alias_not_found(alias_arn: &str) -> Error {
     Error::not_found(format!("Cannot find alias arn: {alias_arn}"))
 }
 
+/// AWS's answer to UpdateAlias for an alias that does not exist.
+pub fn update_alias_not_found(alias_arn: &str) -> Error {
+    Error::not_found(format!("Alias not found: {alias_arn}"))
+}
+
 /// AWS's message when PublishVersion's `CodeSha256` is not `$LATEST`'s.
 pub fn code_sha_mismatch(given: &str, current: &str) -> Error {
     Error::invalid(format!(
