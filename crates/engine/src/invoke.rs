@@ -172,21 +172,32 @@ impl Engine {
     /// Waits until a new sandbox's runtime has initialised (asks for its first event); else the
     /// error payload and log line of its failure. `request_id` names the invocation waiting.
     pub(crate) async fn init(&self, sb: &Sandbox, request_id: &str) -> Result<(), (Bytes, String)> {
+        let init_error = |error_type: Option<String>, body: Bytes| {
+            let body = if body.is_empty() {
+                error_payload(
+                    error_type.as_deref().unwrap_or("Runtime.Unknown"),
+                    "init error",
+                )
+            } else {
+                body
+            };
+            sb.kill();
+            Err((body, String::new()))
+        };
         tokio::select! {
             ready = sb.slot.ready() => match ready {
                 Ready::Parked => {
                     sb.control.initialized();
                     Ok(())
                 }
-                Ready::InitError { error_type, body } => {
-                    let body = if body.is_empty() {
-                        error_payload(error_type.as_deref().unwrap_or("Runtime.Unknown"), "init error")
-                    } else { body };
-                    sb.kill();
-                    Err((body, String::new()))
-                }
+                Ready::InitError { error_type, body } => init_error(error_type, body),
             },
-            st = sb.wait_exit() => Err(exit_error(request_id, st, sb.control.oom_killed())),
+            // A runtime posts its init error and then exits (AWS's clients do at once): the
+            // exit can be seen first, and the error posted before it is the answer.
+            st = sb.wait_exit() => match sb.slot.init_error_posted() {
+                Some(Ready::InitError { error_type, body }) => init_error(error_type, body),
+                _ => Err(exit_error(request_id, st, sb.control.oom_killed())),
+            },
             _ = tokio::time::sleep(INIT_LIMIT) => {
                 let msg = format!("RequestId: {request_id} Error: Runtime failed to initialise within {} seconds", INIT_LIMIT.as_secs());
                 sb.kill();

@@ -63,6 +63,12 @@ pub enum Init {
     /// `POST /init/error` with this type and body, then waits to be killed (the platform kills a
     /// runtime that failed to initialise).
     Error { error_type: String, body: Bytes },
+    /// `POST /init/error`, then exits with this code at once, as AWS's clients do.
+    ErrorThenExit {
+        error_type: String,
+        body: Bytes,
+        code: i32,
+    },
     /// Exits with this code.
     Exit(i32),
     /// Never asks for an event.
@@ -191,6 +197,14 @@ impl FakeRuntime {
             Init::Error { error_type, body } => {
                 let _ = post(api, "init/error", Some(error_type), body.clone()).await;
                 return std::future::pending().await;
+            }
+            Init::ErrorThenExit {
+                error_type,
+                body,
+                code,
+            } => {
+                let _ = post(api, "init/error", Some(error_type), body.clone()).await;
+                return ExitStatus::Code(*code);
             }
             Init::Exit(code) => return ExitStatus::Code(*code),
             Init::Hang => return std::future::pending().await,

@@ -731,3 +731,22 @@ async fn an_event_a_dying_warm_sandbox_never_took_runs_on_a_new_one() {
         .count();
     assert_eq!(reports, 1);
 }
+
+/// AWS's clients post an init error and exit at once: the error posted is the answer, however
+/// the exit and the post race (a multi-threaded runtime, many tries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_error_posted_just_before_the_exit_is_the_answer() {
+    let body = r#"{"errorMessage":"bad handler","errorType":"Runtime.HandlerNotFound"}"#;
+    let h = Harness::new(FakeRuntime::echo().with_init(Init::ErrorThenExit {
+        error_type: "Runtime.HandlerNotFound".into(),
+        body: Bytes::from_static(body.as_bytes()),
+        code: 1,
+    }));
+    let f = h.function("f");
+    for _ in 0..200 {
+        let r = within("invoke", h.engine.invoke(&f, request("{}")))
+            .await
+            .unwrap();
+        assert_eq!(r.payload, Bytes::from_static(body.as_bytes()));
+    }
+}

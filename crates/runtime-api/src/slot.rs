@@ -102,6 +102,16 @@ impl Slot {
         }
     }
 
+    /// The init error the runtime has posted, if it has (without waiting). A runtime posts it
+    /// and then exits: whoever sees the exit asks here what came before it.
+    pub fn init_error_posted(&self) -> Option<Ready> {
+        let st = self.state.lock();
+        st.init_error.as_ref().map(|(t, b)| Ready::InitError {
+            error_type: t.clone(),
+            body: b.clone(),
+        })
+    }
+
     /// Takes the responder of the invocation in flight, if any (the platform fails it: timeout,
     /// exit).
     pub fn take_inflight(&self) -> Option<(String, oneshot::Sender<Outcome>)> {
@@ -238,6 +248,22 @@ mod tests {
         assert_eq!(
             tokio::time::timeout(BOUND, slot.ready()).await.unwrap(),
             Ready::Parked
+        );
+    }
+
+    #[tokio::test]
+    async fn an_init_error_posted_is_there_to_ask_for() {
+        let slot = Slot::new();
+        assert_eq!(slot.init_error_posted(), None);
+        let _ = slot.next();
+        assert_eq!(slot.init_error_posted(), None);
+        slot.init_error(Some("T".into()), Bytes::from_static(b"x"));
+        assert_eq!(
+            slot.init_error_posted(),
+            Some(Ready::InitError {
+                error_type: Some("T".into()),
+                body: Bytes::from_static(b"x"),
+            })
         );
     }
 
