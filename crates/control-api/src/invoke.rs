@@ -99,7 +99,7 @@ pub(crate) async fn invoke(
     };
     let payload = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large(limit))?;
+        .map_err(|e| crate::body_error(e, || too_large(limit)))?;
     check_json(&payload)?;
     let inv = Invocation {
         payload,

@@ -147,6 +147,7 @@ pub fn router(state: Arc<Lambda>) -> Router {
         .route("/_hako/code/{file}", get(functions::download_code))
         .route("/_hako/health", get(|| async { "ok" }))
         .fallback(unknown_operation)
+        .method_not_allowed_fallback(unknown_operation)
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::map_response(add_request_id))
         .with_state(state)
@@ -210,12 +211,36 @@ pub(crate) fn paging(q: &HashMap<String, String>) -> Paging {
 
 /// Reads a request body up to `limit` bytes, with AWS's error past it.
 pub(crate) async fn read_body(body: Body, limit: usize, operation: &str) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError(Error::new(
-            ErrorKind::RequestTooLarge,
-            format!("Request must be smaller than {limit} bytes for the {operation} operation"),
-        ))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        body_error(e, || {
+            ApiError(Error::new(
+                ErrorKind::RequestTooLarge,
+                format!("Request must be smaller than {limit} bytes for the {operation} operation"),
+            ))
+        })
     })
+}
+
+/// The error of a body that could not be read: `too_large` when it passed the length limit,
+/// else the body itself broke (a malformed chunk, a closed connection, a body that stopped
+/// arriving): InvalidRequestContentException with what broke.
+pub(crate) fn body_error(e: axum::Error, too_large: impl FnOnce() -> ApiError) -> ApiError {
+    let mut chain = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        let text = err.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        cur = err.source();
+    }
+    ApiError(Error::new(
+        ErrorKind::InvalidRequestContent,
+        format!("Could not read the request body: {}", chain.join(": ")),
+    ))
 }
 
 /// Parses a JSON request body (empty means `{}`), with AWS's error for malformed content.
@@ -244,5 +269,42 @@ pub(crate) fn json_response<T: serde::Serialize>(
             r
         }
         Err(e) => ApiError(Error::service(format!("cannot encode response: {e}"))).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_too_large_and_a_broken_one_is_invalid_content() {
+        let big = Body::from(vec![b'x'; 11]);
+        let e = read_body(big, 10, "CreateAlias").await.unwrap_err();
+        assert_eq!(e.0.kind, ErrorKind::RequestTooLarge);
+        assert_eq!(
+            e.0.message,
+            "Request must be smaller than 10 bytes for the CreateAlias operation"
+        );
+
+        // A body that breaks (as hyper's does on a malformed chunk size) is not "too large".
+        let (tx, rx) = http_body_util::channel::Channel::<
+            Bytes,
+            Box<dyn std::error::Error + Send + Sync>,
+        >::new(1);
+        tx.abort("invalid chunk size line".into());
+        let e = read_body(Body::new(rx), 10, "CreateAlias")
+            .await
+            .unwrap_err();
+        assert_eq!(e.0.kind, ErrorKind::InvalidRequestContent);
+        assert!(
+            e.0.message.starts_with("Could not read the request body: "),
+            "{}",
+            e.0.message
+        );
+        assert!(
+            e.0.message.contains("invalid chunk size line"),
+            "{}",
+            e.0.message
+        );
     }
 }

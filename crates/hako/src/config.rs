@@ -29,6 +29,14 @@ pub(crate) struct ServeArgs {
     /// How long running invocations may finish after SIGINT/SIGTERM.
     #[arg(long, env = "HAKO_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// How long a connection may take to send a request's head (request line and headers),
+    /// counted from when it is ready for one: so also how long an idle keep-alive connection
+    /// stays open.
+    #[arg(long, env = "HAKO_HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_seconds: u64,
+    /// How long a request body may pause between two pieces before the request fails.
+    #[arg(long, env = "HAKO_HTTP_BODY_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_seconds: u64,
     /// How long after the last running invocation idle-priority threads keep the CPUs from
     /// halting (0: off). See `warmer.rs`.
     #[arg(long, env = "HAKO_CPU_WARMER_MS", default_value_t = 2)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hako_engine::{Engine, EngineConfig, Runtimes};
+use hako_front_door::{known, FrontDoor, ServeConfig};
 use hako_lambda::Lambda;
 use hako_model::Region;
 use hako_store::{CodeStore, Db, Keyring};
@@ -153,14 +154,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
 
-    let app = hako_control_api::router(lambda).merge(metrics_router(engine.clone()));
-    let sandbox_app = app.clone();
+    // One front door for every protocol; Lambda is its one AWS service so far. Sandboxes reach
+    // the same door on the listener they open in their own network.
+    let lambda_api = hako_control_api::router(lambda);
+    let door = FrontDoor::builder()
+        .path("/metrics", metrics_router(engine.clone()))
+        .path("/_hako/", lambda_api.clone())
+        .service(&known::LAMBDA, lambda_api)
+        .build();
+    let http = ServeConfig {
+        header_read_timeout: Duration::from_secs(args.http_header_timeout_seconds),
+        body_read_timeout: Duration::from_secs(args.http_body_timeout_seconds),
+    };
+    let sandbox_door = door.clone();
     engine.set_api_acceptor(hako_engine::ApiAcceptor(Arc::new(
         move |l: std::net::TcpListener| {
-            let app = sandbox_app.clone();
+            let door = sandbox_door.clone();
             tokio::spawn(async move {
                 if let Ok(l) = tokio::net::TcpListener::from_std(l) {
-                    let _ = axum::serve(l, app).await;
+                    hako_front_door::serve(l, door, http, CancellationToken::new()).await;
                 }
             })
             .abort_handle()
@@ -168,8 +180,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     )));
 
     let stop_accepting = CancellationToken::new();
-    let server = tokio::spawn(std::future::IntoFuture::into_future(
-        axum::serve(listener, app).with_graceful_shutdown(stop_accepting.clone().cancelled_owned()),
+    let server = tokio::spawn(hako_front_door::serve(
+        listener,
+        door,
+        http,
+        stop_accepting.clone(),
     ));
     {
         let mut out = std::io::stdout().lock();
@@ -183,8 +198,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let first = tokio::select! {
         s = signals.next() => s,
         r = &mut server => {
-            // The listener failed: nothing more is served; stop as after a signal, without grace.
-            r.context("the API server task")?.context("serving the API")?;
+            r.context("the API server task")?;
             anyhow::bail!("the API server stopped on its own");
         }
     };
