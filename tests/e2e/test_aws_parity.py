@@ -176,3 +176,31 @@ def test_event_invoke_config_not_found(lambda_client, qualifier):
         assert not_found(c, "update_function_event_invoke_config", FunctionName=name,
                          MaximumRetryAttempts=0) == (
             f"The function {shown} doesn't have an EventInvokeConfig")
+
+
+@pytest.mark.parametrize("op", ["get_function", "get_function_configuration",
+                                "get_function_concurrency", "delete_function", "invoke"])
+def test_an_arn_of_another_region_is_not_reachable(lambda_client, op):
+    # test_get_function_wrong_region, test_function_arns (function_arn_other_region_exc).
+    name = echo(lambda_client)
+    other = f"arn:aws:lambda:eu-central-1:123456789012:function:{name}"
+    assert not_found(lambda_client, op, FunctionName=other) == (
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')")
+
+
+def test_layer_policy_calls_name_a_missing_layer_version(lambda_client):
+    # test_layer_policy_exceptions: layer_permission_layername_doesnotexist_* and
+    # layer_permission_layerversion_doesnotexist_*.
+    c = lambda_client
+    layer = unique_name("parity-layer")
+    c.publish_layer_version(LayerName=layer, Content={"ZipFile": make_zip({"x.txt": "x"})})
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer"
+    for name, version in ((f"{layer}-doesnotexist", 1), (layer, 2)):
+        missing = f"Layer version {arn}:{name}:{version} does not exist."
+        assert not_found(c, "add_layer_version_permission", LayerName=name,
+                         VersionNumber=version, Action="lambda:GetLayerVersion", Principal="*",
+                         StatementId="s1") == missing
+        assert not_found(c, "get_layer_version_policy", LayerName=name,
+                         VersionNumber=version) == missing
+        assert not_found(c, "remove_layer_version_permission", LayerName=name,
+                         VersionNumber=version, StatementId="s1") == missing

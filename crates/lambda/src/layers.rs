@@ -182,7 +182,8 @@ impl Lambda {
         Ok(())
     }
 
-    /// AddLayerVersionPermission.
+    /// AddLayerVersionPermission. Add, Remove and GetLayerVersionPolicy say a missing layer
+    /// version with its ARN (LocalStack's AWS-recorded snapshot test_layer_policy_exceptions).
     pub fn add_layer_version_permission(
         &self,
         layer_name: &str,
@@ -208,7 +209,7 @@ impl Lambda {
                 rec.policy_revision_id = Some(rev.clone());
                 Ok(())
             })?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| layer::policy_layer_version_not_found(&resource))?;
         Ok(AddLayerVersionPermissionResponse {
             statement: statement.to_json(&resource).to_string(),
             revision_id: rec.policy_revision_id.unwrap_or_default(),
@@ -222,17 +223,18 @@ impl Lambda {
         version: &str,
     ) -> Result<GetLayerVersionPolicyResponse, Error> {
         let (name, version) = self.layer_ids(layer_name, version)?;
-        let rec = self.load_layer(&name, version)?;
+        let arn = self.region.layer_version_arn(&name, version);
+        let rec = self
+            .db
+            .get_layer_version(&name, version)?
+            .ok_or_else(|| layer::policy_layer_version_not_found(&arn))?;
         let (false, Some(revision_id)) = (rec.policy.is_empty(), rec.policy_revision_id) else {
             return Err(Error::not_found(
                 "No policy is associated with the given resource.",
             ));
         };
         Ok(GetLayerVersionPolicyResponse {
-            policy: layer::policy_document(
-                &rec.policy,
-                &self.region.layer_version_arn(&name, version),
-            ),
+            policy: layer::policy_document(&rec.policy, &arn),
             revision_id,
         })
     }
@@ -261,7 +263,11 @@ impl Lambda {
                 rec.policy_revision_id = Some(rev);
                 Ok(())
             })?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| {
+                layer::policy_layer_version_not_found(
+                    &self.region.layer_version_arn(&name, version),
+                )
+            })?;
         Ok(())
     }
 
@@ -287,5 +293,84 @@ impl Lambda {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hako_model::layer::{
+        AddLayerVersionPermissionRequest, LayerVersionContentIn, PublishLayerVersionRequest,
+    };
+    use hako_model::ErrorKind;
+
+    use crate::testing::{fixture, package};
+
+    const LAYER: &str = "arn:aws:lambda:us-east-1:123456789012:layer";
+
+    fn grant(sid: &str) -> AddLayerVersionPermissionRequest {
+        AddLayerVersionPermissionRequest {
+            statement_id: Some(sid.into()),
+            action: Some("lambda:GetLayerVersion".into()),
+            principal: Some("*".into()),
+            organization_id: None,
+        }
+    }
+
+    /// As LocalStack's AWS-recorded snapshot test_layer_policy_exceptions: the policy calls say
+    /// a missing layer version with its ARN; GetLayerVersion says the resource does not exist.
+    #[tokio::test]
+    async fn a_missing_layer_version_is_named_by_the_policy_calls() {
+        let f = fixture().await;
+        let l = &f.lambda;
+        let req = PublishLayerVersionRequest {
+            content: Some(LayerVersionContentIn {
+                zip_file: Some(package("layer")),
+                ..LayerVersionContentIn::default()
+            }),
+            ..PublishLayerVersionRequest::default()
+        };
+        let published = l
+            .publish_layer_version("lib", req, |hex| hex.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            published.version.layer_version_arn,
+            format!("{LAYER}:lib:1")
+        );
+        for (name, version) in [("lib-doesnotexist", "1"), ("lib", "2")] {
+            let missing = format!("Layer version {LAYER}:{name}:{version} does not exist.");
+            let add = l
+                .add_layer_version_permission(name, version, None, grant("s1"))
+                .unwrap_err();
+            assert_eq!(
+                (add.kind, add.message.as_str()),
+                (ErrorKind::ResourceNotFound, &*missing)
+            );
+            let get = l.get_layer_version_policy(name, version).unwrap_err();
+            assert_eq!(get.message, missing);
+            let remove = l
+                .remove_layer_version_permission(name, version, "s1", None)
+                .unwrap_err();
+            assert_eq!(remove.message, missing);
+            let layer = l
+                .get_layer_version(name, version, |h| h.to_string())
+                .unwrap_err();
+            assert_eq!(layer.message, "The resource you requested does not exist.");
+        }
+        // layer_permission_nopolicy_get, layer_permission_statementid_doesnotexist_remove.
+        let none = l.get_layer_version_policy("lib", "1").unwrap_err();
+        assert_eq!(
+            none.message,
+            "No policy is associated with the given resource."
+        );
+        l.add_layer_version_permission("lib", "1", None, grant("s1"))
+            .unwrap();
+        let sid = l
+            .remove_layer_version_permission("lib", "1", "doesnotexist", None)
+            .unwrap_err();
+        assert_eq!(
+            sid.message,
+            "Statement doesnotexist is not found in resource policy."
+        );
     }
 }

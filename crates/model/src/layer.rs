@@ -261,6 +261,13 @@ pub fn layer_version_not_found(arn: &str) -> Error {
     Error::invalid(format!("Layer version {arn} does not exist."))
 }
 
+/// AWS's answer to Add/RemoveLayerVersionPermission and GetLayerVersionPolicy for a layer
+/// version that does not exist (LocalStack's AWS-recorded `test_layer_policy_exceptions`:
+/// `layer_permission_layername_doesnotexist_add`, `..._layerversion_doesnotexist_get`).
+pub fn policy_layer_version_not_found(arn: &str) -> Error {
+    Error::not_found(format!("Layer version {arn} does not exist."))
+}
+
 /// AWS's message when code and layers together are too big unzipped.
 pub fn too_big_with_layers(total: u64) -> Error {
     Error::invalid(format!(

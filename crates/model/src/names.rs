@@ -63,6 +63,14 @@ fn pattern_error(input: &str) -> Error {
     )
 }
 
+/// AWS's answer to a function ARN of another region (LocalStack's AWS-recorded `test_function_arns`,
+/// `function_arn_other_region_exc`; `test_get_function_wrong_region`).
+pub fn region_unreachable(from: &str, here: &str) -> Error {
+    Error::not_found(format!(
+        "Functions from '{from}' are not reachable in this region ('{here}')"
+    ))
+}
+
 impl FunctionRef {
     /// Parses a `FunctionName` path parameter. `region` checks that a full ARN names this region
     /// and account.
@@ -80,7 +88,10 @@ impl FunctionRef {
             if !parts[1].starts_with("aws") {
                 return Err(pattern_error(input));
             }
-            if parts[3] != region.region || parts[4] != region.account_id {
+            if parts[3] != region.region {
+                return Err(region_unreachable(parts[3], &region.region));
+            }
+            if parts[4] != region.account_id {
                 return Err(Error::function_not_found(input));
             }
             (parts[6], parts.get(7).copied())
@@ -217,6 +228,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::ResourceNotFound);
+        // As AWS words it (LocalStack's AWS-recorded test_function_arns).
+        assert_eq!(
+            e.message,
+            "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+        );
     }
 
     #[test]
