@@ -143,6 +143,9 @@ def test_delete_of_a_missing_version_is_idempotent(lambda_client):
     assert not_found(c, "delete_function", FunctionName=name) == f"Function not found: {ARN}:{name}"
     assert not_found(c, "delete_function", FunctionName=name, Qualifier="1233") == (
         f"Function not found: {ARN}:{name}")
+    # test_function_name_and_qualifier_validation[lowercase_latest_qualifier-delete_function].
+    assert not_found(c, "delete_function", FunctionName=name, Qualifier="$latest") == (
+        f"Function not found: {ARN}:{name}")
 
 
 @pytest.mark.parametrize("qualifier", [None, "doesnotexist"])

@@ -347,6 +347,10 @@ impl Lambda {
     ) -> Result<(), Error> {
         let r = FunctionRef::parse(function, &self.region)?.with_qualifier(qualifier)?;
         let name = r.name;
+        // `$LATEST` is refused whether or not the function exists; any other qualifier of a
+        // function that does not exist is "Function not found" at the unqualified ARN
+        // (LocalStack's AWS-recorded snapshots test_ops_with_arn_qualifier_mismatch,
+        // test_function_name_and_qualifier_validation[lowercase_latest_qualifier-delete_function]).
         match r.qualifier.as_deref() {
             None => {}
             Some("$LATEST") => {
@@ -357,7 +361,10 @@ impl Lambda {
             Some(v) if hako_model::alias::is_version_number(v) => {
                 return self.delete_version(&name, v).await
             }
-            Some(_) => return Err(Error::invalid("Deletion of aliases is not supported.")),
+            Some(_) => {
+                self.latest(&name)?;
+                return Err(Error::invalid("Deletion of aliases is not supported."));
+            }
         }
         let _w = self.writes.lock().await;
         let rec = self.load(&name, "$LATEST")?;
@@ -628,6 +635,10 @@ mod tests {
         );
         assert_eq!(msg(l.delete_function("nope", None).await), unqualified);
         assert_eq!(msg(l.delete_function("nope", Some("1")).await), unqualified);
+        assert_eq!(
+            msg(l.delete_function("nope", Some("$latest")).await),
+            unqualified
+        );
         // Deleting a version that is not there, of a function that is, is no error.
         l.delete_function("f", Some("1233")).await.unwrap();
         assert_eq!(msg(l.invoke_dry_run("nope", None)), latest);
