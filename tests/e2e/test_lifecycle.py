@@ -112,6 +112,10 @@ def test_a_second_signal_stops_at_once_and_leaves_no_sandbox(hako_factory):
     assert "SIGINT: stopping now: ending 1 running invocation and every sandbox" in server.log_text()
     t.join(timeout=EXIT_WITHIN_S)
     assert not t.is_alive()
+    # Even then the caller got an answer, not a dropped connection.
+    assert "error" not in result, result.get("error")
+    assert result["out"]["FunctionError"] == "Unhandled"
+    assert "Runtime.ExitError" in result["body"], result["body"]
 
 
 def test_sigterm_with_nothing_running_stops_promptly(hako_factory):

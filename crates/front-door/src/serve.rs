@@ -1,5 +1,12 @@
 //! The listener: HTTP/1.1 connections served by hyper with the front door's timeouts, stopped
 //! gracefully on a token.
+//!
+//! What hyper refuses before any service sees it is answered by hyper itself, bare (no body, no
+//! AWS shape), and the connection closed: a request line or header that does not parse, a
+//! `Content-Length` that is not a number (400), more than 100 headers or a head past hyper's
+//! buffer (~400 KiB) (431). No SDK sends those; raising hyper's header count would move every
+//! request's headers to the heap. Heads within those bounds but past [`crate::Limits`] are
+//! answered by the front door in the protocol's shape.
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -235,10 +235,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Every sandbox is killed (an invocation still running ends with the runtime's exit error,
     // which its caller receives), then what the backend keeps is released.
     engine.shutdown(Duration::ZERO).await;
-    if forced.is_none() {
-        // The answers of the invocations just ended go out; connections close.
-        let _ = tokio::time::timeout(DRAIN_AFTER_SHUTDOWN, &mut server).await;
-    }
+    // The answers of the invocations just ended go out and connections close: briefly after a
+    // second signal (it asked to stop now), longer after the grace.
+    let drain = if forced.is_some() {
+        DRAIN_AFTER_SECOND_SIGNAL
+    } else {
+        DRAIN_AFTER_SHUTDOWN
+    };
+    let _ = tokio::time::timeout(drain, &mut server).await;
     server.abort();
     let late = tasks.join(TASKS_STOP_WITHIN).await;
     if !late.is_empty() {
@@ -253,6 +257,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 /// How long answers of invocations ended by the shutdown may take to reach their callers.
 const DRAIN_AFTER_SHUTDOWN: Duration = Duration::from_secs(2);
+/// The same after a second signal.
+const DRAIN_AFTER_SECOND_SIGNAL: Duration = Duration::from_millis(500);
 /// How long the long-lived tasks may take to stop once told.
 const TASKS_STOP_WITHIN: Duration = Duration::from_secs(2);
 
