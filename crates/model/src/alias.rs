@@ -226,7 +226,7 @@ pub fn version_in_use(aliases: &[String]) -> Error {
     ))
 }
 
-/// AWS's message for a missing alias.
+/// AWS's message for a missing alias (GetAlias, DeleteAlias, provisioned concurrency).
 pub fn alias_not_found(alias_arn: &str) -> Error {
     Error::not_found(format!("Cannot find alias arn: {alias_arn}"))
 }

@@ -26,6 +26,24 @@ pub struct Concurrency {
     pub reserved_concurrent_executions: Option<u32>,
 }
 
+/// AWS's answer when PutFunctionConcurrency names a version or an alias
+/// (LocalStack's AWS-recorded `test_function_concurrency_exceptions`,
+/// `put_function_concurrency_with_qualified_arn`).
+pub fn function_only() -> Error {
+    Error::invalid(
+        "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
+    )
+}
+
+/// AWS's answer when the reservation asked for is below what the function's versions and aliases
+/// have provisioned (LocalStack's AWS-recorded `test_lambda.snapshot.json`,
+/// `test_reserved_provisioned_overlap`, `reserved_lower_than_provisioned_exc`; AWS's spacing).
+pub fn reserved_below_provisioned(reserved: u64, provisioned: u64) -> Error {
+    Error::invalid(format!(
+        " ReservedConcurrentExecutions  {reserved} should not be lower than function's total provisioned concurrency [{provisioned}]."
+    ))
+}
+
 /// Checks a PutFunctionConcurrency request against the account: `account_limit` concurrent
 /// executions, of which `reserved_by_others` are reserved by the other functions. Returns the
 /// value to store.

@@ -268,6 +268,23 @@ pub fn policy_layer_version_not_found(arn: &str) -> Error {
     Error::not_found(format!("Layer version {arn} does not exist."))
 }
 
+/// AWS's answer when a function's layer is in another region (`test_layer_function_exceptions`,
+/// `create_function_with_layer_in_different_region`).
+pub fn layer_in_other_region(region: &str) -> Error {
+    Error::invalid(format!(
+        "Layers are not in the same region as the function. Layers are expected to be in region {region}."
+    ))
+}
+
+/// AWS's answer when a layer version policy's RevisionId does not match
+/// (`layer_permission_wrong_revision`, `layer_permission_wrong_revision_remove`).
+pub fn policy_revision_mismatch() -> Error {
+    Error::new(
+        crate::ErrorKind::PreconditionFailed,
+        "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id",
+    )
+}
+
 /// AWS's message when code and layers together are too big unzipped.
 pub fn too_big_with_layers(total: u64) -> Error {
     Error::invalid(format!(

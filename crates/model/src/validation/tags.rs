@@ -11,6 +11,12 @@ fn tag_chars_ok(s: &str) -> bool {
         .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
 }
 
+/// AWS's answer to a TagResource with no tags (LocalStack's AWS-recorded `test_tag_exceptions`,
+/// `tag_empty_tags`).
+pub fn no_tags() -> Error {
+    Error::invalid("An error occurred and the request cannot be processed.")
+}
+
 /// Checks tags as AWS does (keys 1-128 characters, values at most 256, at most 50 tags).
 pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Error> {
     if tags.len() > 50 {
