@@ -287,3 +287,115 @@ def test_event_invoke_config_errors(c, fn):
     # put_destination_success_no_destination_arn: an empty target is accepted.
     c.put_function_event_invoke_config(FunctionName=fn, DestinationConfig={"OnSuccess": {}})
     c.delete_function_event_invoke_config(FunctionName=fn)
+
+
+def test_event_invoke_config_not_found(c, fn):
+    # SNAP test_lambda_eventinvokeconfig_exceptions: Put, Update and List say "The function
+    # doesn't exist."; Get and Delete name the configuration that is not there.
+    fake = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:doesnotexist"
+    for call in (lambda: c.put_function_event_invoke_config(FunctionName="doesnotexist",
+                                                            MaximumRetryAttempts=1),
+                 lambda: c.put_function_event_invoke_config(FunctionName=fake,
+                                                            MaximumRetryAttempts=1),
+                 lambda: c.put_function_event_invoke_config(FunctionName=fn, Qualifier="nope",
+                                                            MaximumRetryAttempts=1),
+                 lambda: c.update_function_event_invoke_config(FunctionName="doesnotexist",
+                                                               MaximumRetryAttempts=1),
+                 lambda: c.list_function_event_invoke_configs(FunctionName="doesnotexist")):
+        assert expect_client_error("ResourceNotFoundException", 404, call) == \
+            "The function doesn't exist."
+    # put_functionname_nootherargs: checked before the function is looked up.
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.put_function_event_invoke_config,
+                               FunctionName="doesnotexist") == \
+        "You must specify at least one of error handling or destination setting."
+    # get_function_doesnotexist, delete_function_doesnotexist, get_qualifier_doesnotexist
+    for kw, arn in ((dict(FunctionName="doesnotexist"), f"{fake}:$LATEST"),
+                    (dict(FunctionName=fn, Qualifier="doesnotexist"),
+                     f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}:doesnotexist")):
+        for op in (c.get_function_event_invoke_config, c.delete_function_event_invoke_config):
+            assert expect_client_error("ResourceNotFoundException", 404, op, **kw) == \
+                f"The function {arn} doesn't have an EventInvokeConfig"
+    # put_destination_lambda_doesntexist
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.put_function_event_invoke_config, FunctionName=fn,
+                               DestinationConfig={"OnSuccess": {"Destination": fake}}) == \
+        f"The destination ARN {fake} is invalid."
+    expect_client_error("ResourceNotFoundException", 404, c.get_function_event_invoke_config,
+                        FunctionName=fn)
+
+
+def test_tag_errors(c, fn):
+    # SNAP TestLambdaTags::test_tag_exceptions
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}"
+    assert expect_client_error("ValidationException", 400, c.tag_resource,
+                               Resource="arn:aws:something", Tags={"key_a": "value_a"}) == (
+        "1 validation error detected: Value 'arn:aws:something' at 'resource' failed to satisfy "
+        r"constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:"
+        r"(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+"
+        r"(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}"
+        r"|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+        r"[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)")
+    # untag_empty_keys: "Value null", unquoted.
+    assert expect_client_error("ValidationException", 400, c.untag_resource, Resource=arn,
+                               TagKeys=[]) == (
+        "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: "
+        "Member must not be null")
+    # tag_empty_tags
+    assert expect_client_error("InvalidParameterValueException", 400, c.tag_resource,
+                               Resource=arn, Tags={}) == \
+        "An error occurred and the request cannot be processed."
+    # tag_lambda_qualifier_doesnotexist
+    assert expect_client_error("InvalidParameterValueException", 400, c.tag_resource,
+                               Resource=f"{arn}:v1", Tags={"key_a": "value_a"}) == \
+        "Tags on function aliases and versions are not supported. Please specify a function ARN."
+
+
+def test_alias_and_concurrency_errors(c, fn):
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{fn}"
+    # SNAP TestLambdaAlias::test_non_existent_alias_update/update_alias_response
+    assert expect_client_error("ResourceNotFoundException", 404, c.update_alias, FunctionName=fn,
+                               Name="non-existent", FunctionVersion="$LATEST") == \
+        f"Alias not found: {arn}:non-existent"
+    # SNAP TestLambdaReservedConcurrency::test_function_concurrency_exceptions/
+    # put_function_concurrency_with_qualified_arn
+    assert expect_client_error("InvalidParameterValueException", 400, c.put_function_concurrency,
+                               FunctionName=f"{arn}:$LATEST", ReservedConcurrentExecutions=0) == (
+        "This operation is permitted on Lambda functions only. Aliases and versions do not support "
+        "this operation. Please specify either a function name or an unqualified function ARN.")
+
+
+def test_layer_policy_errors(c, fn):
+    # SNAP TestLambdaLayer::test_layer_policy_exceptions
+    name = unique_name("errpol")
+    c.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"a": "b"})})
+    perm = dict(Action="lambda:GetLayerVersion", Principal="*")
+    c.add_layer_version_permission(LayerName=name, VersionNumber=1, StatementId="s1", **perm)
+    revision = ("The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetLayerPolicy API to retrieve the latest Revision Id")
+    assert expect_client_error("PreconditionFailedException", 412, c.add_layer_version_permission,
+                               LayerName=name, VersionNumber=1, StatementId="s2",
+                               RevisionId="wrong", **perm) == revision
+    assert expect_client_error("PreconditionFailedException", 412,
+                               c.remove_layer_version_permission, LayerName=name,
+                               VersionNumber=1, StatementId="s1", RevisionId="wrong") == revision
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}"
+    for layer, version in ((name, 2), (f"{name}-doesnotexist", 1)):
+        missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{layer}:{version}"
+        for call in (lambda: c.add_layer_version_permission(LayerName=layer,
+                                                            VersionNumber=version,
+                                                            StatementId="s3", **perm),
+                     lambda: c.get_layer_version_policy(LayerName=layer, VersionNumber=version),
+                     lambda: c.remove_layer_version_permission(LayerName=layer,
+                                                               VersionNumber=version,
+                                                               StatementId="s1")):
+            assert expect_client_error("ResourceNotFoundException", 404, call) == \
+                f"Layer version {missing} does not exist."
+    # SNAP TestLambdaLayer::test_layer_function_exceptions/
+    # create_function_with_layer_in_different_region
+    other = arn.replace("us-east-1", "eu-west-1") + ":1"
+    assert expect_client_error("InvalidParameterValueException", 400,
+                               c.update_function_configuration, FunctionName=fn,
+                               Layers=[other]) == \
+        "Layers are not in the same region as the function. Layers are expected to be in region " \
+        "us-east-1."

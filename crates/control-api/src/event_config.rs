@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hako_model::event_invoke::EventInvokeConfigRequest;
 use hako_model::limits::SMALL_REQUEST_MAX_BYTES;
+use hako_model::validation::{query_integer, shapes};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::{json_response, paging, parse_json, qualifier, read_body, Params, St};
 
 async fn request(body: Body, op: &str) -> ApiResult<EventInvokeConfigRequest> {
@@ -61,15 +62,11 @@ pub(crate) async fn list(
     Path(name): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Response> {
-    if let Some(m) = q.get("MaxItems").and_then(|m| m.parse::<i64>().ok()) {
-        if m > 50 {
-            return Err(ApiError(hako_model::error::constraint(
-                &m.to_string(),
-                "maxItems",
-                "Member must have value less than or equal to 50",
-            )));
-        }
-    }
+    query_integer(
+        "maxItems",
+        q.get("MaxItems").map(String::as_str),
+        &shapes::MAX_ITEMS_50,
+    )?;
     let resp = st.0.list_event_invoke_configs(&name, &paging(&q))?;
     Ok(json_response(StatusCode::OK, &resp))
 }

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hako_model::limits::{CODE_REQUEST_MAX_BYTES, CONFIG_REQUEST_MAX_BYTES};
+use hako_model::validation::{query_string, shapes};
 use hako_model::{wire, Error};
 
 use crate::error::{ApiError, ApiResult};
@@ -40,17 +41,12 @@ pub(crate) async fn get_configuration(
 }
 
 pub(crate) async fn list(st: St, Query(q): Params) -> ApiResult<Response> {
-    let all_versions = match q.get("FunctionVersion").map(String::as_str) {
-        None => false,
-        Some("ALL") => true,
-        Some(other) => {
-            return Err(ApiError(hako_model::error::constraint(
-                other,
-                "functionVersion",
-                "Member must satisfy enum value set: [ALL]",
-            )))
-        }
-    };
+    let all_versions = query_string(
+        "functionVersion",
+        q.get("FunctionVersion").map(String::as_str),
+        &shapes::FUNCTION_VERSION,
+    )?
+    .is_some();
     let resp = st.0.list_functions(all_versions, &paging(&q))?;
     Ok(json_response(StatusCode::OK, &resp))
 }

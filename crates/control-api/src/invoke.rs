@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hako_lambda::Invocation;
 use hako_model::limits::{ASYNC_REQUEST_MAX_BYTES, INVOKE_REQUEST_MAX_BYTES};
+use hako_model::validation::{query_string, shapes};
 use hako_model::{Error, ErrorKind};
 
 use crate::error::{ApiError, ApiResult};
@@ -73,30 +74,22 @@ pub(crate) async fn invoke(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let (kind, limit) = match header(&headers, "x-amz-invocation-type").unwrap_or("RequestResponse")
-    {
-        "RequestResponse" => (Kind::RequestResponse, INVOKE_REQUEST_MAX_BYTES),
-        "DryRun" => (Kind::DryRun, INVOKE_REQUEST_MAX_BYTES),
-        "Event" => (Kind::Event, ASYNC_REQUEST_MAX_BYTES),
-        other => {
-            return Err(ApiError(hako_model::error::constraint(
-                other,
-                "invocationType",
-                "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-            )))
-        }
+    let invocation_type = query_string(
+        "invocationType",
+        header(&headers, "x-amz-invocation-type"),
+        &shapes::INVOCATION_TYPE,
+    )?;
+    let (kind, limit) = match invocation_type {
+        Some("DryRun") => (Kind::DryRun, INVOKE_REQUEST_MAX_BYTES),
+        Some("Event") => (Kind::Event, ASYNC_REQUEST_MAX_BYTES),
+        _ => (Kind::RequestResponse, INVOKE_REQUEST_MAX_BYTES),
     };
-    let log_tail = match header(&headers, "x-amz-log-type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError(hako_model::error::constraint(
-                other,
-                "logType",
-                "Member must satisfy enum value set: [None, Tail]",
-            )))
-        }
-    };
+    let log_type = query_string(
+        "logType",
+        header(&headers, "x-amz-log-type"),
+        &shapes::LOG_TYPE,
+    )?;
+    let log_tail = log_type == Some("Tail");
     let payload = axum::body::to_bytes(body, limit)
         .await
         .map_err(|e| crate::body_error(e, || too_large(limit)))?;

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hako_model::layer::{self, AddLayerVersionPermissionRequest, PublishLayerVersionRequest};
 use hako_model::limits::{CONFIG_REQUEST_MAX_BYTES, LAYER_REQUEST_MAX_BYTES};
+use hako_model::validation::{query_integer, shapes};
 
 use crate::error::{ApiError, ApiResult};
 use crate::{code_location, json_response, paging, parse_json, read_body, Params, St};
@@ -47,11 +48,7 @@ pub(crate) async fn list_or_find(
 ) -> ApiResult<Response> {
     if q.get("find").map(String::as_str) == Some("LayerVersion") {
         let Some(arn) = q.get("Arn") else {
-            return Err(ApiError(hako_model::error::constraint(
-                "null",
-                "arn",
-                "Member must not be null",
-            )));
+            return Err(ApiError(hako_model::error::missing("arn")));
         };
         let resp =
             st.0.get_layer_version_by_arn(arn, code_location(&headers))?;
@@ -67,18 +64,11 @@ fn filters(q: &HashMap<String, String>) -> ApiResult<(Option<&str>, Option<&str>
     let runtime = q.get("CompatibleRuntime").map(String::as_str);
     let arch = q.get("CompatibleArchitecture").map(String::as_str);
     layer::validate_filters(runtime, arch)?;
-    if let Some(m) = q.get("MaxItems") {
-        if !m
-            .parse::<usize>()
-            .is_ok_and(|n| (1..=layer::LIST_MAX_ITEMS).contains(&n))
-        {
-            return Err(ApiError(hako_model::error::constraint(
-                m,
-                "maxItems",
-                "Member must have value less than or equal to 50",
-            )));
-        }
-    }
+    query_integer(
+        "maxItems",
+        q.get("MaxItems").map(String::as_str),
+        &shapes::MAX_ITEMS_50,
+    )?;
     Ok((runtime, arch))
 }
 

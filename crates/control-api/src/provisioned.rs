@@ -7,9 +7,10 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hako_model::limits::SMALL_REQUEST_MAX_BYTES;
-use hako_model::provisioned::{self as pc, PutProvisionedConcurrencyConfigRequest};
+use hako_model::provisioned::PutProvisionedConcurrencyConfigRequest;
+use hako_model::validation::{query_integer, shapes};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::{json_response, paging, parse_json, qualifier, read_body, Params, St};
 
 pub(crate) async fn put(
@@ -38,20 +39,11 @@ pub(crate) async fn get_or_list(
     Query(q): Params,
 ) -> ApiResult<Response> {
     if q.get("List").is_some_and(|v| v == "ALL") {
-        if let Some(m) = q.get("MaxItems") {
-            if m.parse::<usize>()
-                .map_or(true, |n| !(1..=pc::LIST_MAX_ITEMS).contains(&n))
-            {
-                return Err(ApiError(hako_model::error::constraint(
-                    m,
-                    "maxItems",
-                    &format!(
-                        "Member must have value between 1 and {}",
-                        pc::LIST_MAX_ITEMS
-                    ),
-                )));
-            }
-        }
+        query_integer(
+            "maxItems",
+            q.get("MaxItems").map(String::as_str),
+            &shapes::MAX_ITEMS_50,
+        )?;
         let resp = st.0.list_provisioned_concurrency(&name, &paging(&q))?;
         return Ok(json_response(StatusCode::OK, &resp));
     }

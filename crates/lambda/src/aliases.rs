@@ -11,7 +11,7 @@ use hako_model::alias::{
     self, AliasConfiguration, AliasRecord, AliasRoutingConfiguration, CreateAliasRequest,
     ListAliasesResponse, UpdateAliasRequest,
 };
-use hako_model::error::constraint;
+use hako_model::error::missing;
 use hako_model::wire::validate_description;
 use hako_model::{Error, FunctionRef};
 
@@ -129,15 +129,11 @@ impl Lambda {
         req: CreateAliasRequest,
     ) -> Result<AliasConfiguration, Error> {
         let Some(alias_name) = req.name else {
-            return Err(constraint("null", "name", "Member must not be null"));
+            return Err(missing("name"));
         };
         alias::validate_alias_name(&alias_name)?;
         let Some(version) = req.function_version else {
-            return Err(constraint(
-                "null",
-                "functionVersion",
-                "Member must not be null",
-            ));
+            return Err(missing("functionVersion"));
         };
         alias::validate_function_version(&version)?;
         let description = req.description.unwrap_or_default();

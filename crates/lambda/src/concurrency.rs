@@ -48,10 +48,26 @@ impl Lambda {
         let rec = self.db.get_function(&r.name, "$LATEST")?.ok_or_else(|| {
             Error::function_not_found(&self.region.qualified_arn(&r.name, "$LATEST"))
         })?;
+        if r.qualifier.is_some() {
+            return Err(concurrency::function_only());
+        }
         // The others' reservations, and the provisioned concurrency of those without one.
         let carved_by_others = self.carved_by_functions(Some(&rec.name))?;
         let limit = self.engine.config().account_concurrency as u64;
         let n = concurrency::validate_put(&req, limit, carved_by_others)?;
+        // Never below what the function's versions and aliases have provisioned.
+        let provisioned: u64 = self
+            .db
+            .list_provisioned(Some(&rec.name))?
+            .iter()
+            .map(|c| u64::from(c.requested))
+            .sum();
+        if u64::from(n) < provisioned {
+            return Err(concurrency::reserved_below_provisioned(
+                u64::from(n),
+                provisioned,
+            ));
+        }
         self.store_reserved(&rec.name, Some(n))?;
         tracing::info!(function = %rec.name, reserved = n, "reserved concurrency set");
         Ok(Concurrency {

@@ -288,16 +288,8 @@ impl Lambda {
         let Some(zip_b64) = req.zip_file.as_deref() else {
             return Err(Error::invalid("Please provide a source for function code."));
         };
+        wire::validate_code_update(&req)?;
         let architectures = req.architectures.clone();
-        if let Some(a) = &architectures {
-            if a.len() != 1 || !(a[0] == "x86_64" || a[0] == "arm64") {
-                return Err(hako_model::error::constraint(
-                    &format!("{a:?}"),
-                    "architectures",
-                    "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
-                ));
-            }
-        }
         let zip = wire::decode_zip(zip_b64)?;
         let current = self.load(&r.name, "$LATEST")?;
         check_revision(&current, req.revision_id.as_deref())?;

@@ -12,7 +12,7 @@ use hako_model::layer::{
     GetLayerVersionPolicyResponse, GetLayerVersionResponse, LayerVersionRecord, LayersListItem,
     ListLayerVersionsResponse, ListLayersResponse, PublishLayerVersionRequest,
 };
-use hako_model::{limits, Error, ErrorKind};
+use hako_model::{limits, Error};
 
 use crate::versions::{page, Paging};
 use crate::{revision, Lambda};
@@ -23,10 +23,9 @@ fn not_found() -> Error {
 
 fn check_policy_revision(rec: &LayerVersionRecord, given: Option<&str>) -> Result<(), Error> {
     match given {
-        Some(r) if Some(r) != rec.policy_revision_id.as_deref() => Err(Error::new(
-            ErrorKind::PreconditionFailed,
-            "The Revision Id provided does not match the latest Revision Id. Call the GetLayerVersionPolicy API to retrieve the latest Revision Id",
-        )),
+        Some(r) if Some(r) != rec.policy_revision_id.as_deref() => {
+            Err(layer::policy_revision_mismatch())
+        }
         _ => Ok(()),
     }
 }
@@ -279,8 +278,14 @@ impl Lambda {
     ) -> Result<Vec<FunctionLayer>, Error> {
         arns.iter()
             .map(|arn| {
-                let (name, version) = layer::parse_layer_version_arn(arn, &self.region)?
-                    .ok_or_else(|| layer::layer_version_not_found(arn))?;
+                let Some((name, version)) = layer::parse_layer_version_arn(arn, &self.region)?
+                else {
+                    // LocalStack's AWS-recorded `create_function_with_layer_in_different_region`.
+                    if arn.split(':').nth(3) != Some(self.region.region.as_str()) {
+                        return Err(layer::layer_in_other_region(&self.region.region));
+                    }
+                    return Err(layer::layer_version_not_found(arn));
+                };
                 let rec = self
                     .db
                     .get_layer_version(&name, version)?

@@ -5,6 +5,7 @@
 //! record. Publishing when nothing changed since the newest version returns that version.
 
 use hako_model::alias::{self, ListVersionsByFunctionResponse, PublishVersionRequest};
+use hako_model::validation::{query_integer, shapes, Violations};
 use hako_model::wire::{validate_description, FunctionConfiguration};
 use hako_model::{Error, ErrorKind, FunctionRecord, FunctionRef};
 use hako_store::Publish;
@@ -25,18 +26,15 @@ pub fn page<'a, T>(
     key: impl Fn(&T) -> String,
     paging: &Paging,
 ) -> Result<(Vec<&'a T>, Option<String>), Error> {
-    let max = match &paging.max_items {
+    let max = match query_integer(
+        "maxItems",
+        paging.max_items.as_deref(),
+        &shapes::MAX_LIST_ITEMS,
+    )? {
         None => hako_model::limits::LIST_MAX_ITEMS,
-        Some(m) => match m.parse::<usize>() {
-            Ok(n) if (1..=10_000).contains(&n) => n.min(hako_model::limits::LIST_MAX_ITEMS),
-            _ => {
-                return Err(hako_model::error::constraint(
-                    m,
-                    "maxItems",
-                    "Member must have value between 1 and 10000",
-                ))
-            }
-        },
+        Some(n) => usize::try_from(n)
+            .unwrap_or(1)
+            .min(hako_model::limits::LIST_MAX_ITEMS),
     };
     let start = match &paging.marker {
         None => 0,
@@ -118,13 +116,9 @@ impl Lambda {
             validate_description(d)?;
         }
         if let Some(p) = &req.publish_to {
-            if p != "LATEST_PUBLISHED" {
-                return Err(hako_model::error::constraint(
-                    p,
-                    "publishTo",
-                    "Member must satisfy enum value set: [LATEST_PUBLISHED]",
-                ));
-            }
+            let mut v = Violations::new();
+            v.string("publishTo", p, &shapes::FUNCTION_VERSION_LATEST_PUBLISHED);
+            v.finish()?;
             return Err(Error::invalid(
                 "PublishTo is not supported by Hako: it applies to capacity providers.",
             ));

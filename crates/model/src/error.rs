@@ -85,13 +85,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// AWS's message for one failed model constraint, worded by the caller. Rendered by the one
-/// validation mechanism ([`crate::validation`]); prefer its [`crate::validation::Constraint`]s
-/// and [`crate::validation::Violations`], which word the constraint themselves.
-pub fn constraint(value: &str, field: &str, constraint: &str) -> Error {
-    crate::validation::violation_text(Some(value), field, constraint)
-}
-
 /// AWS's message for a required member that is missing: `Value null at 'field' failed to satisfy
 /// constraint: Member must not be null` (`null` unquoted, as in LocalStack's AWS-recorded
 /// `test_tag_exceptions`: "Value null at 'tagKeys' ...").

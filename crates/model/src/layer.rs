@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{constraint, missing, Error};
+use crate::error::{missing, Error};
 use crate::names::Region;
 use crate::runtime::SUPPORTED_RUNTIMES;
-use crate::validation::{list_value, shapes, Constraint, Violations};
+use crate::validation::{list_value, shapes, Bound, Constraint, Violations};
 
 /// The runtimes ListLayers and ListLayerVersions accept as `CompatibleRuntime`, in the order
 /// AWS prints them (LocalStack's AWS-recorded `test_layer_exceptions`,
@@ -148,20 +148,17 @@ fn name_chars_ok(s: &str) -> bool {
 /// The layer name in a `LayerName` path parameter: a name or a layer ARN of this region and
 /// account.
 pub fn parse_layer_name(input: &str, region: &Region) -> Result<String, Error> {
+    let mut v = Violations::new();
+    v.string("layerName", input, &shapes::LAYER_NAME);
+    v.finish()?;
+    // A layer ARN of another region or account: Hako has none.
     let bad = || {
-        constraint(
-            input,
+        crate::validation::violation(
+            Some(input),
             "layerName",
-            "Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
+            Constraint::Pattern(&shapes::LAYER_NAME_PATTERN),
         )
     };
-    if input.chars().count() > LAYER_NAME_MAX_CHARS {
-        return Err(constraint(
-            input,
-            "layerName",
-            "Member must have length less than or equal to 140",
-        ));
-    }
     let name = match input.strip_prefix("arn:") {
         Some(_) => input
             .strip_prefix(&region.layer_arn(""))
@@ -187,10 +184,10 @@ pub fn parse_version_number(input: &str) -> Result<u64, Error> {
     match input.parse::<i64>() {
         Ok(n) if n >= 1 => Ok(n.unsigned_abs()),
         Ok(_) => Err(version_below_one()),
-        Err(_) => Err(constraint(
-            input,
+        Err(_) => Err(crate::validation::violation(
+            Some(input),
             "versionNumber",
-            "Member must have value greater than or equal to 1",
+            Constraint::Min(Bound::Int(1)),
         )),
     }
 }
@@ -546,56 +543,35 @@ pub fn validate_filters(runtime: Option<&str>, architecture: Option<&str>) -> Re
 pub fn validate_permission(
     req: &AddLayerVersionPermissionRequest,
 ) -> Result<LayerStatement, Error> {
-    let Some(sid) = req.statement_id.as_deref() else {
+    // The model's constraints, in the order of botocore's AddLayerVersionPermissionRequest.
+    let mut v = Violations::new();
+    if let Some(sid) = v.required("statementId", req.statement_id.as_deref()) {
+        v.string("statementId", sid, &shapes::STATEMENT_ID);
+    }
+    if let Some(action) = v.required("action", req.action.as_deref()) {
+        v.string("action", action, &shapes::LAYER_PERMISSION_ALLOWED_ACTION);
+    }
+    if let Some(principal) = v.required("principal", req.principal.as_deref()) {
+        v.string(
+            "principal",
+            principal,
+            &shapes::LAYER_PERMISSION_ALLOWED_PRINCIPAL,
+        );
+    }
+    v.opt_string(
+        "organizationId",
+        req.organization_id.as_deref(),
+        &shapes::ORGANIZATION_ID,
+    );
+    v.finish()?;
+    let (Some(sid), Some(principal)) = (req.statement_id.as_deref(), req.principal.as_deref())
+    else {
         return Err(missing("statementId"));
     };
-    validate_statement_id(sid)?;
-    match req.action.as_deref() {
-        None => return Err(missing("action")),
-        Some("lambda:GetLayerVersion") => {}
-        Some(a) => {
-            return Err(constraint(
-                a,
-                "action",
-                "Member must satisfy regular expression pattern: lambda:GetLayerVersion",
-            ))
-        }
-    }
-    let Some(principal) = req.principal.as_deref() else {
-        return Err(missing("principal"));
-    };
-    let account = |s: &str| s.len() == 12 && s.chars().all(|c| c.is_ascii_digit());
-    let principal_ok = principal == "*"
-        || account(principal)
-        || principal
-            .strip_prefix("arn:aws:iam::")
-            .and_then(|r| r.strip_suffix(":root"))
-            .is_some_and(account);
-    if !principal_ok {
-        return Err(constraint(
-            principal,
-            "principal",
-            "Member must satisfy regular expression pattern: \\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root",
+    if req.organization_id.is_some() && principal != "*" {
+        return Err(Error::invalid(
+            "OrganizationId can only be specified when the principal is '*'.",
         ));
-    }
-    if let Some(org) = req.organization_id.as_deref() {
-        let ok = org.strip_prefix("o-").is_some_and(|r| {
-            (10..=32).contains(&r.len())
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
-        if !ok {
-            return Err(constraint(
-                org,
-                "organizationId",
-                "Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}",
-            ));
-        }
-        if principal != "*" {
-            return Err(Error::invalid(
-                "OrganizationId can only be specified when the principal is '*'.",
-            ));
-        }
     }
     Ok(LayerStatement {
         sid: sid.to_string(),
@@ -606,19 +582,9 @@ pub fn validate_permission(
 
 /// A `StatementId` (path or body).
 pub fn validate_statement_id(sid: &str) -> Result<(), Error> {
-    if sid.is_empty()
-        || sid.chars().count() > 100
-        || !sid
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(constraint(
-            sid,
-            "statementId",
-            "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)",
-        ));
-    }
-    Ok(())
+    let mut v = Violations::new();
+    v.string("statementId", sid, &shapes::STATEMENT_ID);
+    v.finish()
 }
 
 impl LayerStatement {

@@ -417,18 +417,41 @@ pub fn violation(value: Option<&str>, path: &str, constraint: Constraint) -> Err
     }]))
 }
 
-/// A failed constraint worded by the caller (kept for the handlers that still word their own;
-/// prefer [`Constraint`]).
-pub(crate) fn violation_text(value: Option<&str>, path: &str, constraint: &str) -> Error {
-    let value = match value {
-        Some(v) => Shown::Value(v.to_string()),
-        None => Shown::Null,
+/// A query-string integer member (`MaxItems`) against its shape; `None` when absent. A value that
+/// is not an integer breaks every constraint of the shape.
+pub fn query_integer(
+    path: &str,
+    raw: Option<&str>,
+    shape: &'static Shape,
+) -> Result<Option<i64>, Error> {
+    let Some(raw) = raw else {
+        return Ok(None);
     };
-    Error::validation(render(&[Violation {
-        value,
-        path: path.to_string(),
-        constraint: constraint.to_string(),
-    }]))
+    let mut v = Violations::new();
+    match raw.parse::<i64>() {
+        Ok(n) => {
+            v.integer(path, n, shape);
+            v.finish().map(|()| Some(n))
+        }
+        Err(_) => {
+            for c in shape.constraints() {
+                v.push(Some(raw), path, c);
+            }
+            v.finish().map(|()| None)
+        }
+    }
+}
+
+/// A query-string or header member with a value set (`FunctionVersion`, `X-Amz-Invocation-Type`)
+/// against its shape; `None` when absent.
+pub fn query_string<'a>(
+    path: &str,
+    raw: Option<&'a str>,
+    shape: &'static Shape,
+) -> Result<Option<&'a str>, Error> {
+    let mut v = Violations::new();
+    v.opt_string(path, raw, shape);
+    v.finish().map(|()| raw)
 }
 
 #[cfg(test)]

@@ -308,7 +308,7 @@ pub static TAGGABLE_RESOURCE: Shape = Shape {
     pattern: Some(&TAGGABLE_RESOURCE_PATTERN),
     ..Shape::NONE
 };
-static TAGGABLE_RESOURCE_PATTERN: Pattern = Pattern::new(
+pub static TAGGABLE_RESOURCE_PATTERN: Pattern = Pattern::new(
     r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)",
 );
 
@@ -319,3 +319,61 @@ pub static LICENSE_INFO: Shape = Shape {
     ..Shape::NONE
 };
 static LICENSE_INFO_PATTERN: Pattern = Pattern::new(r".*");
+
+/// `TagKey` (UntagResource's `TagKeys` members).
+pub static TAG_KEY: Shape = Shape {
+    max_len: Some(128),
+    min_len: Some(1),
+    pattern: Some(&TAG_PATTERN),
+    ..Shape::NONE
+};
+static TAG_PATTERN: Pattern = Pattern::new(r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)");
+
+/// `TagKeyList`.
+pub static TAG_KEY_LIST: ListShape = ListShape {
+    max_len: None,
+    min_len: None,
+    member: &TAG_KEY,
+};
+
+/// `FunctionVersionLatestPublished` (PublishVersion's `PublishTo`).
+pub static FUNCTION_VERSION_LATEST_PUBLISHED: Shape = Shape {
+    values: Some(&["LATEST_PUBLISHED"]),
+    ..Shape::NONE
+};
+
+/// `LayerName`.
+pub static LAYER_NAME: Shape = Shape {
+    max_len: Some(140),
+    min_len: Some(1),
+    pattern: Some(&LAYER_NAME_PATTERN),
+    ..Shape::NONE
+};
+pub static LAYER_NAME_PATTERN: Pattern = Pattern::new(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
+);
+
+/// `LayerPermissionAllowedAction`.
+pub static LAYER_PERMISSION_ALLOWED_ACTION: Shape = Shape {
+    max_len: Some(22),
+    pattern: Some(&LAYER_PERMISSION_ALLOWED_ACTION_PATTERN),
+    ..Shape::NONE
+};
+static LAYER_PERMISSION_ALLOWED_ACTION_PATTERN: Pattern = Pattern::new(r"lambda:GetLayerVersion");
+
+/// `LayerPermissionAllowedPrincipal`.
+pub static LAYER_PERMISSION_ALLOWED_PRINCIPAL: Shape = Shape {
+    max_len: Some(10_000),
+    pattern: Some(&LAYER_PERMISSION_ALLOWED_PRINCIPAL_PATTERN),
+    ..Shape::NONE
+};
+static LAYER_PERMISSION_ALLOWED_PRINCIPAL_PATTERN: Pattern =
+    Pattern::new(r"\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root");
+
+/// `OrganizationId`.
+pub static ORGANIZATION_ID: Shape = Shape {
+    max_len: Some(34),
+    pattern: Some(&ORGANIZATION_ID_PATTERN),
+    ..Shape::NONE
+};
+static ORGANIZATION_ID_PATTERN: Pattern = Pattern::new(r"o-[a-z0-9]{10,32}");
