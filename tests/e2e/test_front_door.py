@@ -36,6 +36,10 @@ FOREIGN = [
      "Hako does not serve CloudWatch Logs yet (DescribeLogGroups)"),
     ("sts", "get_caller_identity", {}, 400, "InvalidAction",
      "Hako does not serve STS yet (GetCallerIdentity)"),
+    # Sent unsigned (botocore: `authtype: none`): only its Action names STS.
+    ("sts", "assume_role_with_web_identity",
+     {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "session", "WebIdentityToken": "token"},
+     400, "InvalidAction", "Hako does not serve STS yet (AssumeRoleWithWebIdentity)"),
     ("iam", "list_users", {}, 400, "InvalidAction", "Hako does not serve IAM yet (ListUsers)"),
     ("scheduler", "list_schedules", {}, 404, "UnknownOperationException",
      "Hako does not serve Scheduler yet (GET /schedules)"),
@@ -44,7 +48,7 @@ FOREIGN = [
 
 
 @pytest.mark.parametrize("service,call,kwargs,status,code,message", FOREIGN,
-                         ids=[f[0] for f in FOREIGN])
+                         ids=[f"{f[0]}-{f[1]}" for f in FOREIGN])
 def test_a_service_hako_does_not_serve_answers_in_its_protocol(hako, service, call, kwargs, status,
                                                                code, message):
     with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -22,6 +22,9 @@ pub struct AwsService {
     pub target_prefix: Option<&'static str>,
     /// The first segments of its REST paths (REST protocols).
     pub rest_paths: &'static [&'static str],
+    /// The query actions SDKs send unsigned (botocore's `authtype: none`): without a credential
+    /// scope, their `Action` is all that names the service.
+    pub unsigned_actions: &'static [&'static str],
 }
 
 pub const LAMBDA: AwsService = AwsService {
@@ -48,6 +51,7 @@ pub const LAMBDA: AwsService = AwsService {
         "2025-12-01",
         "2026-07-09",
     ],
+    unsigned_actions: &[],
 };
 
 pub const SCHEDULER: AwsService = AwsService {
@@ -57,6 +61,7 @@ pub const SCHEDULER: AwsService = AwsService {
     target_prefix: None,
     // `tags` is shared with other services: only the credential scope tells them apart.
     rest_paths: &["schedules", "schedule-groups"],
+    unsigned_actions: &[],
 };
 
 pub const SQS: AwsService = AwsService {
@@ -65,6 +70,7 @@ pub const SQS: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_0),
     target_prefix: Some("AmazonSQS"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const KINESIS: AwsService = AwsService {
@@ -73,6 +79,7 @@ pub const KINESIS: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("Kinesis_20131202"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const LOGS: AwsService = AwsService {
@@ -81,6 +88,7 @@ pub const LOGS: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("Logs_20140328"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const STS: AwsService = AwsService {
@@ -89,6 +97,7 @@ pub const STS: AwsService = AwsService {
     protocol: Protocol::Query,
     target_prefix: None,
     rest_paths: &[],
+    unsigned_actions: &["AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"],
 };
 
 pub const IAM: AwsService = AwsService {
@@ -97,6 +106,7 @@ pub const IAM: AwsService = AwsService {
     protocol: Protocol::Query,
     target_prefix: None,
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const DYNAMODB: AwsService = AwsService {
@@ -105,6 +115,7 @@ pub const DYNAMODB: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_0),
     target_prefix: Some("DynamoDB_20120810"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const SNS: AwsService = AwsService {
@@ -113,6 +124,7 @@ pub const SNS: AwsService = AwsService {
     protocol: Protocol::Query,
     target_prefix: None,
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const EVENTBRIDGE: AwsService = AwsService {
@@ -121,6 +133,7 @@ pub const EVENTBRIDGE: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("AWSEvents"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const STEP_FUNCTIONS: AwsService = AwsService {
@@ -129,6 +142,7 @@ pub const STEP_FUNCTIONS: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_0),
     target_prefix: Some("AWSStepFunctions"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const KMS: AwsService = AwsService {
@@ -137,6 +151,7 @@ pub const KMS: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("TrentService"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const SECRETS_MANAGER: AwsService = AwsService {
@@ -145,6 +160,7 @@ pub const SECRETS_MANAGER: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("secretsmanager"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const SSM: AwsService = AwsService {
@@ -153,6 +169,7 @@ pub const SSM: AwsService = AwsService {
     protocol: Protocol::Json(JsonVersion::V1_1),
     target_prefix: Some("AmazonSSM"),
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 pub const S3: AwsService = AwsService {
@@ -161,6 +178,7 @@ pub const S3: AwsService = AwsService {
     protocol: Protocol::RestXml,
     target_prefix: None,
     rest_paths: &[],
+    unsigned_actions: &[],
 };
 
 /// Every service the front door knows.
@@ -201,4 +219,12 @@ pub(crate) fn by_rest_path(segment: &str) -> Option<&'static AwsService> {
         .iter()
         .copied()
         .find(|s| s.rest_paths.contains(&segment))
+}
+
+/// The known service that takes the unsigned query action `action`.
+pub(crate) fn by_unsigned_action(action: &str) -> Option<&'static AwsService> {
+    KNOWN
+        .iter()
+        .copied()
+        .find(|s| s.unsigned_actions.contains(&action))
 }

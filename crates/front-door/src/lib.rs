@@ -6,7 +6,8 @@
 //!   Credential=AKID/DATE/REGION/SERVICE/aws4_request`, or `X-Amz-Credential` in a presigned
 //!   query), which every signed request carries;
 //! - `X-Amz-Target: PREFIX.Operation` for the JSON protocols (SQS, Kinesis, CloudWatch Logs);
-//! - the query protocol's `Action` (form body or query string, at `/`: STS, IAM);
+//! - the query protocol's `Action` (form body or query string, at `/`: STS, IAM), which alone
+//!   names the service of an unsigned request (STS's `AssumeRoleWithWebIdentity`);
 //! - the REST path's first segment (Lambda's `/2015-03-31/...`, Scheduler's `/schedules`).
 //!
 //! A service is added by adding its crate and one route entry ([`Builder::service`]): its
@@ -318,8 +319,12 @@ impl FrontDoor {
                 None => inner.routes.iter().find(|r| addr.matches(r.service)),
             }
         };
-        let Some(route) = found else {
-            return route::not_served(req).await;
+        let (route, req) = match found {
+            Some(route) => (route, req),
+            None => match self.by_unsigned_action(req).await {
+                Ok(found) => found,
+                Err(answer) => return answer,
+            },
         };
         let protocol = route.protocol;
         let method = req.method().clone();
@@ -336,6 +341,51 @@ impl FrontDoor {
             resp,
         )
         .await
+    }
+
+    /// An unsigned query request (no credential scope) is found by its `Action` among the served
+    /// services' unsigned actions; its form body is read (bounded) for that and handed on.
+    /// Anything else is answered as not served.
+    async fn by_unsigned_action(
+        &self,
+        req: Request<Body>,
+    ) -> Result<(&Route, Request<Body>), Response> {
+        let addr = route::address(&req);
+        if addr.protocol != Protocol::Query || addr.scope.is_some() {
+            return Err(route::not_served(req, None).await);
+        }
+        let (parts, body) = req.into_parts();
+        let form = if parts.method == axum::http::Method::POST {
+            match axum::body::to_bytes(body, MAX_UNSIGNED_FORM_BYTES).await {
+                Ok(b) => b,
+                Err(_) => {
+                    return Err(Protocol::Query.error(
+                        Failure::TooLarge(StatusCode::PAYLOAD_TOO_LARGE),
+                        &format!(
+                            "An unsigned query request's body must be at most {MAX_UNSIGNED_FORM_BYTES} bytes and readable"
+                        ),
+                    ))
+                }
+            }
+        } else {
+            bytes::Bytes::new()
+        };
+        let action = parts
+            .uri
+            .query()
+            .and_then(|q| query::action_of(q.as_bytes()))
+            .or_else(|| query::action_of(&form));
+        let req = Request::from_parts(parts, Body::from(form));
+        let found = action.as_deref().and_then(|a| {
+            self.inner
+                .routes
+                .iter()
+                .find(|r| r.protocol == Protocol::Query && r.service.unsigned_actions.contains(&a))
+        });
+        match found {
+            Some(route) => Ok((route, req)),
+            None => Err(route::not_served(req, Some(action)).await),
+        }
     }
 
     fn check_limits(&self, req: &Request<Body>, protocol: Protocol) -> Option<Response> {
@@ -374,6 +424,10 @@ async fn oneshot(router: &Router, req: Request<Body>) -> Response {
         Err(e) => match e {},
     }
 }
+
+/// The largest form body of an unsigned query request read to find its action (an
+/// AssumeRoleWithSAML assertion is up to 100,000 characters).
+const MAX_UNSIGNED_FORM_BYTES: usize = 1024 * 1024;
 
 /// The longest framework error body kept as the message.
 const MAX_FRAMEWORK_MESSAGE_BYTES: usize = 1024;

@@ -117,7 +117,11 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// The answer to a request no route takes: in its protocol's shape, saying which service and
 /// operation it asked for.
-pub(crate) async fn not_served(req: Request<Body>) -> Response {
+/// `read_action`: the query request's `Action` when it was read already (`Some(None)`: it has none).
+pub(crate) async fn not_served(
+    req: Request<Body>,
+    read_action: Option<Option<String>>,
+) -> Response {
     let addr = address(&req);
     let protocol = addr.protocol;
     let service = addr
@@ -137,12 +141,17 @@ pub(crate) async fn not_served(req: Request<Body>) -> Response {
         Protocol::RestJson | Protocol::RestXml => {
             Some(format!("{} {}", req.method(), req.uri().path()))
         }
-        Protocol::Query => {
-            let method = req.method().clone();
-            let query = req.uri().query().map(str::to_string);
-            action(&method, query.as_deref(), req.into_body()).await
-        }
+        Protocol::Query => match read_action {
+            Some(a) => a,
+            None => {
+                let method = req.method().clone();
+                let query = req.uri().query().map(str::to_string);
+                action(&method, query.as_deref(), req.into_body()).await
+            }
+        },
     };
+    // An unsigned action names its service when no scope did.
+    let service = service.or_else(|| operation.as_deref().and_then(known::by_unsigned_action));
     let op = |what: &str| match &operation {
         Some(o) => format!("{what} ({o})"),
         None => what.to_string(),

@@ -337,3 +337,49 @@ async fn a_served_json_service_is_found_by_scope_or_target_and_its_framework_err
     assert_eq!(header(&h, "content-type"), "application/x-amz-json-1.0");
     assert_eq!(json(&body)["__type"], "UnknownOperationException");
 }
+
+#[tokio::test]
+async fn an_unsigned_query_request_is_found_by_its_action() {
+    // AssumeRoleWithWebIdentity is sent unsigned (botocore's sts model: `authtype: none`).
+    let form = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr";
+    let unsigned = || {
+        Request::post("/")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(Body::from(form))
+            .unwrap()
+    };
+    // Not served: STS named in the answer all the same.
+    let (_, _, body) = call(&door(), unsigned()).await;
+    let (_, code, message, _) = query_error(&body);
+    assert_eq!(code, "InvalidAction");
+    assert_eq!(
+        message,
+        "Hako does not serve STS yet (AssumeRoleWithWebIdentity)"
+    );
+    // Served: the service gets the whole form.
+    let sts = Router::new().route(
+        "/",
+        post(|body: String| async move { format!("sts {body}") }),
+    );
+    let d = FrontDoor::builder()
+        .service(&known::LAMBDA, lambda())
+        .service(&known::STS, sts)
+        .build();
+    let (status, _, body) = call(&d, unsigned()).await;
+    assert_eq!((status, body), (StatusCode::OK, format!("sts {form}")));
+    // An action no service takes unsigned.
+    let req = Request::post("/")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("Action=GetCallerIdentity"))
+        .unwrap();
+    let (_, _, body) = call(&d, req).await;
+    let (_, code, message, _) = query_error(&body);
+    assert_eq!(code, "InvalidAction");
+    assert_eq!(
+        message,
+        "Hako does not know the action GetCallerIdentity without a SigV4 credential scope naming its service"
+    );
+}
