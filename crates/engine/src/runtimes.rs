@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hako_model::{runtime::AWS_RUNTIMES, Error, Runtime};
+use hako_model::runtime::{AWS_RUNTIMES, SUPPORTED_RUNTIMES};
+use hako_model::{Error, Runtime};
 
 const PYTHON_CLIENT: &str = include_str!("../runtimes/python/bootstrap.py");
 const NODE_CLIENT: &str = include_str!("../runtimes/node/bootstrap.mjs");
@@ -139,19 +140,27 @@ impl Runtimes {
         }
     }
 
-    /// Every runtime this host offers.
+    /// Every runtime this host offers for a new function.
     pub fn list(&self) -> Vec<RuntimeInfo> {
-        let mut out: Vec<RuntimeInfo> = ["provided", "provided.al2", "provided.al2023"]
+        // What a new function may use: AWS refuses the deprecated runtimes (`provided`,
+        // `python3.7`, ...) at creation, so they are not offered; functions stored with one
+        // still run.
+        let mut out: Vec<RuntimeInfo> = ["provided.al2", "provided.al2023"]
             .iter()
             .map(|n| RuntimeInfo {
                 name: n.to_string(),
                 interpreter: None,
             })
             .collect();
-        out.extend(self.managed.iter().map(|(n, p)| RuntimeInfo {
-            name: n.clone(),
-            interpreter: Some(p.clone()),
-        }));
+        out.extend(
+            self.managed
+                .iter()
+                .filter(|(n, _)| SUPPORTED_RUNTIMES.contains(&n.as_str()))
+                .map(|(n, p)| RuntimeInfo {
+                    name: n.clone(),
+                    interpreter: Some(p.clone()),
+                }),
+        );
         out
     }
 
