@@ -220,3 +220,58 @@ pub(crate) fn stale_revision() -> Error {
         "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hako_engine::testing::{config, FakeRuntime};
+    use hako_engine::{Engine, NullSink, Runtimes};
+    use hako_model::concurrency::PutFunctionConcurrencyRequest;
+    use hako_model::provisioned::PutProvisionedConcurrencyConfigRequest;
+
+    use crate::testing::{create, fixture};
+    use crate::Lambda;
+
+    /// What a previous run stored is given to a new engine at start: reserved concurrency, and
+    /// provisioned concurrency (whose sandboxes start in the background).
+    #[tokio::test]
+    async fn reconcile_gives_a_new_engine_what_is_stored() {
+        let f = fixture().await;
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        create(&f, "g", "two").await;
+        let reserve = PutFunctionConcurrencyRequest {
+            reserved_concurrent_executions: Some(7),
+        };
+        l.put_function_concurrency("f", reserve).await.unwrap();
+        l.publish_version("g", Default::default()).await.unwrap();
+        let provision = PutProvisionedConcurrencyConfigRequest {
+            provisioned_concurrent_executions: Some(2),
+        };
+        l.put_provisioned_concurrency("g", Some("1"), provision)
+            .await
+            .unwrap();
+        // The next start: the same store, a new engine.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(
+            config(),
+            FakeRuntime::echo().isolation(),
+            Runtimes::provided_only(dir.path()),
+            Arc::new(NullSink),
+        );
+        let next = Lambda::new(
+            l.db.clone(),
+            l.code.clone(),
+            engine.clone(),
+            l.region.clone(),
+            l.clock.clone(),
+        );
+        assert_eq!(engine.carved_concurrency_total(), 0);
+        assert!(engine.provisioned_state("g", "1").is_none());
+        next.reconcile().unwrap();
+        // f's 7 reserved, g's 2 provisioned set aside.
+        assert_eq!(engine.carved_concurrency_total(), 9);
+        assert!(engine.provisioned_state("g", "1").is_some());
+    }
+}
