@@ -221,12 +221,24 @@ impl Engine {
         }
         // A provisioned sandbox's first invocation reports the init done ahead.
         let mut init_duration = sb.pending_init.lock().take();
+        // A sandbox whose runtime was reset (after a timeout) waits for the new runtime's init,
+        // as a cold one does, and reports it.
+        let reinit_since = sb.reinit_since.lock().take();
+        let cold_since = cold_since.or(reinit_since);
         let mut failure: Option<(Bytes, String)> = None; // (payload, log line)
                                                          // A cold sandbox first initialises (its output goes before START, as on AWS); the event
                                                          // is delivered once the runtime asks for it.
         if let Some(since) = cold_since {
             match self.init(sb, request_id).await {
-                Ok(()) => init_duration = Some(since.elapsed()),
+                Ok(()) => {
+                    // A reset's runtime may have finished its init long before this
+                    // invocation came.
+                    let done = match reinit_since {
+                        Some(_) => sb.slot.parked_at().unwrap_or_else(Instant::now),
+                        None => Instant::now(),
+                    };
+                    init_duration = Some(done.saturating_duration_since(since));
+                }
                 Err(f) => failure = Some(f),
             }
         }
@@ -250,6 +262,9 @@ impl Engine {
             sb.slot.deliver(invocation, tx);
         }
         let began = Instant::now();
+        // Timed out in a sandbox that can keep its environment: its runtime is reset once the
+        // invocation is reported.
+        let mut reset = false;
         let outcome = if failure.is_none() {
             tokio::select! {
                 o = &mut rx => o.ok(),
@@ -281,7 +296,11 @@ impl Engine {
                     let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
                     let line = format!("{} {request_id} Task timed out after {secs:.2} seconds", rfc3339_now());
                     failure = Some((error_payload("Sandbox.Timedout", &msg), line));
-                    sb.kill();
+                    if sb.control.restartable() {
+                        reset = true;
+                    } else {
+                        sb.kill();
+                    }
                     None
                 }
             }
@@ -345,7 +364,7 @@ impl Engine {
                 init.as_secs_f64() * 1000.0
             ));
         }
-        if function_error.is_some() && !sb.is_alive() {
+        if function_error.is_some() && (reset || !sb.is_alive()) {
             report.push_str("Status: error\t");
         }
         sb.logs.platform(report);
@@ -354,6 +373,9 @@ impl Engine {
         } else {
             None
         };
+        if reset && !sb.reset() {
+            sb.kill();
+        }
         Ok(InvokeResult {
             request_id: request_id.to_string(),
             payload,

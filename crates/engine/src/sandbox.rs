@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use hako_runtime_api::{RuntimeApiServer, Slot};
-use hako_sandbox::{ExitStatus, SandboxControl};
+use hako_sandbox::{ExitFuture, ExitStatus, SandboxControl};
 use tokio::sync::watch;
 
 use crate::logs::LogCapture;
@@ -21,6 +21,13 @@ pub(crate) struct Sandbox {
     pub(crate) control: Arc<dyn SandboxControl>,
     pub(crate) logs: Arc<LogCapture>,
     pub(crate) exited: watch::Receiver<Option<ExitStatus>>,
+    pub(crate) exit_tx: watch::Sender<Option<ExitStatus>>,
+    /// Which run of the program is the sandbox's (bumped by [`Sandbox::reset`]): only its exit
+    /// ends the sandbox.
+    pub(crate) generation: parking_lot::Mutex<u64>,
+    /// Set by [`Sandbox::reset`]: when the program was started again, until an invocation has
+    /// waited for its init.
+    pub(crate) reinit_since: parking_lot::Mutex<Option<Instant>>,
     /// Set when the sandbox must not serve again (retired, timed out, failed).
     pub(crate) doomed: AtomicBool,
     pub(crate) last_used: parking_lot::Mutex<Instant>,
@@ -78,6 +85,55 @@ impl Sandbox {
             st.frozen = false;
             self.control.thaw();
         }
+    }
+
+    /// Notices the end of the program's run `generation`: if it is still the sandbox's, the
+    /// sandbox is over.
+    pub(crate) fn watch_exit(self: &Arc<Self>, exit: ExitFuture, generation: u64) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let st = exit.await;
+            let Some(sb) = weak.upgrade() else { return };
+            {
+                let current = sb.generation.lock();
+                if *current != generation {
+                    return;
+                }
+                let _ = sb.exit_tx.send(Some(st));
+                sb.doomed.store(true, Ordering::Release);
+            }
+            sb.logs.drain();
+        });
+    }
+
+    /// Resets the runtime, as AWS does after a timeout: the program (with everything it
+    /// started) is killed and started again in the same sandbox, which keeps its `/tmp`, its
+    /// log stream and its place in the pool; the next invocation waits for the new runtime's
+    /// init and reports it. `false` when the backend cannot or the sandbox is gone: the caller
+    /// kills it.
+    pub(crate) fn reset(self: &Arc<Self>) -> bool {
+        if !self.control.restartable() {
+            return false;
+        }
+        let mut current = self.generation.lock();
+        if !self.is_alive() {
+            return false;
+        }
+        // Before the new runtime can ask for an event.
+        self.slot.reset();
+        let exit = match self.control.restart() {
+            Ok(exit) => exit,
+            Err(e) => {
+                tracing::debug!(sandbox = self.id, "cannot reset the runtime: {e}");
+                return false;
+            }
+        };
+        *current += 1;
+        let generation = *current;
+        drop(current);
+        *self.reinit_since.lock() = Some(Instant::now());
+        self.watch_exit(exit, generation);
+        true
     }
 
     /// Kills the sandbox's processes; the exit watcher cleans up the rest.

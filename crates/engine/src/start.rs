@@ -194,6 +194,9 @@ impl Engine {
             control: spawned.control,
             logs,
             exited: exit_rx,
+            exit_tx,
+            generation: Mutex::new(0),
+            reinit_since: Mutex::new(None),
             doomed: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
             idle: Mutex::new(sandbox::IdleState::default()),
@@ -202,16 +205,7 @@ impl Engine {
             _api: api_server,
         });
         self.live.lock().insert(id, sb.clone());
-        let exit = spawned.exit;
-        let weak = Arc::downgrade(&sb);
-        tokio::spawn(async move {
-            let st = exit.await;
-            let _ = exit_tx.send(Some(st));
-            if let Some(sb) = weak.upgrade() {
-                sb.doomed.store(true, Ordering::Release);
-                sb.logs.drain();
-            }
-        });
+        sb.watch_exit(spawned.exit, 0);
         Ok(sb)
     }
 

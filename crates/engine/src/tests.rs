@@ -296,6 +296,97 @@ async fn a_timeout_fails_the_invocation_and_replaces_the_sandbox() {
     assert_eq!(h.isolation.spawned(), 2);
 }
 
+/// AWS, "Understanding the Lambda execution environment lifecycle" (Invoke phase): a function
+/// that times out makes Lambda reset the execution environment: the runtime is shut down and,
+/// when the environment is reused, initialised again as part of the next invocation; the reset
+/// does not clear `/tmp`. Where the backend can restart a sandbox's program, the sandbox (its log
+/// stream, its files) stays and only the runtime starts again.
+#[tokio::test]
+async fn a_timeout_resets_the_runtime_in_the_same_sandbox_where_the_backend_can() {
+    let clock = ManualClock::start();
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let seen = arrived.clone();
+    let runtime = FakeRuntime::new(move |e: Event| {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::AcqRel);
+            if &e.payload[..] == b"\"hang\"" {
+                return Reply::Hang;
+            }
+            Reply::ok(&format!(
+                "{{\"pid\":{},\"nth\":{}}}",
+                e.control.pid(),
+                e.nth
+            ))
+        }
+    })
+    .with_init_log("init says hi");
+    let h = Harness::new(runtime);
+    h.isolation.set_restartable(true);
+    let f = h.function("f");
+    let first = within("first", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    let invoke = spawn_invoke(&h, &f, "\"hang\"");
+    eventually("the event reached the runtime", || {
+        arrived.load(Ordering::Acquire) == 2
+    })
+    .await;
+    clock.advance(Duration::from_millis(3001)).await;
+    let timed_out = within("timeout", invoke).await.unwrap().unwrap();
+    assert_eq!(json(&timed_out)["errorType"], "Sandbox.Timedout");
+    let after = within("after", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(after.function_error, None);
+    // The same sandbox, never killed; its program started again: a new runtime, whose first
+    // event this is.
+    assert_eq!(h.isolation.spawned(), 1);
+    let sb = h.isolation.sandboxes()[0].clone();
+    assert_eq!((sb.restarts(), sb.kills()), (1, 0));
+    let (a, b) = (json(&first), json(&after));
+    assert_eq!(a["pid"], b["pid"]);
+    assert_eq!((a["nth"].as_u64(), b["nth"].as_u64()), (Some(1), Some(1)));
+    // One log stream; the new runtime's init output comes after the timed-out invocation's
+    // REPORT and before the next START, whose REPORT has an init duration again.
+    assert_eq!(h.logs.streams().len(), 1);
+    let lines = h.logs.messages();
+    let inits: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| *l == "init says hi")
+        .map(|(i, _)| i)
+        .collect();
+    let end = |id: &str| {
+        lines
+            .iter()
+            .position(|l| *l == format!("END RequestId: {id}"))
+            .unwrap()
+    };
+    let start_after = lines
+        .iter()
+        .position(|l| *l == format!("START RequestId: {} Version: $LATEST", after.request_id))
+        .unwrap();
+    assert_eq!(inits.len(), 2, "{lines:?}");
+    assert!(
+        end(&timed_out.request_id) < inits[1] && inits[1] < start_after,
+        "{lines:?}"
+    );
+    let reports: Vec<&String> = lines.iter().filter(|l| l.starts_with("REPORT ")).collect();
+    assert_eq!(reports.len(), 3);
+    assert!(reports[0].contains("Init Duration: "), "{}", reports[0]);
+    assert!(!reports[1].contains("Init Duration"), "{}", reports[1]);
+    assert!(reports[1].contains("Status: error"), "{}", reports[1]);
+    assert!(reports[2].contains("Init Duration: "), "{}", reports[2]);
+    assert!(!reports[2].contains("Status"), "{}", reports[2]);
+    // And warm again afterwards.
+    let warm = within("warm", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(json(&warm)["nth"].as_u64(), Some(2));
+    assert_eq!(h.isolation.spawned(), 1);
+}
+
 #[tokio::test]
 async fn a_runtime_that_exits_during_an_invocation_is_runtime_exit_error() {
     let h = Harness::new(FakeRuntime::new(|e: Event| async move {

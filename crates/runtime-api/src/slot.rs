@@ -50,6 +50,8 @@ struct State {
     queued: Option<Invocation>,
     inflight: Option<(String, oneshot::Sender<Outcome>)>,
     ever_parked: bool,
+    /// When the runtime first asked for an event.
+    parked_at: Option<tokio::time::Instant>,
     init_error: Option<(Option<String>, Bytes)>,
 }
 
@@ -120,6 +122,18 @@ impl Slot {
         st.inflight.take()
     }
 
+    /// When the runtime first asked for an event (the end of its init), if it has.
+    pub fn parked_at(&self) -> Option<tokio::time::Instant> {
+        self.state.lock().parked_at
+    }
+
+    /// Forgets the runtime: its program was started again (a reset), and the slot is as new
+    /// (the invocation in flight, if any, is dropped unanswered: take it first). Waiters of
+    /// [`Slot::ready`] wait for the new runtime.
+    pub fn reset(&self) {
+        *self.state.lock() = State::default();
+    }
+
     /// Takes back an invocation the runtime has not received yet (it is still queued), e.g.
     /// because the sandbox died before asking for it: the caller may run it elsewhere.
     pub fn withdraw(&self) -> Option<Invocation> {
@@ -136,6 +150,9 @@ impl Slot {
         let mut st = self.state.lock();
         let first = !st.ever_parked;
         st.ever_parked = true;
+        if first {
+            st.parked_at = Some(tokio::time::Instant::now());
+        }
         let out = match st.queued.take() {
             Some(inv) => Ok(inv),
             None => {
@@ -208,6 +225,32 @@ mod tests {
         assert_eq!(got.request_id, "r1");
         // Nothing more queued: the next `/next` parks.
         assert!(slot.next().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_reset_forgets_the_runtime_and_waits_for_the_new_one() {
+        let slot = Arc::new(Slot::new());
+        assert!(slot.parked_at().is_none());
+        let _parked = slot.next().expect_err("parks");
+        assert!(slot.parked_at().is_some());
+        assert_eq!(slot.ready().await, Ready::Parked);
+        let (tx, _out) = oneshot::channel();
+        slot.deliver(inv("r1"), tx);
+        slot.reset();
+        assert!(!slot.is_inflight("r1"));
+        assert!(slot.parked_at().is_none());
+        // Not ready until the new runtime asks for an event.
+        let waiting = tokio::spawn({
+            let slot = slot.clone();
+            async move { slot.ready().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        let _parked = slot.next().expect_err("nothing queued after a reset");
+        assert_eq!(
+            tokio::time::timeout(BOUND, waiting).await.unwrap().unwrap(),
+            Ready::Parked
+        );
     }
 
     #[tokio::test]

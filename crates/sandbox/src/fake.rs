@@ -16,14 +16,17 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::net::unix::pipe;
 use tokio::sync::watch;
 
-use crate::{BoxFuture, ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec, Spawned};
+use crate::{
+    BoxFuture, ExitFuture, ExitStatus, Isolation, SandboxControl, SandboxError, SandboxSpec,
+    Spawned,
+};
 
 /// What a fake sandbox runs: called once per spawn, its future is the sandbox's "process".
 pub type FakeProgram = Arc<dyn Fn(FakeProcess) -> BoxFuture<'static, ExitStatus> + Send + Sync>;
@@ -38,6 +41,7 @@ pub struct FakeIsolation {
     /// opened (as the linux backend does) rather than answered with its fallback.
     private_network: AtomicBool,
     freezable: AtomicBool,
+    restartable: AtomicBool,
     next_pid: AtomicU32,
     spawn_failures: Mutex<VecDeque<String>>,
     sandboxes: Mutex<Vec<Arc<FakeControl>>>,
@@ -63,6 +67,7 @@ impl FakeIsolation {
             program: Mutex::new(boxed(program)),
             private_network: AtomicBool::new(false),
             freezable: AtomicBool::new(false),
+            restartable: AtomicBool::new(false),
             next_pid: AtomicU32::new(FIRST_PID),
             spawn_failures: Mutex::new(VecDeque::new()),
             sandboxes: Mutex::new(Vec::new()),
@@ -88,6 +93,13 @@ impl FakeIsolation {
     /// Sandboxes spawned from now on can be frozen (the calls are recorded).
     pub fn set_freezable(&self, on: bool) {
         self.freezable.store(on, Ordering::Relaxed);
+    }
+
+    /// Sandboxes spawned from now on can restart their program
+    /// ([`SandboxControl::restart`]: the program runs again with the same spec, listeners and
+    /// output; the calls are counted).
+    pub fn set_restartable(&self, on: bool) {
+        self.restartable.store(on, Ordering::Relaxed);
     }
 
     /// The next spawn fails with [`SandboxError::Setup`]`(message)` (queued: one per call).
@@ -174,8 +186,17 @@ impl Isolation for FakeIsolation {
         let output = FakeOutput(Arc::new(
             pipe::Sender::from_owned_fd(write).map_err(SandboxError::Pipe)?,
         ));
-        let (kill_tx, kill_rx) = watch::channel(false);
+        let (kill_tx, _) = watch::channel(false);
         let (exit_tx, _) = watch::channel(None);
+        let program = self.program.lock().clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let restart = self.restartable.load(Ordering::Relaxed).then(|| Restart {
+            program: program.clone(),
+            runtime_api,
+            platform_api,
+            output: output.clone(),
+            stop: stop_tx,
+        });
         let control = Arc::new(FakeControl {
             pid: self.next_pid.fetch_add(1, Ordering::Relaxed),
             spec: spec.clone(),
@@ -188,30 +209,21 @@ impl Isolation for FakeIsolation {
             frozen: AtomicBool::new(false),
             freezes: AtomicUsize::new(0),
             initialized: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            restarts: AtomicUsize::new(0),
+            restart: Mutex::new(restart),
+            me: std::sync::OnceLock::new(),
         });
+        let _ = control.me.set(Arc::downgrade(&control));
         let process = FakeProcess {
             spec,
             runtime_api,
             platform_api,
             output,
-            killed: KillSignal(kill_rx.clone()),
+            killed: KillSignal(control.kill.subscribe()),
             control: control.clone(),
         };
-        let program = self.program.lock().clone();
-        let run = program(process);
-        let mut killed = kill_rx;
-        let c2 = control.clone();
-        let task = tokio::spawn(async move {
-            let st = tokio::select! {
-                biased;
-                _ = killed.wait_for(|k| *k) => ExitStatus::Signal(9),
-                st = run => st,
-            };
-            c2.exit.send_replace(Some(st));
-            st
-        });
-        let mut task = AbortOnDrop(task);
-        let exit = Box::pin(async move { (&mut task.0).await.unwrap_or(ExitStatus::Signal(9)) });
+        let exit = run_program(&control, &program, process, stop_rx);
         self.sandboxes.lock().push(control.clone());
         Ok(Spawned {
             control,
@@ -225,6 +237,55 @@ impl Isolation for FakeIsolation {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         self.shut_down.store(true, Ordering::Release);
         Box::pin(async {})
+    }
+}
+
+/// Runs one generation of a sandbox's program as a task; its exit future. The task ends with
+/// `Signal(9)` when the sandbox is killed or this generation is stopped by a restart; only the
+/// current generation's end is the sandbox's [`FakeControl::exit_status`].
+fn run_program(
+    control: &Arc<FakeControl>,
+    program: &FakeProgram,
+    process: FakeProcess,
+    stop: watch::Receiver<bool>,
+) -> ExitFuture {
+    let generation = control.generation.load(Ordering::Acquire);
+    let run = program(process);
+    let mut killed = control.kill.subscribe();
+    let mut stop = stop;
+    let c2 = control.clone();
+    let task = tokio::spawn(async move {
+        let st = tokio::select! {
+            biased;
+            _ = killed.wait_for(|k| *k) => ExitStatus::Signal(9),
+            // (Without a restart kit nobody can stop it: a closed channel stops nothing.)
+            Ok(_) = stop.wait_for(|k| *k) => ExitStatus::Signal(9),
+            st = run => st,
+        };
+        if c2.generation.load(Ordering::Acquire) == generation {
+            c2.exit.send_replace(Some(st));
+            // Over: nothing to restart (and its output closes once the program's is dropped).
+            c2.restart.lock().take();
+        }
+        st
+    });
+    let mut task = AbortOnDrop(task);
+    Box::pin(async move { (&mut task.0).await.unwrap_or(ExitStatus::Signal(9)) })
+}
+
+/// What a restartable fake sandbox keeps to run its program again.
+struct Restart {
+    program: FakeProgram,
+    runtime_api: Option<SocketAddr>,
+    platform_api: Option<SocketAddr>,
+    output: FakeOutput,
+    /// Stops the running generation.
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Restart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restart").finish_non_exhaustive()
     }
 }
 
@@ -334,6 +395,12 @@ pub struct FakeControl {
     frozen: AtomicBool,
     freezes: AtomicUsize,
     initialized: AtomicBool,
+    /// Which run of the program is the current one (see [`SandboxControl::restart`]).
+    generation: AtomicU64,
+    restarts: AtomicUsize,
+    /// Set for a restartable sandbox.
+    restart: Mutex<Option<Restart>>,
+    me: std::sync::OnceLock<std::sync::Weak<FakeControl>>,
 }
 
 impl FakeControl {
@@ -379,6 +446,7 @@ impl FakeControl {
     pub fn oom_kill(&self) {
         self.oom.store(true, Ordering::Release);
         self.kill.send_replace(true);
+        self.restart.lock().take();
     }
 
     /// Whether the sandbox is frozen now.
@@ -395,6 +463,11 @@ impl FakeControl {
     pub fn was_initialized(&self) -> bool {
         self.initialized.load(Ordering::Acquire)
     }
+
+    /// How many times the program was restarted ([`SandboxControl::restart`]).
+    pub fn restarts(&self) -> usize {
+        self.restarts.load(Ordering::Acquire)
+    }
 }
 
 impl SandboxControl for FakeControl {
@@ -405,6 +478,7 @@ impl SandboxControl for FakeControl {
     fn kill(&self) {
         self.kills.fetch_add(1, Ordering::AcqRel);
         self.kill.send_replace(true);
+        self.restart.lock().take();
     }
 
     fn peak_memory_bytes(&self) -> Option<u64> {
@@ -432,6 +506,41 @@ impl SandboxControl for FakeControl {
 
     fn initialized(&self) {
         self.initialized.store(true, Ordering::Release);
+    }
+
+    fn restartable(&self) -> bool {
+        self.restart.lock().is_some()
+    }
+
+    fn restart(&self) -> Result<ExitFuture, SandboxError> {
+        let gone = || SandboxError::Setup("the sandbox is gone".into());
+        let mut guard = self.restart.lock();
+        let Some(r) = guard.as_mut() else {
+            return Err(SandboxError::Setup(
+                "this sandbox cannot restart its program".into(),
+            ));
+        };
+        if *self.kill.borrow() || self.exit.borrow().is_some() {
+            return Err(gone());
+        }
+        let me = self.me.get().and_then(|w| w.upgrade()).ok_or_else(gone)?;
+        // The running generation's end is no longer the sandbox's.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let (stop, stop_rx) = watch::channel(false);
+        std::mem::replace(&mut r.stop, stop).send_replace(true);
+        self.oom.store(false, Ordering::Release);
+        self.restarts.fetch_add(1, Ordering::AcqRel);
+        let process = FakeProcess {
+            spec: self.spec.clone(),
+            runtime_api: r.runtime_api,
+            platform_api: r.platform_api,
+            output: r.output.clone(),
+            killed: KillSignal(self.kill.subscribe()),
+            control: me.clone(),
+        };
+        let program = r.program.clone();
+        drop(guard);
+        Ok(run_program(&me, &program, process, stop_rx))
     }
 }
 
@@ -505,6 +614,51 @@ mod tests {
         assert_eq!(c.exit_status(), Some(ExitStatus::Code(3)));
         assert!(c.pid() >= FIRST_PID);
         assert!(iso.live().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_restart_runs_the_program_again_in_the_same_sandbox() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let iso = FakeIsolation::new(move |p: FakeProcess| {
+            let n = counted.fetch_add(1, Ordering::AcqRel) + 1;
+            async move {
+                p.output.line(&format!("run {n}")).await.unwrap();
+                std::future::pending::<()>().await;
+                ExitStatus::Code(0)
+            }
+        });
+        let plain = iso.spawn(&test_spec("/bin/fn")).unwrap();
+        assert!(!plain.control.restartable());
+        assert!(plain.control.restart().is_err());
+        plain.control.kill();
+        iso.set_restartable(true);
+        let sb = iso.spawn(&test_spec("/bin/fn")).unwrap();
+        assert!(sb.control.restartable());
+        let c = iso.sandboxes()[1].clone();
+        // (On this single-threaded runtime a sleep lets the program's task print its line.)
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let again = sb.control.restart().unwrap();
+        // The first run is stopped; the sandbox is not over.
+        assert_eq!(
+            tokio::time::timeout(BOUND, sb.exit).await.unwrap(),
+            ExitStatus::Signal(9)
+        );
+        assert_eq!((c.restarts(), c.kills(), c.exit_status()), (1, 0, None));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Its kill ends the new run, and then it cannot be restarted.
+        c.kill();
+        assert_eq!(
+            tokio::time::timeout(BOUND, again).await.unwrap(),
+            ExitStatus::Signal(9)
+        );
+        assert_eq!(c.exit_status(), Some(ExitStatus::Signal(9)));
+        assert!(c.restart().is_err());
+        // Both runs wrote to the one output.
+        drop(c);
+        let out = tokio::time::timeout(BOUND, read_output(sb.output)).await;
+        assert_eq!(runs.load(Ordering::Acquire), 3);
+        assert_eq!(out.unwrap().unwrap(), "run 2\nrun 3\n");
     }
 
     #[tokio::test]

@@ -142,14 +142,37 @@ pub trait SandboxControl: Send + Sync + std::fmt::Debug {
     /// The program has finished initialising: a backend that lets the init phase use more CPU
     /// than the sandbox's share applies the share from now on.
     fn initialized(&self) {}
+    /// Whether [`SandboxControl::restart`] keeps the sandbox (else it only fails).
+    fn restartable(&self) -> bool {
+        false
+    }
+    /// Starts the program again in the same sandbox, as it was first started: kills the running
+    /// program with every process it started and, once they are gone, starts it anew. The
+    /// sandbox itself stays: its filesystem (its `/tmp` included), network, listeners, output
+    /// pipe and limits; every new process is confined as the first one was. The previous
+    /// program's exit future resolves (with the kill's status) and should be ignored; the
+    /// returned future is the new program's exit. A sandbox whose program has already ended by
+    /// itself is gone: restarting it fails, as it does where the backend cannot
+    /// ([`SandboxControl::restartable`] false); the caller then kills the sandbox.
+    ///
+    /// Readings that accumulate ([`SandboxControl::oom_killed`]) start again with the new
+    /// program.
+    fn restart(&self) -> Result<ExitFuture, SandboxError> {
+        Err(SandboxError::Setup(
+            "this backend cannot restart a sandbox's program".into(),
+        ))
+    }
 }
+
+/// A future that resolves when a sandbox's program has exited.
+pub type ExitFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>;
 
 /// A started sandbox: its control, the read end of its merged stdout/stderr, and a future that
 /// resolves when its main process has exited (and its remaining processes have been killed).
 pub struct Spawned {
     pub control: std::sync::Arc<dyn SandboxControl>,
     pub output: OwnedFd,
-    pub exit: std::pin::Pin<Box<dyn std::future::Future<Output = ExitStatus> + Send>>,
+    pub exit: ExitFuture,
     /// The listener asked for with [`SandboxSpec::listener_env`] (non-blocking).
     pub listener: Option<std::net::TcpListener>,
     /// The listener asked for with [`SandboxSpec::api_listener`], if the backend opened one.
