@@ -1,7 +1,6 @@
 //! The HTTP side: a minimal hyper HTTP/1.1 server per sandbox, routing the four Runtime API
 //! calls to the sandbox's [`Slot`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,11 +40,19 @@ pub fn serve(listener: TcpListener, slot: Arc<Slot>) -> std::io::Result<RuntimeA
             };
             let _ = stream.set_nodelay(true);
             let slot = slot.clone();
+            // The runtime this connection belongs to: once the slot is reset, its requests are
+            // refused (the connection is closed).
+            let epoch = slot.epoch();
             conns.spawn(async move {
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let svc = hyper::service::service_fn(move |req| {
                     let slot = slot.clone();
-                    async move { Ok::<_, Infallible>(route(req, &slot).await) }
+                    async move {
+                        if slot.epoch() != epoch {
+                            return Err(std::io::Error::other("a connection of a reset runtime"));
+                        }
+                        Ok(route(req, &slot).await)
+                    }
                 });
                 // Header names as AWS's Runtime API writes them (`Lambda-Runtime-Aws-Request-Id`,
                 // Go's canonical form): a runtime client may match them case-sensitively.
@@ -393,6 +400,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_of_a_runtime_before_a_reset_is_refused() {
+        let (srv, slot) = server().await;
+        let mut old = TcpStream::connect(srv.addr).await.unwrap();
+        let r = exchange(
+            &mut old,
+            "GET /2018-06-01/unknown HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"",
+        )
+        .await;
+        assert_eq!(r.status, 404);
+        slot.reset();
+        old.write_all(NEXT.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(BOUND, old.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(
+            matches!(n, Ok(0) | Err(_)),
+            "the old connection was answered"
+        );
+        assert!(slot.parked_at().is_none());
+        // The new runtime's connection is served.
+        let mut new = TcpStream::connect(srv.addr).await.unwrap();
+        new.write_all(NEXT.as_bytes()).await.unwrap();
+        tokio::time::timeout(BOUND, slot.ready()).await.unwrap();
+        assert!(slot.parked_at().is_some());
+    }
+
+    #[tokio::test]
     async fn next_blocks_until_an_event_and_an_empty_payload_is_an_empty_object() {
         let (srv, slot) = server().await;
         let mut conn = TcpStream::connect(srv.addr).await.unwrap();
@@ -557,7 +593,7 @@ mod tests {
                     if let Some(tx) = tx.lock().take() {
                         let _ = tx.send(r);
                     }
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()

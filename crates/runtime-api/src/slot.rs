@@ -60,6 +60,8 @@ struct State {
 pub struct Slot {
     state: Mutex<State>,
     ready: Notify,
+    /// Bumped by each [`Slot::reset`]: connections of an earlier runtime are refused.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Slot {
@@ -131,7 +133,16 @@ impl Slot {
     /// (the invocation in flight, if any, is dropped unanswered: take it first). Waiters of
     /// [`Slot::ready`] wait for the new runtime.
     pub fn reset(&self) {
-        *self.state.lock() = State::default();
+        let mut st = self.state.lock();
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        *st = State::default();
+    }
+
+    /// Which runtime the slot serves (changed by [`Slot::reset`]). The server refuses requests
+    /// on a connection accepted for an earlier one: a reset runtime's last words never reach
+    /// its successor's slot.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Takes back an invocation the runtime has not received yet (it is still queued), e.g.
