@@ -56,16 +56,21 @@ pub(crate) fn address<B>(req: &Request<B>) -> Addressed<'_> {
         .split('/')
         .next()
         .unwrap_or_default();
+    let known = scope.and_then(known::by_name);
+    // A query request is a form (or an `Action` in the query string) at `/`, or anywhere for a
+    // service without REST paths (SQS's query clients post to the queue's URL). A form elsewhere
+    // is a REST request's body (curl sends JSON payloads as forms).
+    let rest = known.is_some_and(|s| matches!(s.protocol, Protocol::RestJson | Protocol::RestXml));
     let protocol = if target.is_some() {
         Protocol::Json(JsonVersion::of_content_type(header("content-type")))
-    } else if path == "/"
+    } else if (path == "/" || (known.is_some() && !rest))
         && (header("content-type")
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
             || req.uri().query().is_some_and(has_action))
     {
         Protocol::Query
     } else {
-        match scope.and_then(known::by_name) {
+        match known {
             Some(s) if s.protocol == Protocol::RestXml => Protocol::RestXml,
             _ => Protocol::RestJson,
         }
@@ -239,9 +244,29 @@ mod tests {
         let a = address(&r);
         assert_eq!(a.protocol, Protocol::RestJson);
         assert_eq!(a.segment, "2015-03-31");
-        // A form body anywhere but at `/` is a REST request's.
+        // A form body anywhere but at `/` is a REST request's...
         let r = Request::post("/2015-03-31/functions/f/invocations")
             .header("content-type", "application/x-www-form-urlencoded")
+            .body(())
+            .unwrap();
+        assert_eq!(address(&r).protocol, Protocol::RestJson);
+        // ... unless it is signed for a service without REST paths (SQS's query clients post to
+        // the queue's URL).
+        let r = Request::post("/123456789012/q1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/sqs/aws4_request, Signature=0",
+            )
+            .body(())
+            .unwrap();
+        assert_eq!(address(&r).protocol, Protocol::Query);
+        let r = Request::post("/2015-03-31/functions/f/invocations")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/lambda/aws4_request, Signature=0",
+            )
             .body(())
             .unwrap();
         assert_eq!(address(&r).protocol, Protocol::RestJson);
