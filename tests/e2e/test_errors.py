@@ -357,6 +357,11 @@ def test_alias_and_concurrency_errors(c, fn):
     assert expect_client_error("ResourceNotFoundException", 404, c.update_alias, FunctionName=fn,
                                Name="non-existent", FunctionVersion="$LATEST") == \
         f"Alias not found: {arn}:non-existent"
+    # SNAP test_notfound_and_invalid_routingconfigs/routing_config_exc_fn_doesnotexist
+    assert expect_client_error("ResourceNotFoundException", 404, c.create_alias,
+                               FunctionName=f"{fn}-unknown", Name="custom", FunctionVersion="1",
+                               RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}}) == \
+        f"Function not found: {arn}-unknown:1"
     # SNAP TestLambdaReservedConcurrency::test_function_concurrency_exceptions/
     # put_function_concurrency_with_qualified_arn
     assert expect_client_error("InvalidParameterValueException", 400, c.put_function_concurrency,

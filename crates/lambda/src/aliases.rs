@@ -140,7 +140,10 @@ impl Lambda {
         validate_description(&description)?;
         let weights = alias::validate_routing(&version, req.routing_config.as_ref())?;
         let _w = self.writes.lock().await;
-        let fname = self.alias_function(function)?;
+        // A function that does not exist is answered with the version asked for: "Function not
+        // found: ARN:1" (LocalStack's AWS-recorded `test_notfound_and_invalid_routingconfigs`,
+        // `routing_config_exc_fn_doesnotexist`).
+        let fname = FunctionRef::parse(function, &self.region)?.name;
         self.require_version(&fname, &version)?;
         for v in weights.keys() {
             self.require_version(&fname, v)?;
