@@ -924,3 +924,33 @@ fn rootless_a_sandbox_runs_as_an_ordinary_user_with_delegated_cgroups() {
     assert!(out.contains("default  linux (rootless)"), "{out}");
     assert!(left.is_empty(), "sandbox cgroups left behind: {left:?}");
 }
+
+/// A restart (AWS's reset after a timeout) kills every process of the function and starts it
+/// again in the same sandbox: its `/tmp` is kept, and the new process is confined as the first
+/// (the sandbox user, seccomp), alone with the init in its PID namespace.
+#[tokio::test]
+async fn a_restart_keeps_tmp_and_confines_the_new_function_alone() {
+    let Some(iso) = isolation("a_restart_keeps_tmp_and_confines_the_new_function_alone") else {
+        return;
+    };
+    let code = code();
+    let script = "if [ -e /tmp/mark ]; then set -- /proc/[0-9]*; \
+                  echo \"again $(cat /tmp/mark) uid=$(id -u) procs=$#\"; \
+                  grep Seccomp: /proc/self/status; exec sleep 60; \
+                  else echo kept > /tmp/mark; sleep 61 & echo first; exec sleep 60; fi";
+    let sb = iso.spawn(&spec(&iso, &code, script)).unwrap();
+    assert!(sb.control.restartable());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = sb.control.restart().expect("restarts");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sb.control.kill();
+    let st = tokio::time::timeout(Duration::from_secs(20), again)
+        .await
+        .expect("the restarted function's exit");
+    assert_eq!(st, ExitStatus::Signal(9));
+    let (_, out) = finish(sb).await;
+    assert!(out.contains("first\n"), "{out}");
+    // The init (PID 1) and the shell: the first run's background sleep is gone.
+    assert!(out.contains("again kept uid=993 procs=2\n"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+}

@@ -11,7 +11,9 @@
 //! 2. the *inner* init, PID 1 of the new PID namespace: builds the root filesystem (its
 //!    per-host part and the `/tmp` disk while prepared, then the function's part) and `pivot_root`s into it, sets the hostname, opens the Runtime API listener
 //!    and sends it to Hako over fd 3 (SCM_RIGHTS), forks the function and reaps zombies until
-//!    the function exits (its exit takes every other process of the namespace with it);
+//!    the function exits (its exit takes every other process of the namespace with it); on
+//!    `RESTART` from Hako it kills every other process of the namespace and forks the function
+//!    again (see `run_function`);
 //! 3. the *function*: drops to the sandbox user with no capabilities, `no_new_privs`, rlimits
 //!    and the seccomp filter, then execs the program.
 //!
@@ -24,7 +26,8 @@
 //!
 //! Messages from Hako on fd 3: a [`PrepareSpec`] (the outer helper joins the cgroups and creates
 //! the namespaces, possibly long before the sandbox is needed: the cgroup v1 attach costs 5-17 ms
-//! after an idle period, so Hako keeps a few prepared ones), then an [`InitSpec`].
+//! after an idle period, so Hako keeps a few prepared ones), then an [`InitSpec`], then any number
+//! of [`RESTART`]s.
 //! Messages to Hako on fd 3: `OK` (with the listener attached when one was asked for) once the
 //! sandbox is ready, or `ERR:<message>` when it cannot be set up.
 
@@ -545,35 +548,8 @@ fn inner(
     if spec.timings {
         t.print();
     }
-    // SAFETY: this process (PID 1 of the sandbox) is single-threaded.
-    let function = match unsafe { nix::unistd::fork() }
-        .map_err(|e| format!("cannot fork the function: {e}"))?
-    {
-        ForkResult::Child => {
-            let err = exec.run(spec);
-            let _ = writeln!(
-                std::io::stderr(),
-                "hako: cannot start {}: {err}",
-                spec.program.display()
-            );
-            // SAFETY: _exit ends the process without running anything else.
-            unsafe { libc::_exit(127) }
-        }
-        ForkResult::Parent { child } => child,
-    };
-    // Reap everything (orphans are re-parented to us) until the function itself exits.
-    let status = loop {
-        match waitpid(Pid::from_raw(-1), None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == function => {
-                break FunctionStatus::Code(code)
-            }
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == function => {
-                break FunctionStatus::Signal(sig as i32)
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break FunctionStatus::Code(-1),
-        }
-    };
+    let function = fork_function(&exec, spec)?;
+    let status = run_function(control, &exec, spec, function);
     let mut msg = [0u8; 5];
     let (tag, v) = match status {
         FunctionStatus::Code(c) => (b'C', c),
@@ -584,6 +560,109 @@ fn inner(
     let _ = nix::unistd::write(&status_w, &msg);
     // Leaving takes every other process of the namespace with us.
     std::process::exit(0)
+}
+
+/// Forks the function (which drops everything and execs).
+fn fork_function(exec: &Exec, spec: &InitSpec) -> Result<Pid, String> {
+    // SAFETY: this process (PID 1 of the sandbox) is single-threaded.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("cannot fork the function: {e}"))? {
+        ForkResult::Child => {
+            let err = exec.run(spec);
+            let _ = writeln!(
+                std::io::stderr(),
+                "hako: cannot start {}: {err}",
+                spec.program.display()
+            );
+            // SAFETY: _exit ends the process without running anything else.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// What Hako sends to restart the function ([`crate::SandboxControl::restart`]).
+pub(crate) const RESTART: &[u8] = b"RESTART";
+
+/// Reaps everything (orphans are re-parented to PID 1) until the function exits by itself, and
+/// returns how it ended. On [`RESTART`] from Hako, kills every other process of the namespace
+/// (the function and all it started; the kernel never delivers a signal from inside to PID 1),
+/// waits until they are gone, and forks the function again, confined as the first one was.
+fn run_function(
+    control: BorrowedFd<'_>,
+    exec: &Exec,
+    spec: &InitSpec,
+    mut function: Pid,
+) -> FunctionStatus {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::wait::WaitPidFlag;
+    let mut hako_gone = false;
+    loop {
+        // Orphans are reaped at least this often; the function's own end wakes us at once.
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no pointers.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, function.as_raw(), 0) };
+        // SAFETY: pidfd_open just returned this descriptor and nothing else owns it.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as i32) });
+        let restart = loop {
+            let mut fds = Vec::with_capacity(2);
+            if !hako_gone {
+                fds.push(PollFd::new(control, PollFlags::POLLIN));
+            }
+            if let Some(p) = &pidfd {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            }
+            let wait = if pidfd.is_some() { 1000u16 } else { 50 };
+            let _ = poll(&mut fds, PollTimeout::from(wait));
+            let control_ready = !hako_gone
+                && fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
+            drop(fds);
+            loop {
+                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid == function => {
+                        return FunctionStatus::Code(code)
+                    }
+                    Ok(WaitStatus::Signaled(pid, sig, _)) if pid == function => {
+                        return FunctionStatus::Signal(sig as i32)
+                    }
+                    Ok(WaitStatus::StillAlive) => break,
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => return FunctionStatus::Code(-1),
+                }
+            }
+            if control_ready {
+                let mut buf = [0u8; 64];
+                match nix::sys::socket::recv(
+                    control.as_raw_fd(),
+                    &mut buf,
+                    nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(n) if &buf[..n] == RESTART => break true,
+                    Ok(0) => hako_gone = true,
+                    Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => hako_gone = true,
+                }
+            }
+        };
+        if restart {
+            // Everything but us, in this PID namespace, until all of it is gone (again after each
+            // reaped process: nothing forked meanwhile survives).
+            loop {
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+                match waitpid(Pid::from_raw(-1), None) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break, // ECHILD: nobody left
+                }
+            }
+            function = match fork_function(exec, spec) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "hako sandbox-init: {e}");
+                    return FunctionStatus::Code(-1);
+                }
+            };
+        }
+    }
 }
 
 /// Everything the function's exec needs, allocated before the fork.

@@ -212,15 +212,20 @@ impl Isolation for LinuxIsolation {
             frozen: AtomicBool::new(false),
             final_peak: AtomicU64::new(0),
             final_oom: AtomicBool::new(false),
-            _control: control_fd,
+            oom_base: AtomicU64::new(0),
+            ended: tokio::sync::watch::channel(None).0,
+            control: control_fd,
         });
+        // Waited for by a task of its own: the exit futures of this run and of restarted ones
+        // all resolve from it, whichever of them is polled.
         let c2 = control.clone();
-        let exit = Box::pin(async move {
+        tokio::spawn(async move {
             let mut child = child;
             let s = ExitStatus::from_wait(child.wait().await);
             c2.finish().await;
-            s
+            c2.ended.send_replace(Some(s));
         });
+        let exit = control.exit_future();
         Ok(Spawned {
             control,
             output,
