@@ -150,8 +150,8 @@ pub trait SandboxControl: Send + Sync + std::fmt::Debug {
     /// program with every process it started and, once they are gone, starts it anew. The
     /// sandbox itself stays: its filesystem (its `/tmp` included), network, listeners, output
     /// pipe and limits; every new process is confined as the first one was. The previous
-    /// program's exit future resolves (with the kill's status) and should be ignored; the
-    /// returned future is the new program's exit. A sandbox whose program has already ended by
+    /// run's exit future is to be ignored (a backend may resolve it at once, or only when the
+    /// sandbox ends); the returned future is the new run's exit. A sandbox whose program has already ended by
     /// itself is gone: restarting it fails, as it does where the backend cannot
     /// ([`SandboxControl::restartable`] false); the caller then kills the sandbox.
     ///
