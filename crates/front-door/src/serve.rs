@@ -76,6 +76,12 @@ pub async fn serve(
                 }
             },
         };
+        // As axum's `serve` and the Runtime API do: a response goes out when written, not after
+        // the peer's delayed ACK of the previous one (Nagle), which costs keep-alive clients
+        // (SDKs, `hako bench`) latency and throughput.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let door = door.clone();
         let body_timeout = cfg.body_read_timeout;
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
