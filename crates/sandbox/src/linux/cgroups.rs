@@ -57,6 +57,60 @@ impl Limits {
     pub(crate) fn init_cpu_quota_us(&self) -> u64 {
         self.cpu_quota_us().max(CPU_PERIOD_US)
     }
+
+    /// The sandbox's CPU weight in thousandths of a vCPU (`mb_per_vcpu` MB = 1000).
+    fn milli_vcpus(&self) -> u64 {
+        (1000 * self.memory_mb / self.mb_per_vcpu.max(1)).max(1)
+    }
+}
+
+/// The CPU weight a group of `milli_vcpus` thousandths of a vCPU gets, in the file that sets it:
+/// v1 `cpu.shares` (1024 = one host process, 2..=262144), v2 `cpu.weight` (100 = one process,
+/// 1..=10000). A sandbox with one vCPU's memory weighs as much as one busy host process, as its
+/// quota is one CPU; the sandboxes' parent weighs as much as all of its sandboxes together, so
+/// under host load each still gets its share (without this the parent weighed as one process,
+/// and every sandbox of the host shared that one process's share: warm p99 went from ~3 ms to
+/// 37-70 ms under host load, issue 16).
+fn cpu_weight(layout: &Layout, milli_vcpus: u64) -> (&'static str, String) {
+    match layout {
+        Layout::V1 { .. } => (
+            "cpu.shares",
+            (1024 * milli_vcpus / 1000).clamp(2, 262_144).to_string(),
+        ),
+        Layout::V2 { .. } => (
+            "cpu.weight",
+            (100 * milli_vcpus / 1000).clamp(1, 10_000).to_string(),
+        ),
+    }
+}
+
+/// The sandboxes' parent's CPU weight: the sum of its sandboxes' weights (those with limits,
+/// running or idle: their quotas are reserved as AWS reserves a function's vCPU share), never
+/// less than one host process's.
+#[derive(Debug, Default)]
+struct ParentWeight {
+    milli_vcpus: std::sync::Mutex<u64>,
+}
+
+impl ParentWeight {
+    /// Adds `add` and removes `remove` thousandths of a vCPU, then writes the parent's weight.
+    /// Best effort: a parent whose weight cannot be written keeps its default (logged once).
+    fn change(&self, layout: &Layout, cpu_parent: &Path, add: u64, remove: u64) {
+        let Ok(mut sum) = self.milli_vcpus.lock() else {
+            return;
+        };
+        *sum = (*sum + add).saturating_sub(remove);
+        let (file, value) = cpu_weight(layout, (*sum).max(1000));
+        if let Err(e) = std::fs::write(cpu_parent.join(file), &value) {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "cannot set the sandboxes' CPU weight in {}: {e}; under host load they share one process's CPU",
+                    cpu_parent.display()
+                )
+            });
+        }
+    }
 }
 
 /// Errors of managing cgroups.
@@ -148,6 +202,14 @@ impl Layout {
         })
     }
 
+    /// Where the CPU controller is in [`Layout::parents`] (and a sandbox's directories).
+    fn cpu_index(&self) -> usize {
+        match self {
+            Layout::V1 { .. } => 1,
+            Layout::V2 { .. } => 0,
+        }
+    }
+
     pub(crate) fn version(&self) -> u8 {
         match self {
             Layout::V1 { .. } => 1,
@@ -199,6 +261,7 @@ pub(crate) struct Cgroups {
     layout: Layout,
     /// The sandboxes' parents, one per hierarchy (the order of [`Layout::parents`]).
     parents: Vec<PathBuf>,
+    weight: std::sync::Arc<ParentWeight>,
 }
 
 /// Whether this process may create groups in `dir` (and move processes into them).
@@ -222,7 +285,7 @@ impl Cgroups {
                     write(&root.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
                     write(&parents[0].join("cgroup.subtree_control"), V2_CONTROLLERS)?;
                 }
-                Ok(Cgroups { layout, parents })
+                Ok(Cgroups::new(layout, parents))
             }
             Delegation::Delegated { parent, own, user } => match (&layout, parent) {
                 (_, Some(parent)) => {
@@ -240,13 +303,21 @@ impl Cgroups {
                     if layout.version() == 2 {
                         write(&parents[0].join("cgroup.subtree_control"), V2_CONTROLLERS)?;
                     }
-                    Ok(Cgroups { layout, parents })
+                    Ok(Cgroups::new(layout, parents))
                 }
                 (Layout::V2 { root }, None) => open_own_v2(&layout, root, own.as_deref(), user),
                 (Layout::V1 { .. }, None) => Err(CgroupError::NotFound(
                     "cgroup v1 needs a delegated parent group".into(),
                 )),
             },
+        }
+    }
+
+    fn new(layout: Layout, parents: Vec<PathBuf>) -> Cgroups {
+        Cgroups {
+            layout,
+            parents,
+            weight: Default::default(),
         }
     }
 
@@ -303,11 +374,13 @@ impl Cgroups {
         for d in &dirs {
             create_dir(d)?;
         }
+        let cpu_parent = self.parents[self.layout.cpu_index()].clone();
         Ok(Cgroup {
             layout: self.layout.clone(),
             limits: std::sync::Mutex::new(None),
             dirs,
             peak_file: std::sync::OnceLock::new(),
+            parent_weight: (self.weight.clone(), cpu_parent),
         })
     }
 }
@@ -366,10 +439,7 @@ fn open_own_v2(
     }
     write(&dir.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
     write(&sandboxes.join("cgroup.subtree_control"), V2_CONTROLLERS)?;
-    Ok(Cgroups {
-        layout: layout.clone(),
-        parents: vec![sandboxes],
-    })
+    Ok(Cgroups::new(layout.clone(), vec![sandboxes]))
 }
 
 /// The cgroup v2 path this process runs in (relative to the hierarchy's root), from
@@ -427,6 +497,9 @@ pub(crate) struct Cgroup {
     /// REPORT line reads it after every invocation, and a path lookup + open + close of a cgroup
     /// file cost ~10 µs of the warm path (`None`: it could not be opened).
     peak_file: std::sync::OnceLock<Option<std::fs::File>>,
+    /// The parent's weight, which counts this sandbox's while it has limits, and the parent's
+    /// CPU directory.
+    parent_weight: (std::sync::Arc<ParentWeight>, PathBuf),
 }
 
 impl Cgroup {
@@ -444,11 +517,21 @@ impl Cgroup {
     /// Sets the sandbox's limits (the CPU share of its init phase: see [`Limits::init_cpu_quota_us`])
     /// and resets the peak memory reading.
     pub(crate) fn set_limits(&self, l: Limits) -> Result<(), CgroupError> {
-        if let Ok(mut cur) = self.limits.lock() {
-            *cur = Some(l);
-        }
+        let previous = self
+            .limits
+            .lock()
+            .ok()
+            .and_then(|mut cur| cur.replace(l))
+            .map_or(0, |p| p.milli_vcpus());
         let bytes = (l.memory_mb * 1024 * 1024).to_string();
         let quota = l.init_cpu_quota_us();
+        let (weight_file, weight) = cpu_weight(&self.layout, l.milli_vcpus());
+        write(
+            &self.dirs[self.layout.cpu_index()].join(weight_file),
+            &weight,
+        )?;
+        let (parent, cpu_parent) = &self.parent_weight;
+        parent.change(&self.layout, cpu_parent, l.milli_vcpus(), previous);
         match &self.layout {
             Layout::V1 { .. } => {
                 let (mem, cpu, pids) = (&self.dirs[0], &self.dirs[1], &self.dirs[2]);
@@ -606,6 +689,7 @@ impl Cgroup {
         for d in &self.dirs {
             ok &= remove_dir_retrying(d);
         }
+        self.release_weight();
         ok
     }
 
@@ -619,7 +703,18 @@ impl Cgroup {
                 Err(_) => ok = false,
             }
         }
+        if ok {
+            self.release_weight();
+        }
         ok
+    }
+
+    /// Takes this sandbox's weight out of its parent's (once).
+    fn release_weight(&self) {
+        if let Some(l) = self.limits.lock().ok().and_then(|mut cur| cur.take()) {
+            let (parent, cpu_parent) = &self.parent_weight;
+            parent.change(&self.layout, cpu_parent, 0, l.milli_vcpus());
+        }
     }
 }
 
@@ -794,6 +889,58 @@ mod tests {
             cg.inner_procs_files(),
             vec![tmp.path().join("hako/sb-2/cgroup.procs")]
         );
+    }
+
+    #[test]
+    fn cpu_weight_is_proportional_to_memory_and_the_parent_weighs_all_its_sandboxes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cgs = Cgroups::open(fake_v1(tmp.path()), &as_root()).unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        let limits = |memory_mb| Limits {
+            memory_mb,
+            mb_per_vcpu: 1769,
+            pids: 1024,
+        };
+        let small = cgs.create("sb-small").unwrap();
+        small.set_limits(limits(128)).unwrap();
+        // 128 MB: 72 thousandths of a vCPU; the parent never weighs less than one process.
+        assert_eq!(read("cpu/hako/sb-small/cpu.shares"), "73");
+        assert_eq!(read("cpu/hako/cpu.shares"), "1024");
+        let big = cgs.create("sb-big").unwrap();
+        big.set_limits(limits(3538)).unwrap();
+        assert_eq!(read("cpu/hako/sb-big/cpu.shares"), "2048");
+        assert_eq!(
+            read("cpu/hako/cpu.shares"),
+            (1024 * 2072 / 1000).to_string()
+        );
+        // New limits replace the old ones in the sum.
+        big.set_limits(limits(1769)).unwrap();
+        assert_eq!(
+            read("cpu/hako/cpu.shares"),
+            (1024 * 1072 / 1000).to_string()
+        );
+        // A removed sandbox leaves the sum, once.
+        for d in ["memory", "cpu", "pids", "freezer"] {
+            std::fs::remove_dir_all(tmp.path().join(d).join("hako/sb-big")).unwrap();
+        }
+        assert!(big.destroy());
+        assert!(big.destroy());
+        assert_eq!(read("cpu/hako/cpu.shares"), "1024");
+
+        // v2: cpu.weight, 100 a process.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("hako")).unwrap();
+        let root = tmp.path().to_path_buf();
+        let cgs = Cgroups::open(Layout::V2 { root }, &as_root()).unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        let a = cgs.create("sb-a").unwrap();
+        a.set_limits(limits(10240)).unwrap();
+        assert_eq!(read("hako/sb-a/cpu.weight"), "578");
+        assert_eq!(read("hako/cpu.weight"), "578");
+        let b = cgs.create("sb-b").unwrap();
+        b.set_limits(limits(128)).unwrap();
+        assert_eq!(read("hako/sb-b/cpu.weight"), "7");
+        assert_eq!(read("hako/cpu.weight"), "586");
     }
 
     #[test]
