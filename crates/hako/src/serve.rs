@@ -93,6 +93,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         runtimes,
         sink.clone(),
     );
+    // SQS in its own database beside hako.db, with Lambda's account and region.
+    let sqs = hako_sqs::Sqs::open(
+        &data_dir.join("sqs.db"),
+        region.clone(),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("opening sqs.db: {e}"))?;
     let lambda = Lambda::new(
         db,
         code,
@@ -154,13 +161,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
 
-    // One front door for every protocol; Lambda is its one AWS service so far. Sandboxes reach
+    // One front door for every protocol: Lambda, and SQS in both its protocols. Sandboxes reach
     // the same door on the listener they open in their own network.
     let lambda_api = hako_control_api::router(lambda);
+    let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
         .path("/metrics", metrics_router(engine.clone()))
         .path("/_hako/", lambda_api.clone())
         .service(&known::LAMBDA, lambda_api)
+        .service(&known::SQS, sqs_api.clone())
+        .service_in(&known::SQS, hako_front_door::Protocol::Query, sqs_api)
         .build();
     let http = ServeConfig {
         header_read_timeout: Duration::from_secs(args.http_header_timeout_seconds),
@@ -204,6 +214,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     // From here: no new connection, no new invocation; running ones have the grace.
     stop_accepting.cancel();
+    // Long polls end now, empty, as the connections close.
+    sqs.shutdown();
     engine.close();
     tasks.cancel();
     say(&signals::first_signal_message(
