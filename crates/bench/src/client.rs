@@ -79,6 +79,11 @@ impl Endpoint {
         })
     }
 
+    /// The `Host` header value (`host[:port]`).
+    pub(crate) fn authority(&self) -> &HeaderValue {
+        &self.authority
+    }
+
     /// Origin-form request target for `path` (which starts with `/`).
     pub(crate) fn uri(&self, path: &str) -> Result<Uri> {
         let full = format!("{}{}", self.base_path, path);

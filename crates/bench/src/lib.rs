@@ -1,6 +1,6 @@
 //! `hako bench`: latency and throughput of any endpoint speaking the AWS
-//! Lambda API (`POST /2015-03-31/functions/{name}/invocations`), Hako or
-//! otherwise.
+//! Lambda API (`POST /2015-03-31/functions/{name}/invocations`), or SQS's and
+//! Kinesis's JSON protocols, Hako or otherwise.
 //!
 //! Modes:
 //! - `warm` (default): closed-loop sync invokes from `--concurrency` workers,
@@ -16,6 +16,10 @@
 //!   event is durably queued), the 202 latency, and the time from the 202 to
 //!   the start of the event's invocation (from the server's own histogram,
 //!   `handler_start.rs`).
+//! - `sqs-send`, `sqs-cycle`, `sqs-longpoll`, `kinesis-put`: queues and
+//!   streams over the JSON protocols boto3 speaks, requests signed with SigV4
+//!   (`--access-key-id` & co.); each run creates its own queue or stream and
+//!   deletes it after (see `queues.rs`).
 //!
 //! Each run prints one JSON line on stdout (see [`Report`]); progress and
 //! diagnostics go to stderr. A run with more than `--max-error-percent`
@@ -35,13 +39,16 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 
+mod aws;
 mod client;
 mod cold;
 mod handler_start;
 mod load;
 mod payload;
+mod queues;
 mod report;
 mod server;
+mod sigv4;
 mod stats;
 
 pub use handler_start::HandlerStart;
@@ -63,6 +70,14 @@ pub enum Mode {
     HttpBaseline,
     /// Event (async) invocations: accepted/s and 202 latency.
     Async,
+    /// SQS SendMessage latency and throughput.
+    SqsSend,
+    /// SQS SendMessageBatch + ReceiveMessage + DeleteMessageBatch: messages/s.
+    SqsCycle,
+    /// SQS long polling: time from a send to a waiting receiver having it.
+    SqsLongpoll,
+    /// Kinesis PutRecords: records/s.
+    KinesisPut,
 }
 
 impl Mode {
@@ -73,6 +88,20 @@ impl Mode {
             Mode::Cold => "cold",
             Mode::HttpBaseline => "http-baseline",
             Mode::Async => "async",
+            Mode::SqsSend => "sqs-send",
+            Mode::SqsCycle => "sqs-cycle",
+            Mode::SqsLongpoll => "sqs-longpoll",
+            Mode::KinesisPut => "kinesis-put",
+        }
+    }
+
+    fn workload(self) -> Option<queues::Workload> {
+        match self {
+            Mode::SqsSend => Some(queues::Workload::SqsSend),
+            Mode::SqsCycle => Some(queues::Workload::SqsCycle),
+            Mode::SqsLongpoll => Some(queues::Workload::SqsLongpoll),
+            Mode::KinesisPut => Some(queues::Workload::KinesisPut),
+            Mode::Warm | Mode::Cold | Mode::HttpBaseline | Mode::Async => None,
         }
     }
 }
@@ -111,11 +140,11 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Mode::Warm)]
     pub mode: Mode,
 
-    /// Base URL of the Lambda API endpoint (plain http).
+    /// Base URL of the endpoint (plain http).
     #[arg(long, default_value = "http://127.0.0.1:9000")]
     pub endpoint: String,
 
-    /// Function name or ARN (required except for http-baseline).
+    /// Function name or ARN (required by warm, cold and async).
     #[arg(long)]
     pub function: Option<String>,
 
@@ -131,7 +160,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2.0)]
     pub warmup_seconds: f64,
 
-    /// Request body size: a JSON object padded to exactly this many bytes.
+    /// Request body size: a JSON object padded to exactly this many bytes
+    /// (queue modes: the message body; kinesis-put: each record's data).
     #[arg(long, default_value_t = 64)]
     pub payload_bytes: usize,
 
@@ -143,9 +173,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     pub samples: usize,
 
-    /// Cold mode: idle time between the update settling and the invoke.
-    #[arg(long, default_value_t = 300)]
-    pub gap_ms: u64,
+    /// Cold mode: idle time between the update settling and the invoke
+    /// (default 300); sqs-longpoll: between a message's arrival and the next
+    /// send (default 20).
+    #[arg(long)]
+    pub gap_ms: Option<u64>,
 
     /// Repeat the run this many times (one JSON line each).
     #[arg(long, default_value_t = 1)]
@@ -166,6 +198,37 @@ pub struct BenchArgs {
     /// Fail the run when more than this percentage of requests failed.
     #[arg(long, default_value_t = 1.0)]
     pub max_error_percent: f64,
+
+    /// Entries per batch call: sqs-cycle (1-10, default 10), kinesis-put
+    /// (1-500, default 500).
+    #[arg(long)]
+    pub batch: Option<usize>,
+
+    /// kinesis-put: shards of the stream the run creates.
+    #[arg(long, default_value_t = 4)]
+    pub shards: u32,
+
+    /// Queue and stream modes: the access key the requests are signed with.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "test")]
+    pub access_key_id: String,
+
+    /// Queue and stream modes: the secret key the requests are signed with.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        default_value = "test",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub secret_access_key: String,
+
+    /// Queue and stream modes: a session token, sent as X-Amz-Security-Token.
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
+    pub session_token: Option<String>,
+
+    /// Queue and stream modes: the region of the signature's scope.
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+    pub region: String,
 }
 
 /// Runs the benchmark, printing one JSON line per run on stdout.
@@ -210,6 +273,10 @@ struct Plan {
     gap: Duration,
     request_timeout: Duration,
     update_timeout: Duration,
+    batch: usize,
+    shards: u32,
+    credentials: sigv4::Credentials,
+    region: String,
 }
 
 fn seconds(name: &str, v: f64, allow_zero: bool) -> Result<Duration> {
@@ -245,6 +312,7 @@ impl Plan {
                 Some(f.clone())
             }
             (Mode::HttpBaseline, None) => None,
+            (m, None) if m.workload().is_some() => None,
             (m, None) => bail!("--mode {} needs --function NAME", m.as_str()),
         };
         if a.runs == 0 {
@@ -268,6 +336,41 @@ impl Plan {
         if mode != Mode::HttpBaseline {
             Endpoint::parse(&a.endpoint)?;
         }
+        let batch = match (mode, a.batch) {
+            (Mode::SqsCycle, b) => b.unwrap_or(10),
+            (Mode::KinesisPut, b) => b.unwrap_or(500),
+            (m, Some(_)) => bail!(
+                "--batch applies to sqs-cycle and kinesis-put, not {}",
+                m.as_str()
+            ),
+            (_, None) => 1,
+        };
+        match mode {
+            Mode::SqsCycle if !(1..=10).contains(&batch) => {
+                bail!("--batch must be in 1..=10 for sqs-cycle (SQS's batch limit)")
+            }
+            Mode::KinesisPut if !(1..=500).contains(&batch) => {
+                bail!("--batch must be in 1..=500 for kinesis-put (PutRecords' limit)")
+            }
+            _ => {}
+        }
+        if mode == Mode::KinesisPut && a.shards == 0 {
+            bail!("--shards must be >= 1");
+        }
+        if mode.workload().is_some() && a.region.is_empty() {
+            bail!("--region must not be empty");
+        }
+        let gap = Duration::from_millis(a.gap_ms.unwrap_or(match mode {
+            Mode::SqsLongpoll => 20,
+            _ => 300,
+        }));
+        let mut request_timeout =
+            seconds("request-timeout-seconds", a.request_timeout_seconds, false)?;
+        if mode == Mode::SqsLongpoll {
+            // The receiver's ReceiveMessage waits up to 20 s by design.
+            request_timeout =
+                request_timeout.max(Duration::from_secs(queues::LONG_POLL_SECONDS + 10));
+        }
         Ok(Self {
             mode,
             endpoint: a.endpoint.clone(),
@@ -279,9 +382,17 @@ impl Plan {
             warmup: seconds("warmup-seconds", a.warmup_seconds, true)?,
             duration: seconds("duration-seconds", a.duration_seconds, false)?,
             samples: a.samples,
-            gap: Duration::from_millis(a.gap_ms),
-            request_timeout: seconds("request-timeout-seconds", a.request_timeout_seconds, false)?,
+            gap,
+            request_timeout,
             update_timeout: seconds("update-timeout-seconds", a.update_timeout_seconds, false)?,
+            batch,
+            shards: a.shards,
+            credentials: sigv4::Credentials {
+                access_key_id: a.access_key_id.clone(),
+                secret_access_key: a.secret_access_key.clone(),
+                session_token: a.session_token.clone().filter(|t| !t.is_empty()),
+            },
+            region: a.region.clone(),
         })
     }
 
@@ -306,6 +417,22 @@ impl Plan {
                 self.warmup,
                 self.duration
             ),
+            Mode::SqsLongpoll => format!(
+                "{}, one long-polling receiver, a send every {} ms, warmup {:?}, measuring {:?}",
+                self.endpoint,
+                self.gap.as_millis(),
+                self.warmup,
+                self.duration
+            ),
+            Mode::SqsSend | Mode::SqsCycle | Mode::KinesisPut => format!(
+                "{}, concurrency {}, batch {}, {} B payload, warmup {:?}, measuring {:?}",
+                self.endpoint,
+                self.concurrency,
+                self.batch,
+                self.payload.len(),
+                self.warmup,
+                self.duration
+            ),
         }
     }
 
@@ -325,6 +452,9 @@ impl Plan {
                 report
             }
             Mode::Cold => self.run_cold(run, machine).await,
+            Mode::SqsSend | Mode::SqsCycle | Mode::SqsLongpoll | Mode::KinesisPut => {
+                self.run_queue(run, machine).await
+            }
         }
     }
 
@@ -334,7 +464,11 @@ impl Plan {
             run,
             endpoint,
             function: self.function.clone(),
-            invocation_type: self.invocation_type.as_str(),
+            invocation_type: self
+                .mode
+                .workload()
+                .is_none()
+                .then(|| self.invocation_type.as_str()),
             concurrency: self.concurrency,
             client_threads: self.client_threads,
             payload_bytes: self.payload.len(),
@@ -349,6 +483,12 @@ impl Plan {
             gap_ms: None,
             init_duration_ms: None,
             time_to_handler_ms: None,
+            resource: None,
+            batch: None,
+            shards: None,
+            items: None,
+            items_per_s: None,
+            send_latency_us: None,
             machine: machine.clone(),
             timestamp: String::new(),
         }
@@ -473,6 +613,93 @@ impl Plan {
     }
 }
 
+impl Plan {
+    async fn run_queue(&self, run: u32, machine: &Machine) -> Result<Report> {
+        let workload = self.mode.workload().context("not a queue or stream mode")?;
+        let service = match workload {
+            queues::Workload::KinesisPut => aws::Service::Kinesis,
+            _ => aws::Service::Sqs,
+        };
+        let api = aws::JsonApi::new(
+            service,
+            Endpoint::parse(&self.endpoint)?,
+            self.credentials.clone(),
+            &self.region,
+            self.request_timeout,
+        )?;
+        let name = resource_name(self.mode, run);
+        let spec = queues::QueueSpec {
+            workload,
+            api,
+            name,
+            concurrency: if workload == queues::Workload::SqsLongpoll {
+                1
+            } else {
+                self.concurrency
+            },
+            warmup: self.warmup,
+            duration: self.duration,
+            payload: self.payload.to_vec(),
+            batch: self.batch,
+            shards: self.shards,
+            gap: self.gap,
+            setup_timeout: self.update_timeout,
+        };
+        let outcome = on_load_thread(self.client_threads, move || queues::run(spec)).await??;
+        let secs = outcome.measured.as_secs_f64();
+        let ok = outcome.requests - outcome.errors.total().min(outcome.requests);
+        let per_s = |n: u64| {
+            if secs > 0.0 {
+                round(n as f64 / secs, 1)
+            } else {
+                0.0
+            }
+        };
+        let mut r = self.base_report(run, self.endpoint.clone(), machine);
+        r.requests = outcome.requests;
+        r.errors = outcome.errors.total();
+        r.error_detail = outcome.errors;
+        r.warmup_s = Some(round(self.warmup.as_secs_f64(), 3));
+        r.duration_s = round(secs, 3);
+        r.latency_us = stats::summarize_u64(&outcome.latencies_us);
+        r.resource = Some(outcome.resource);
+        r.items = Some(outcome.items);
+        r.items_per_s = Some(per_s(outcome.items));
+        match workload {
+            queues::Workload::SqsLongpoll => {
+                r.concurrency = 1;
+                r.gap_ms = Some(u64::try_from(self.gap.as_millis()).unwrap_or(u64::MAX));
+                r.send_latency_us = Some(stats::summarize_u64(&outcome.send_latencies_us));
+            }
+            queues::Workload::SqsCycle => {
+                r.batch = Some(self.batch);
+                r.throughput_per_s = Some(per_s(ok));
+            }
+            queues::Workload::KinesisPut => {
+                r.batch = Some(self.batch);
+                r.shards = Some(self.shards);
+                r.throughput_per_s = Some(per_s(ok));
+            }
+            queues::Workload::SqsSend => r.throughput_per_s = Some(per_s(ok)),
+        }
+        r.timestamp = report::now_rfc3339();
+        Ok(r)
+    }
+}
+
+/// A queue or stream name of its own for each run (letters, digits, `-`:
+/// valid for both services).
+fn resource_name(mode: Mode, run: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "hako-bench-{}-{}-{run}-{nanos}",
+        mode.as_str(),
+        std::process::id()
+    )
+}
+
 fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
@@ -521,10 +748,22 @@ fn summary_line(r: &Report) -> String {
         Some(Some(i)) => format!("; Init Duration p50 {} ms, max {} ms", i.p50, i.max),
         _ => String::new(),
     };
+    let items = match (r.items, r.items_per_s) {
+        (Some(n), Some(per_s)) => format!("; {n} {} = {per_s}/s", items_unit(r.mode)),
+        _ => String::new(),
+    };
     format!(
-        "{} run {}: {} requests, {} errors in {:.3} s{tput}; {lat}{init}",
+        "{} run {}: {} requests, {} errors in {:.3} s{tput}; {lat}{init}{items}",
         r.mode, r.run, r.requests, r.errors, r.duration_s
     )
+}
+
+fn items_unit(mode: &str) -> &'static str {
+    if mode.starts_with("kinesis") {
+        "records"
+    } else {
+        "messages"
+    }
 }
 
 fn check_errors(r: &Report, max_error_percent: f64) -> Result<()> {
@@ -586,8 +825,9 @@ mod tests {
         assert_eq!(a.warmup_seconds, 2.0);
         assert_eq!(a.payload_bytes, 64);
         assert_eq!(a.samples, 30);
-        assert_eq!(a.gap_ms, 300);
+        assert_eq!(a.gap_ms, None);
         let p = Plan::new(&a).expect("plan");
+        assert_eq!(p.gap, Duration::from_millis(300));
         assert_eq!(p.invocation_type, InvocationType::RequestResponse);
         assert_eq!(p.payload.len(), 64);
 
@@ -804,6 +1044,292 @@ mod tests {
         assert_eq!(r["errors"], r["requests"]);
         assert_eq!(r["error_detail"]["function_error"], r["errors"]);
         assert!(r["latency_us"].is_null());
+    }
+
+    /// A tiny SQS and Kinesis over the JSON protocols: enough for each queue
+    /// and stream mode to run against it, checking what the modes send.
+    #[derive(Default)]
+    struct FakeAws {
+        state: Mutex<FakeState>,
+        arrived: tokio::sync::Notify,
+    }
+
+    #[derive(Default)]
+    struct FakeState {
+        queues: BTreeMap<String, std::collections::VecDeque<String>>,
+        streams: BTreeMap<String, u32>,
+        next: u64,
+        deleted: Vec<String>,
+        refused: Vec<String>,
+        long_polls: u64,
+    }
+
+    fn fake_aws(fake: Arc<FakeAws>) -> server::AsyncHandler {
+        Arc::new(move |parts, body| {
+            let fake = Arc::clone(&fake);
+            Box::pin(async move { fake.answer(parts, body).await })
+        })
+    }
+
+    impl FakeAws {
+        async fn answer(
+            &self,
+            parts: http::request::Parts,
+            body: Bytes,
+        ) -> http::Response<Full<Bytes>> {
+            let reply = |status: u16, v: Value| {
+                let mut r = http::Response::new(Full::new(Bytes::from(v.to_string())));
+                *r.status_mut() = StatusCode::from_u16(status).expect("status");
+                r
+            };
+            let header = |n: &str| {
+                parts
+                    .headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let target = header("x-amz-target");
+            let (service, content_type) = match target.split_once('.') {
+                Some(("AmazonSQS", _)) => ("sqs", "application/x-amz-json-1.0"),
+                Some(("Kinesis_20131202", _)) => ("kinesis", "application/x-amz-json-1.1"),
+                _ => ("", ""),
+            };
+            let auth = header("authorization");
+            let scope = format!(
+                "Credential=test/{}/us-east-1/{service}/aws4_request, ",
+                &header("x-amz-date")[..8.min(header("x-amz-date").len())]
+            );
+            if parts.method != Method::POST
+                || parts.uri.path() != "/"
+                || header("content-type") != content_type
+                || !auth.starts_with("AWS4-HMAC-SHA256 ")
+                || !auth.contains(&scope)
+            {
+                self.state
+                    .lock()
+                    .expect("lock")
+                    .refused
+                    .push(format!("{target} {auth}"));
+                return reply(400, json!({"__type": "InvalidSignatureException"}));
+            }
+            let req: Value = serde_json::from_slice(&body).expect("JSON body");
+            let op = target.split_once('.').map_or("", |(_, op)| op);
+            if op == "ReceiveMessage" {
+                return reply(200, self.receive(&req).await);
+            }
+            let mut st = self.state.lock().expect("lock");
+            match op {
+                "CreateQueue" => {
+                    let url = format!(
+                        "http://fake/123456789012/{}",
+                        req["QueueName"].as_str().expect("name")
+                    );
+                    st.queues.insert(url.clone(), Default::default());
+                    reply(200, json!({"QueueUrl": url}))
+                }
+                "SendMessage" | "SendMessageBatch" => {
+                    let url = req["QueueUrl"].as_str().expect("url").to_string();
+                    let bodies: Vec<(String, String)> = if op == "SendMessage" {
+                        vec![("".into(), req["MessageBody"].as_str().expect("body").into())]
+                    } else {
+                        req["Entries"]
+                            .as_array()
+                            .expect("entries")
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e["Id"].as_str().expect("id").into(),
+                                    e["MessageBody"].as_str().expect("body").into(),
+                                )
+                            })
+                            .collect()
+                    };
+                    st.next += 1;
+                    let Some(q) = st.queues.get_mut(&url) else {
+                        return reply(400, json!({"__type": "QueueDoesNotExist"}));
+                    };
+                    let ids: Vec<Value> = bodies
+                        .iter()
+                        .map(|(id, _)| json!({"Id": id, "MessageId": "m"}))
+                        .collect();
+                    q.extend(bodies.into_iter().map(|(_, b)| b));
+                    self.arrived.notify_waiters();
+                    if op == "SendMessage" {
+                        reply(200, json!({"MessageId": "m", "MD5OfMessageBody": "x"}))
+                    } else {
+                        reply(200, json!({"Successful": ids, "Failed": []}))
+                    }
+                }
+                "DeleteMessageBatch" => {
+                    let ok: Vec<Value> = req["Entries"]
+                        .as_array()
+                        .expect("entries")
+                        .iter()
+                        .map(|e| {
+                            assert!(e["ReceiptHandle"]
+                                .as_str()
+                                .expect("handle")
+                                .starts_with("rh-"));
+                            json!({"Id": e["Id"]})
+                        })
+                        .collect();
+                    reply(200, json!({"Successful": ok, "Failed": []}))
+                }
+                "DeleteQueue" => {
+                    let url = req["QueueUrl"].as_str().expect("url").to_string();
+                    st.queues.remove(&url);
+                    st.deleted.push(url);
+                    reply(200, json!({}))
+                }
+                "CreateStream" => {
+                    assert_eq!(req["ShardCount"], 2);
+                    st.streams
+                        .insert(req["StreamName"].as_str().expect("name").into(), 0);
+                    reply(200, json!({}))
+                }
+                "DescribeStreamSummary" => {
+                    let polls = st
+                        .streams
+                        .get_mut(req["StreamName"].as_str().expect("name"))
+                        .expect("stream");
+                    *polls += 1;
+                    let status = if *polls > 1 { "ACTIVE" } else { "CREATING" };
+                    reply(
+                        200,
+                        json!({"StreamDescriptionSummary": {"StreamStatus": status}}),
+                    )
+                }
+                "PutRecords" => {
+                    let name = req["StreamName"].as_str().expect("name");
+                    assert_eq!(st.streams.get(name), Some(&2), "put before ACTIVE");
+                    let records: Vec<Value> = req["Records"]
+                        .as_array()
+                        .expect("records")
+                        .iter()
+                        .map(|r| {
+                            let data = base64::engine::general_purpose::STANDARD
+                                .decode(r["Data"].as_str().expect("data"))
+                                .expect("base64");
+                            assert_eq!(data.len(), 100);
+                            assert!(r["PartitionKey"].as_str().is_some_and(|k| !k.is_empty()));
+                            json!({"SequenceNumber": "1", "ShardId": "shardId-000000000000"})
+                        })
+                        .collect();
+                    reply(200, json!({"FailedRecordCount": 0, "Records": records}))
+                }
+                "DeleteStream" => {
+                    let name = req["StreamName"].as_str().expect("name").to_string();
+                    st.streams.remove(&name);
+                    st.deleted.push(name);
+                    reply(200, json!({}))
+                }
+                _ => reply(400, json!({"__type": "UnknownOperationException"})),
+            }
+        }
+    }
+
+    impl FakeAws {
+        /// ReceiveMessage, waiting up to WaitTimeSeconds for a send.
+        async fn receive(&self, req: &Value) -> Value {
+            let url = req["QueueUrl"].as_str().expect("url");
+            let max = req["MaxNumberOfMessages"].as_u64().unwrap_or(1) as usize;
+            let wait = req["WaitTimeSeconds"].as_u64().unwrap_or(0);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+            loop {
+                let notified = self.arrived.notified();
+                {
+                    let mut st = self.state.lock().expect("lock");
+                    let q = st.queues.get_mut(url).expect("queue");
+                    let got: Vec<Value> = (0..max.min(q.len()))
+                        .filter_map(|_| q.pop_front())
+                        .map(|b| json!({"MessageId": "m", "ReceiptHandle": format!("rh-{b}"), "Body": b, "MD5OfBody": "x"}))
+                        .collect();
+                    if !got.is_empty() {
+                        return json!({"Messages": got});
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return json!({});
+                    }
+                    st.long_polls += 1;
+                }
+                let _ = tokio::time::timeout_at(deadline, notified).await;
+            }
+        }
+    }
+
+    /// Each queue and stream mode for a fraction of a second against the
+    /// fake: a JSON line with items and no errors, and the queue or stream it
+    /// created deleted afterwards. No timing is asserted.
+    #[tokio::test]
+    async fn queue_and_stream_modes_against_a_fake() {
+        let fake = Arc::new(FakeAws::default());
+        let srv = server::LocalServer::start_async(fake_aws(Arc::clone(&fake))).expect("server");
+        let url = srv.url();
+        for (mode, extra) in [
+            ("sqs-send", vec!["--concurrency", "2"]),
+            ("sqs-cycle", vec!["--batch", "3"]),
+            ("sqs-longpoll", vec!["--gap-ms", "5"]),
+            (
+                "kinesis-put",
+                vec!["--batch", "7", "--shards", "2", "--payload-bytes", "100"],
+            ),
+        ] {
+            let mut argv = vec![
+                "--mode",
+                mode,
+                "--endpoint",
+                &url,
+                "--duration-seconds",
+                "0.3",
+                "--warmup-seconds",
+                "0.05",
+                "--access-key-id",
+                "test",
+                "--region",
+                "us-east-1",
+            ];
+            argv.extend(extra);
+            let mut out = Vec::new();
+            run_to(parse(&argv), &mut out)
+                .await
+                .unwrap_or_else(|e| panic!("{mode}: {e:#}"));
+            let r = &lines(&out)[0];
+            assert_eq!(r["mode"], mode);
+            assert_eq!(r["errors"], 0, "{mode}: {r}");
+            assert!(r["items"].as_u64().expect("items") > 0, "{mode}: {r}");
+            assert!(
+                r["items_per_s"].as_f64().expect("items/s") > 0.0,
+                "{mode}: {r}"
+            );
+            assert!(r["latency_us"]["p50"].as_u64().is_some(), "{mode}: {r}");
+            assert!(r.get("invocation_type").is_none(), "{mode}: {r}");
+            let resource = r["resource"].as_str().expect("resource").to_string();
+            let st = fake.state.lock().expect("lock");
+            assert!(
+                st.deleted.contains(&resource),
+                "{mode}: {resource} not deleted"
+            );
+            assert!(st.refused.is_empty(), "{mode}: {:?}", st.refused);
+            match mode {
+                "sqs-send" => assert_eq!(r["items"], r["requests"]),
+                "sqs-cycle" => {
+                    assert_eq!(r["batch"], 3);
+                    assert_eq!(r["items"].as_u64(), r["requests"].as_u64().map(|n| n * 3));
+                }
+                "sqs-longpoll" => {
+                    assert!(st.long_polls > 0, "the receiver never waited");
+                    assert!(r["send_latency_us"]["p50"].as_u64().is_some(), "{r}");
+                    assert_eq!(r["items"], r["requests"]);
+                }
+                _ => {
+                    assert_eq!(r["shards"], 2);
+                    assert_eq!(r["items"].as_u64(), r["requests"].as_u64().map(|n| n * 7));
+                }
+            }
+        }
+        assert!(fake.state.lock().expect("lock").queues.is_empty());
     }
 
     #[tokio::test]

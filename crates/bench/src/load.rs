@@ -28,6 +28,9 @@ pub struct ErrorCounts {
     pub transport: u64,
     /// Requests that hit the per-request timeout.
     pub timeout: u64,
+    /// Queue and stream modes: a 200 whose body failed the mode's check
+    /// (unparsable, batch entries in `Failed`, `FailedRecordCount` > 0).
+    pub answer: u64,
     /// First failure seen, for diagnosis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<String>,
@@ -36,7 +39,11 @@ pub struct ErrorCounts {
 impl ErrorCounts {
     /// Total failures of all kinds.
     pub fn total(&self) -> u64 {
-        self.status.values().sum::<u64>() + self.function_error + self.transport + self.timeout
+        self.status.values().sum::<u64>()
+            + self.function_error
+            + self.transport
+            + self.timeout
+            + self.answer
     }
 
     pub(crate) fn note(&mut self, msg: impl FnOnce() -> String) {
@@ -52,6 +59,7 @@ impl ErrorCounts {
         self.function_error += other.function_error;
         self.transport += other.transport;
         self.timeout += other.timeout;
+        self.answer += other.answer;
         if self.first.is_none() {
             self.first = other.first;
         }
@@ -101,12 +109,41 @@ pub(crate) struct LoadOutcome {
     pub(crate) measured: Duration,
 }
 
+/// One worker's counts (also the queue modes' workers).
 #[derive(Default)]
-struct WorkerOutcome {
-    latencies_us: Vec<u64>,
-    requests: u64,
-    errors: ErrorCounts,
-    last_done: Option<Instant>,
+pub(crate) struct WorkerOutcome {
+    /// Successful iterations' latencies, µs (ascending once merged).
+    pub(crate) latencies_us: Vec<u64>,
+    pub(crate) requests: u64,
+    /// Queue and stream modes: messages or records completed.
+    pub(crate) items: u64,
+    pub(crate) errors: ErrorCounts,
+    /// When the last counted iteration ended.
+    pub(crate) last_done: Option<Instant>,
+}
+
+/// Waits for every worker of `set` and merges their counts, latencies
+/// sorted; a worker that panicked is counted as a transport failure.
+pub(crate) async fn join_workers(mut set: JoinSet<WorkerOutcome>) -> WorkerOutcome {
+    let mut merged = WorkerOutcome::default();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(w) => {
+                merged.latencies_us.extend_from_slice(&w.latencies_us);
+                merged.requests += w.requests;
+                merged.items += w.items;
+                merged.errors.merge(w.errors);
+                merged.last_done = merged.last_done.max(w.last_done);
+            }
+            Err(e) => {
+                // A panicking worker is a bug; record it rather than hide it.
+                merged.errors.transport += 1;
+                merged.errors.note(|| format!("worker task failed: {e}"));
+            }
+        }
+    }
+    merged.latencies_us.sort_unstable();
+    merged
 }
 
 /// Pause after a failed connect so a dead endpoint doesn't spin a core.
@@ -124,23 +161,7 @@ pub(crate) async fn run_load(spec: LoadSpec) -> LoadOutcome {
         set.spawn(worker(Arc::clone(&spec), measure_start, end));
     }
 
-    let mut merged = WorkerOutcome::default();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(w) => {
-                merged.latencies_us.extend_from_slice(&w.latencies_us);
-                merged.requests += w.requests;
-                merged.errors.merge(w.errors);
-                merged.last_done = merged.last_done.max(w.last_done);
-            }
-            Err(e) => {
-                // A panicking worker is a bug; record it rather than hide it.
-                merged.errors.transport += 1;
-                merged.errors.note(|| format!("worker task failed: {e}"));
-            }
-        }
-    }
-    merged.latencies_us.sort_unstable();
+    let merged = join_workers(set).await;
     let window_end = merged.last_done.map_or(end, |t| t.max(end));
     LoadOutcome {
         latencies_us: merged.latencies_us,

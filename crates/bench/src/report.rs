@@ -8,7 +8,8 @@ use crate::stats::Summary;
 /// One run's result, printed as a single JSON line.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `warm`, `cold`, `http-baseline` or `async`.
+    /// `warm`, `cold`, `http-baseline`, `async`, `sqs-send`, `sqs-cycle`,
+    /// `sqs-longpoll` or `kinesis-put`.
     pub mode: &'static str,
     /// 1-based run index (see `--runs`).
     pub run: u32,
@@ -16,15 +17,17 @@ pub struct Report {
     pub endpoint: String,
     /// Function name (absent for `http-baseline`).
     pub function: Option<String>,
-    /// `RequestResponse` or `Event`.
-    pub invocation_type: &'static str,
+    /// `RequestResponse` or `Event` (absent for the queue and stream modes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocation_type: Option<&'static str>,
     /// Concurrent workers (1 for cold).
     pub concurrency: usize,
     /// Threads of the load generator's runtime.
     pub client_threads: usize,
     /// Request body size.
     pub payload_bytes: usize,
-    /// Requests counted (successes + errors; cold: samples attempted).
+    /// Requests counted (successes + errors; cold: samples attempted;
+    /// sqs-cycle: cycles; sqs-longpoll: messages sent).
     pub requests: u64,
     /// Failed requests.
     pub errors: u64,
@@ -35,15 +38,17 @@ pub struct Report {
     pub warmup_s: Option<f64>,
     /// Measurement window (cold: wall time of all samples).
     pub duration_s: f64,
-    /// Successful requests per second (load modes).
+    /// Successful requests per second (load modes; sqs-cycle: cycles).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throughput_per_s: Option<f64>,
-    /// Latency of successful requests, send → full response.
+    /// Latency of successful requests, send → full response (sqs-cycle: the
+    /// three calls of a cycle; sqs-longpoll: send start → the receiver has
+    /// the message).
     pub latency_us: Option<Summary<u64>>,
     /// Cold: samples asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
-    /// Cold: sleep before each sample.
+    /// Cold: sleep before each sample; sqs-longpoll: between samples.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap_ms: Option<u64>,
     /// Cold: `Init Duration` from the REPORT log line, when reported.
@@ -55,6 +60,27 @@ pub struct Report {
     /// run; inner `None` = the endpoint does not expose it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_to_handler_ms: Option<Option<crate::handler_start::HandlerStart>>,
+    /// Queue and stream modes: the queue URL or stream name the run created
+    /// (and deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// sqs-cycle, kinesis-put: entries per batch call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    /// kinesis-put: shards of the stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+    /// Queue and stream modes: messages (kinesis-put: records) completed in
+    /// the window: sent (sqs-send), deleted after a receive (sqs-cycle),
+    /// received (sqs-longpoll), stored (kinesis-put).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<u64>,
+    /// `items` per second of the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_per_s: Option<f64>,
+    /// sqs-longpoll: the SendMessage round trip (start → acknowledged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_latency_us: Option<Option<Summary<u64>>>,
     /// Where it ran.
     pub machine: Machine,
     /// When it finished (RFC 3339, UTC).

@@ -2,7 +2,9 @@
 //! its own thread with a current-thread runtime. It is the `http-baseline`
 //! target (a bare loopback round trip) and a scriptable mock for tests.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -18,6 +20,16 @@ use tokio::sync::oneshot;
 /// Answers a fully-read request.
 pub(crate) type Handler =
     Arc<dyn Fn(http::request::Parts, Bytes) -> Response<Full<Bytes>> + Send + Sync>;
+
+/// Answers a fully-read request, possibly after waiting (a long poll).
+pub(crate) type AsyncHandler = Arc<
+    dyn Fn(
+            http::request::Parts,
+            Bytes,
+        ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Body of the baseline server's answer.
 pub(crate) const BASELINE_BODY: &[u8] = b"{\"ok\":true}";
@@ -44,6 +56,14 @@ pub(crate) struct LocalServer {
 impl LocalServer {
     /// Binds `127.0.0.1:0` and serves `handler` on a dedicated thread.
     pub(crate) fn start(handler: Handler) -> Result<Self> {
+        Self::start_async(Arc::new(move |parts, body| {
+            let resp = handler(parts, body);
+            Box::pin(async move { resp })
+        }))
+    }
+
+    /// [`LocalServer::start`] with a handler that may wait.
+    pub(crate) fn start_async(handler: AsyncHandler) -> Result<Self> {
         let std_listener =
             std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
         std_listener
@@ -85,7 +105,7 @@ impl Drop for LocalServer {
 
 async fn serve(
     std_listener: std::net::TcpListener,
-    handler: Handler,
+    handler: AsyncHandler,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(std_listener) {
@@ -108,7 +128,7 @@ async fn serve(
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body.collect().await?.to_bytes();
-                            Ok::<_, hyper::Error>(handler(parts, body))
+                            Ok::<_, hyper::Error>(handler(parts, body).await)
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
