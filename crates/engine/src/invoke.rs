@@ -59,8 +59,23 @@ impl Engine {
         f: &ResolvedFunction,
         req: InvokeRequest,
     ) -> Result<InvokeResult, Error> {
+        self.invoke_then(f, req, |r| r).await
+    }
+
+    /// Runs one invocation and hands its result to `settle` while the invocation still holds
+    /// its concurrency slot and its sandbox: no other event reaches that sandbox, and the slot
+    /// is not given back, before `settle` returns. The asynchronous queue commits an event's
+    /// outcome there, so at most one event per slot has run without its outcome committed.
+    /// `settle` is called exactly once, also for an invocation that never ran (throttled,
+    /// shutting down).
+    pub async fn invoke_then<T>(
+        &self,
+        f: &ResolvedFunction,
+        req: InvokeRequest,
+        settle: impl FnOnce(Result<InvokeResult, Error>) -> T,
+    ) -> T {
         if self.closing.load(Ordering::Acquire) {
-            return Err(Error::service("Hako is shutting down"));
+            return settle(Err(Error::service("Hako is shutting down")));
         }
         let state = self.function_state(f);
         let (pool, metrics, provisioned) = self.version_of(&state, f);
@@ -78,7 +93,7 @@ impl Engine {
                 tracing::debug!(function = %f.name, reason = throttle.reason(), "throttled");
                 let mut e = Error::new(ErrorKind::TooManyRequests, "Rate Exceeded.");
                 e.reason = Some(throttle.reason().into());
-                return Err(e);
+                return settle(Err(e));
             }
         };
         if let (Some(p), None) = (&provisioned, &provisioned_sb) {
@@ -96,6 +111,7 @@ impl Engine {
             .request_id
             .take()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let mut settle = Some(settle);
         // A warm sandbox that dies before its runtime takes the event never saw it: the event
         // is run again on a fresh sandbox (at most once more).
         for attempt in 0..2 {
@@ -130,7 +146,8 @@ impl Engine {
                     }
                     Err(msg) => {
                         metrics.finished(None, true);
-                        return Ok(InvokeResult {
+                        let settle = settle.take().expect("settled once");
+                        return settle(Ok(InvokeResult {
                             payload: error_payload(
                                 "Runtime.InvalidEntrypoint",
                                 &format!("RequestId: {request_id} Error: {msg}"),
@@ -139,12 +156,14 @@ impl Engine {
                             function_error: Some("Unhandled"),
                             log_tail: None,
                             executed_version: f.version.clone(),
-                        });
+                        }));
                     }
                 },
             };
             let result = self.run_on(f, &sb, init, &request_id, req, &metrics).await;
             drop(cold_guard);
+            // Settled before the sandbox can take another event.
+            let settled = result.map(|r| settle.take().expect("settled once")(Ok(r)));
             // Back to the pool, or gone.
             *sb.last_used.lock() = Instant::now();
             if let Some(p) = from_provisioned {
@@ -159,14 +178,15 @@ impl Engine {
                 sb.kill();
                 self.forget(&sb);
             }
-            match result {
-                Ok(r) => return Ok(r),
+            match settled {
+                Ok(out) => return out,
                 Err(again) => req = again,
             }
         }
-        Err(Error::service(format!(
+        let settle = settle.take().expect("settled once");
+        settle(Err(Error::service(format!(
             "RequestId: {request_id} Error: no sandbox could take the event"
-        )))
+        ))))
     }
 
     /// Waits until a new sandbox's runtime has initialised (asks for its first event); else the

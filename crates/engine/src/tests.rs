@@ -661,6 +661,49 @@ async fn reserved_concurrency_caps_the_function() {
     );
 }
 
+/// `invoke_then` settles an invocation while it still holds its slot and its sandbox: nothing
+/// else runs on either before the settlement returns (what the asynchronous queue relies on to
+/// commit an event's outcome before another event can run).
+#[tokio::test]
+async fn invoke_then_settles_before_the_slot_and_the_sandbox_are_given_back() {
+    let h = Harness::new(whoami());
+    let mut f = h.function("f");
+    f.reserved_concurrency = Some(1);
+    let settled = within(
+        "first",
+        h.engine.invoke_then(&f, request("{}"), |r| {
+            assert_eq!(h.engine.inflight(), 1, "the slot is still held");
+            // Another invocation now is throttled at once (it never waits).
+            let mut other = std::pin::pin!(h.engine.invoke(&f, request("{}")));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match std::future::Future::poll(other.as_mut(), &mut cx) {
+                std::task::Poll::Ready(r) => assert_eq!(
+                    throttle_reason(r),
+                    "ReservedFunctionConcurrentInvocationLimitExceeded"
+                ),
+                std::task::Poll::Pending => panic!("a second invocation ran during settlement"),
+            }
+            json(&r.expect("ran"))
+        }),
+    )
+    .await;
+    assert_eq!(settled["nth"].as_u64(), Some(1));
+    assert_eq!(h.engine.inflight(), 0);
+    // Then the slot and the same sandbox serve the next event.
+    let next = within("next", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(json(&next)["pid"], settled["pid"]);
+    assert_eq!(json(&next)["nth"].as_u64(), Some(2));
+    // A throttled invocation is settled too, with its error.
+    h.engine.set_reserved_concurrency("f", Some(0));
+    let reason = h
+        .engine
+        .invoke_then(&f, request("{}"), throttle_reason)
+        .await;
+    assert_eq!(reason, "ReservedFunctionConcurrentInvocationLimitExceeded");
+}
+
 #[tokio::test]
 async fn the_account_limit_throttles_every_unreserved_function() {
     let gate = Gate::new();

@@ -7,12 +7,15 @@
 //! (DestinationDeliveryFailures) and logged.
 //!
 //! The queue is durable: an event is a row before its 202; a row being run when Hako dies is due
-//! again at the next start (at-least-once delivery).
+//! again at the next start (at-least-once delivery). A run's outcome is committed in the engine's
+//! settlement (`Engine::invoke_then`), before its concurrency slot and sandbox are given back, so
+//! the only events a crash makes run again are those in flight at that moment (at most one per
+//! slot in use); an event whose run was settled never runs again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hako_engine::{AsyncMetric, InvokeRequest, ResolvedFunction};
+use hako_engine::{AsyncMetric, InvokeRequest, InvokeResult, ResolvedFunction};
 use hako_lambda::Lambda;
 use hako_model::clock::iso8601_ms;
 use hako_model::event_invoke::{self, backoff_ms, invocation_record, Condition, LastResponse};
@@ -246,10 +249,29 @@ impl Queue {
             log_tail: false,
             request_id: Some(e.request_id.clone()),
         };
-        let result = lambda.engine().invoke(&f, req).await;
+        // The outcome is committed before the sandbox can take another event: after a crash
+        // only the events running at that moment run again.
+        lambda
+            .engine()
+            .invoke_then(&f, req, |result| self.settle(&ev, &f, &policy, age, result))
+            .await;
+    }
+
+    /// Commits the outcome of one run of an event: rescheduled, or finished (its record handed
+    /// to its destination, the row removed).
+    fn settle(
+        &self,
+        ev: &Claimed,
+        f: &ResolvedFunction,
+        policy: &Policy,
+        age: Duration,
+        result: Result<InvokeResult, hako_model::Error>,
+    ) {
+        let lambda = &self.lambda;
+        let e = &ev.event;
         let (outcome, response) = match &result {
             Ok(res) => {
-                lambda.engine().record_async(&f, AsyncMetric::Age(age));
+                lambda.engine().record_async(f, AsyncMetric::Age(age));
                 let resp = LastResponse {
                     executed_version: res.executed_version.clone(),
                     function_error: res.function_error.map(str::to_string),
@@ -273,7 +295,7 @@ impl Queue {
             }
         };
         let next = schedule::next(
-            &policy,
+            policy,
             e.received_ms,
             ev.attempts,
             ev.throttles,
@@ -293,7 +315,7 @@ impl Queue {
             Next::Finish {
                 condition,
                 attempts,
-            } => self.finish(&ev, &f, condition, attempts, last.as_ref()),
+            } => self.finish(ev, f, condition, attempts, last.as_ref()),
             Next::Retry {
                 due_ms,
                 attempts,
@@ -301,7 +323,7 @@ impl Queue {
             } => {
                 tracing::debug!(function = %f.name, request_id = %e.request_id, attempts, throttles, "retrying");
                 let json = last.as_ref().and_then(|r| serde_json::to_string(r).ok());
-                self.reschedule(&ev, due_ms, attempts, throttles, json.as_deref());
+                self.reschedule(ev, due_ms, attempts, throttles, json.as_deref());
             }
         }
     }
@@ -485,7 +507,7 @@ mod tests {
     use std::io::Write;
 
     use base64::Engine as _;
-    use hako_engine::testing::{FakeRuntime, Reply};
+    use hako_engine::testing::{eventually, within, FakeRuntime, Reply};
     use hako_engine::{Engine, EngineConfig, NullSink, Runtimes};
     use hako_lambda::Invocation;
     use hako_model::clock::{Clock, ManualClock};
@@ -534,6 +556,11 @@ mod tests {
 
     /// Functions `src` and `dest`; `src`'s events go to `dest` on success and on failure.
     async fn fixture() -> Fixture {
+        fixture_with(runtime()).await
+    }
+
+    /// The same, with a runtime of the test's own.
+    async fn fixture_with(rt: FakeRuntime) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Db::open_in_memory().unwrap());
         let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
@@ -548,7 +575,7 @@ mod tests {
                 account_concurrency: 10,
                 host_path: String::new(),
             },
-            runtime().isolation(),
+            rt.isolation(),
             runtimes,
             Arc::new(NullSink),
         );
@@ -771,6 +798,78 @@ mod tests {
         lambda.delete_function("dest", None).await.unwrap();
         f.queue.clone().run(ev).await;
         assert_eq!(lambda.db().queued_events().unwrap(), 0);
+    }
+
+    /// The recovery rule, through a crash in the middle of the queue's work: events whose run
+    /// ended (their outcome committed, their record handed to the destination) never run again;
+    /// the one running at the crash runs again, once; one claimed but not yet started runs
+    /// once. The restart is `start`, as the binary does it.
+    #[tokio::test]
+    async fn after_a_crash_only_the_event_in_flight_runs_again() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let runs: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let hold = Arc::new(AtomicBool::new(true));
+        let rt = {
+            let (runs, hold) = (runs.clone(), hold.clone());
+            FakeRuntime::new(move |e| {
+                let (runs, hold) = (runs.clone(), hold.clone());
+                async move {
+                    let v: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+                    let key = match v.get("requestPayload") {
+                        Some(p) => format!("dest:{}", p["n"]),
+                        None => format!("src:{}", v["n"]),
+                    };
+                    runs.lock().unwrap().push(key);
+                    if v["n"] == 9 && hold.load(Ordering::Acquire) {
+                        // Running when Hako dies: it never answers.
+                        std::future::pending::<()>().await;
+                    }
+                    Reply::Response(e.payload)
+                }
+            })
+        };
+        let f = fixture_with(rt).await;
+        let lambda = f.queue.lambda.clone();
+        for n in 0..11 {
+            let inv = Invocation {
+                payload: format!("{{\"n\":{n}}}").into_bytes().into(),
+                ..Invocation::default()
+            };
+            lambda.invoke_event("src", None, inv).unwrap();
+        }
+        let mut claimed = lambda.db().claim_events(T0, 11).unwrap();
+        assert_eq!(claimed.len(), 11);
+        // 10 is claimed and never started; 9 is running at the crash; 0..9 ended.
+        claimed.pop();
+        let running = claimed.pop().unwrap();
+        for ev in claimed {
+            f.queue.clone().run(ev).await;
+        }
+        let worker = tokio::spawn(f.queue.clone().run(running));
+        eventually("event 9 to run", || runs.lock().unwrap().len() == 10).await;
+        // The crash: the worker ends where it is, nothing else of that Hako happens.
+        worker.abort();
+        let _ = worker.await;
+        // The restart.
+        hold.store(false, Ordering::Release);
+        let cancel = CancellationToken::new();
+        let task = start(lambda.clone(), f.queue.cfg.clone(), cancel.clone());
+        eventually("the queue to drain", || {
+            lambda.db().queued_events().unwrap() == 0 && runs.lock().unwrap().len() == 23
+        })
+        .await;
+        cancel.cancel();
+        within("the dispatcher to stop", task).await.unwrap();
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for k in runs.lock().unwrap().iter() {
+            *counts.entry(k.clone()).or_default() += 1;
+        }
+        for n in 0..11 {
+            let src = if n == 9 { 2 } else { 1 };
+            assert_eq!(counts[&format!("src:{n}")], src, "src:{n} in {counts:?}");
+            assert_eq!(counts[&format!("dest:{n}")], 1, "dest:{n} in {counts:?}");
+        }
+        assert_eq!(counts.len(), 22);
     }
 
     #[tokio::test]

@@ -2,8 +2,11 @@
 //!
 //! An `Event` invocation is a row of `async_events`, committed before the caller gets its 202.
 //! A worker claims due rows (`running = 1`), runs them, and then deletes the row, or writes it
-//! back with its next due time. At start, rows left `running` by a Hako that died are due again
-//! (at-least-once delivery); rows waiting for a retry keep their due time. Handing an event's
+//! back with its next due time (the events crate commits that before the run's concurrency slot
+//! and sandbox take another event). At start, rows left `running` by a Hako that died are due
+//! again: only events claimed and not yet started, or in flight at the crash (at-least-once
+//! delivery; a finished event's row is gone or waiting); rows waiting for a retry keep their due
+//! time and counters. Handing an event's
 //! invocation record to a destination function is one transaction: the event's row goes and the
 //! destination's row comes, so a crash loses neither.
 
