@@ -22,7 +22,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import CREDENTIALS, REGION, run_aws, unique_name, wait_for
+import subprocess
+from pathlib import Path
+
+from conftest import (CREDENTIALS, REGION, aws_cli_env, hako_cmd, run_aws, scrape_metrics,
+                      unique_name, wait_for)
 
 ACCOUNT = "123456789012"
 NS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
@@ -509,6 +513,82 @@ def test_query_protocol_answers_in_awss_xml(hako):
     assert err.find(f"{NS}Message").text == "The specified queue does not exist for this wsdl version."
     status, root = query(ep, {"Action": "NoSuchAction"})
     assert status == 400 and root.find(f"{NS}Error/{NS}Code").text == "InvalidAction"
+
+
+def test_aws_cli_v2_9_speaks_the_query_protocol(hako):
+    """Debian's aws CLI 2.9 (scripts/test installs it) predates SQS's move to JSON: a real client of
+    the query protocol, parsing Hako's XML with its own model."""
+    cli = Path("/usr/bin/aws")
+    assert cli.exists(), "scripts/test installs Debian's awscli (2.9) for this test"
+
+    def aws(*args):
+        p = subprocess.run([str(cli), "--endpoint-url", hako.endpoint, "--region", REGION, "--debug",
+                            *args], capture_output=True, timeout=60, env=aws_cli_env())
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    name = unique_name("cli29")
+    rc, out, err = aws("sqs", "create-queue", "--queue-name", name, "--attributes", "DelaySeconds=0",
+                       "--tags", "k=v")
+    assert rc == 0, err
+    assert "'Action': 'CreateQueue'" in err and "X-Amz-Target" not in err  # the query protocol
+    url = json.loads(out)["QueueUrl"]
+    rc, out, err = aws("sqs", "send-message", "--queue-url", url, "--message-body", "q",
+                       "--message-attributes", '{"a":{"DataType":"String","StringValue":"x"}}')
+    assert rc == 0, err
+    assert json.loads(out)["MD5OfMessageAttributes"] == attributes_md5(
+        {"a": {"DataType": "String", "StringValue": "x"}})
+    rc, out, err = aws("sqs", "send-message-batch", "--queue-url", url, "--entries",
+                       "Id=1,MessageBody=b1", "Id=2,MessageBody=b2")
+    assert rc == 0 and sorted(e["Id"] for e in json.loads(out)["Successful"]) == ["1", "2"], err
+    rc, out, err = aws("sqs", "receive-message", "--queue-url", url, "--max-number-of-messages", "10",
+                       "--attribute-names", "All", "--message-attribute-names", "All",
+                       "--wait-time-seconds", "1")
+    assert rc == 0, err
+    msgs = json.loads(out)["Messages"]
+    assert sorted(m["Body"] for m in msgs) == ["b1", "b2", "q"]
+    first = next(m for m in msgs if m["Body"] == "q")
+    assert first["MessageAttributes"] == {"a": {"DataType": "String", "StringValue": "x"}}
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    rc, out, err = aws("sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "All")
+    assert rc == 0 and json.loads(out)["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "3", err
+    rc, out, err = aws("sqs", "list-queue-tags", "--queue-url", url)
+    assert rc == 0 and json.loads(out)["Tags"] == {"k": "v"}, err
+    rc, out, err = aws("sqs", "delete-message", "--queue-url", url, "--receipt-handle",
+                       first["ReceiptHandle"])
+    assert rc == 0, err
+    rc, out, err = aws("sqs", "get-queue-url", "--queue-name", name + "-nope")
+    assert rc != 0
+    assert "An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl" in err
+    assert "The specified queue does not exist for this wsdl version." in err
+
+
+# -- metrics and `hako queues` ----------------------------------------------------------------------
+def test_metrics_and_hako_queues(hako, sqs):
+    name = unique_name("met")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    sqs.send_message(QueueUrl=url, MessageBody="d", DelaySeconds=60)
+    got = sqs.receive_message(QueueUrl=url)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    sqs.receive_message(QueueUrl=url)
+    text = scrape_metrics(hako.endpoint)
+    label = f'{{queue_name="{name}"}}'
+    for metric, value in [("hako_sqs_approximate_number_of_messages_visible", 1),
+                          ("hako_sqs_approximate_number_of_messages_not_visible", 1),
+                          ("hako_sqs_approximate_number_of_messages_delayed", 1),
+                          ("hako_sqs_number_of_messages_sent_total", 4),
+                          ("hako_sqs_number_of_messages_received_total", 2),
+                          ("hako_sqs_number_of_messages_deleted_total", 1)]:
+        assert f"{metric}{label} {value}\n" in text, (metric, text)
+    assert text.count("# EOF") == 1 and text.endswith("# EOF\n")
+    # Lambda's families are still there.
+    assert "hako_lambda_account_concurrent_executions" in text
+    p = subprocess.run(hako_cmd("queues", "--data-dir", str(hako.data_dir)), capture_output=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    row = next(line.split() for line in p.stdout.decode().splitlines() if line.startswith(name + " "))
+    assert row[1:5] == ["standard", "1", "1", "1"], row
 
 
 # -- kill -9 --------------------------------------------------------------------------------------------

@@ -117,6 +117,13 @@ pub(crate) struct LogsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub(crate) struct QueuesArgs {
+    /// Hako's data directory (the queues live in its `sqs.db`).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
 pub(crate) struct KeysArgs {
     #[command(subcommand)]
     pub command: KeysCommand,

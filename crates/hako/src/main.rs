@@ -28,6 +28,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Print a function's log (`--follow` to keep printing new lines).
     Logs(config::LogsArgs),
+    /// List the SQS queues with their message counts (read-only, beside a running server).
+    Queues(config::QueuesArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
     Keys(config::KeysArgs),
     /// List the runtimes this host offers.
@@ -53,6 +55,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Logs(args) => serve::logs(args),
+        Command::Queues(args) => serve::queues(args),
         Command::Keys(args) => serve::keys(args),
         Command::Runtimes => serve::runtimes(),
         Command::Bench(args) => {

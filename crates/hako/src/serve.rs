@@ -13,7 +13,7 @@ use hako_store::{CodeStore, Db, Keyring};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{KeysArgs, KeysCommand, LogsArgs, ServeArgs};
+use crate::config::{KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs};
 use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
 use crate::signals::{self, Signals};
@@ -166,7 +166,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let lambda_api = hako_control_api::router(lambda);
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
-        .path("/metrics", metrics_router(engine.clone()))
+        .path("/metrics", metrics_router(engine.clone(), sqs.clone()))
         .path("/_hako/", lambda_api.clone())
         .service(&known::LAMBDA, lambda_api)
         .service(&known::SQS, sqs_api.clone())
@@ -280,22 +280,67 @@ fn say(line: &str) {
 }
 
 /// `GET /metrics`: the engine's metrics for Prometheus (OpenMetrics text format).
-fn metrics_router(engine: Arc<Engine>) -> axum::Router {
+fn metrics_router(engine: Arc<Engine>, sqs: hako_sqs::Sqs) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
             let engine = engine.clone();
+            let sqs = sqs.clone();
             async move {
+                // One exposition: Lambda's families, then SQS's, one `# EOF` at the end.
+                let mut text = engine.render_metrics();
+                if let Some(head) = text.strip_suffix("# EOF\n") {
+                    text.truncate(head.len());
+                }
+                text.push_str(&sqs.render_metrics());
                 (
                     [(
                         "content-type",
                         "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     )],
-                    engine.render_metrics(),
+                    text,
                 )
             }
         }),
     )
+}
+
+/// `hako queues`: every SQS queue with its counts, read from `sqs.db` beside a running server.
+pub(crate) fn queues(args: QueuesArgs) -> Result<()> {
+    let path = args.data_dir.join("sqs.db");
+    if !path.exists() {
+        anyhow::bail!(
+            "no SQS database at {}: is --data-dir right (or no queue made yet)?",
+            path.display()
+        );
+    }
+    use hako_model::clock::Clock;
+    let now = hako_model::clock::SystemClock.now_ms();
+    let stats = hako_sqs::read_stats(&path, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    if stats.is_empty() {
+        writeln!(out, "no queues")?;
+        return Ok(());
+    }
+    let width = stats.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    writeln!(
+        out,
+        "{:<width$}  {:<8}  {:>9}  {:>9}  {:>9}  {:>10}",
+        "NAME", "TYPE", "VISIBLE", "IN-FLIGHT", "DELAYED", "OLDEST (s)"
+    )?;
+    for s in stats {
+        writeln!(
+            out,
+            "{:<width$}  {:<8}  {:>9}  {:>9}  {:>9}  {:>10}",
+            s.name,
+            if s.fifo { "fifo" } else { "standard" },
+            s.visible,
+            s.in_flight,
+            s.delayed,
+            s.oldest_age_s
+        )?;
+    }
+    Ok(())
 }
 
 pub(crate) fn logs(args: LogsArgs) -> Result<()> {

@@ -15,6 +15,7 @@
 pub mod api;
 mod app;
 pub mod error;
+mod metrics;
 pub mod model;
 mod move_task;
 mod queue;
@@ -23,4 +24,5 @@ pub mod wire;
 
 pub use app::{Caller, QueueCounters, QueueStats, Sqs};
 pub use error::{ErrorKind, SqsError};
+pub use store::read_stats;
 pub use wire::{MessageAttributeValue, MessageAttributes, SendMessageResult};

@@ -351,3 +351,35 @@ pub(crate) fn load_tasks(c: &Connection) -> sql::Result<Vec<TaskRow>> {
     })?;
     rows.collect()
 }
+
+/// The counts of every queue in the database at `path`, read-only beside a running server
+/// (`hako queues`): (name, fifo, visible, in flight, delayed) at `now_ms`.
+pub fn read_stats(path: &std::path::Path, now_ms: i64) -> sql::Result<Vec<crate::app::QueueStats>> {
+    let c = Connection::open_with_flags(
+        path,
+        sql::OpenFlags::SQLITE_OPEN_READ_ONLY | sql::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mut st = c.prepare(
+        "SELECT q.name, q.fifo, \
+         (SELECT count(*) FROM messages m WHERE m.queue_id = q.id AND m.visible_at_ms <= ?1), \
+         (SELECT count(*) FROM messages m WHERE m.queue_id = q.id AND m.visible_at_ms > ?1 \
+            AND m.receipt != 0), \
+         (SELECT count(*) FROM messages m WHERE m.queue_id = q.id AND m.visible_at_ms > ?1 \
+            AND m.receipt = 0), \
+         (SELECT min(sent_ms) FROM messages m WHERE m.queue_id = q.id) \
+         FROM queues q ORDER BY q.name",
+    )?;
+    let rows = st.query_map([now_ms], |r| {
+        let oldest: Option<i64> = r.get(5)?;
+        Ok(crate::app::QueueStats {
+            name: r.get(0)?,
+            fifo: r.get(1)?,
+            visible: r.get::<_, i64>(2)? as usize,
+            in_flight: r.get::<_, i64>(3)? as usize,
+            delayed: r.get::<_, i64>(4)? as usize,
+            oldest_age_s: oldest.map_or(0, |t| (now_ms - t).max(0) / 1000),
+        })
+    })?;
+    rows.collect()
+}

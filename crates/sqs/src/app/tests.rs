@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use hako_model::clock::ManualClock;
+use hako_model::clock::{Clock as _, ManualClock};
 
 use super::*;
 
@@ -585,6 +585,10 @@ async fn everything_acknowledged_survives_a_restart_and_in_flight_comes_back() {
     let inflight = receive(&sqs, &url, 2).await;
     assert_eq!(inflight.len(), 2);
     drop(sqs);
+    // Read-only beside (here: after) the server, as `hako queues` reads it.
+    let stats = crate::read_stats(&path, clock.now_ms()).unwrap();
+    let q = stats.iter().find(|s| s.name == "q").unwrap();
+    assert_eq!((q.visible, q.in_flight, q.delayed), (3, 2, 0));
     let sqs = Sqs::open(&path, Region::default(), clock.clone()).unwrap();
     let a = attrs(&sqs, &url);
     assert_eq!(a["ApproximateNumberOfMessages"], "3");
