@@ -25,11 +25,9 @@ def client(hako, service: str):
 
 
 # (service, call, kwargs, HTTP status, code, message): the protocol of each is botocore's model's
-# (sqs: json 1.0, kinesis and logs: json 1.1, sts and iam: query, scheduler: rest-json,
-# s3: rest-xml).
+# (kinesis and logs: json 1.1, sts and iam: query, scheduler: rest-json, s3: rest-xml). SQS is
+# served (test_sqs.py).
 FOREIGN = [
-    ("sqs", "list_queues", {}, 400, "UnknownOperationException",
-     "Hako does not serve SQS yet (ListQueues)"),
     ("kinesis", "list_streams", {}, 400, "UnknownOperationException",
      "Hako does not serve Kinesis yet (ListStreams)"),
     ("logs", "describe_log_groups", {}, 400, "UnknownOperationException",
