@@ -67,10 +67,9 @@ impl Limits {
 /// The CPU weight a group of `milli_vcpus` thousandths of a vCPU gets, in the file that sets it:
 /// v1 `cpu.shares` (1024 = one host process, 2..=262144), v2 `cpu.weight` (100 = one process,
 /// 1..=10000). A sandbox with one vCPU's memory weighs as much as one busy host process, as its
-/// quota is one CPU; the sandboxes' parent weighs as much as all of its sandboxes together, so
-/// under host load each still gets its share (without this the parent weighed as one process,
-/// and every sandbox of the host shared that one process's share: warm p99 went from ~3 ms to
-/// 37-70 ms under host load, issue 16).
+/// quota is one CPU; the sandboxes' parent weighs as much as all of its sandboxes together (up to
+/// the host's CPUs, [`ParentWeight`]), so under host load they are not all squeezed into one
+/// process's share, as they were when the parent kept the default weight.
 fn cpu_weight(layout: &Layout, milli_vcpus: u64) -> (&'static str, String) {
     match layout {
         Layout::V1 { .. } => (
@@ -86,10 +85,23 @@ fn cpu_weight(layout: &Layout, milli_vcpus: u64) -> (&'static str, String) {
 
 /// The sandboxes' parent's CPU weight: the sum of its sandboxes' weights (those with limits,
 /// running or idle: their quotas are reserved as AWS reserves a function's vCPU share), never
-/// less than one host process's.
-#[derive(Debug, Default)]
+/// less than one host process's, and never more than as many processes as the host has CPUs:
+/// the sandboxes together cannot use more than that, and Hako's own threads (the front door,
+/// the Runtime API servers) must still get theirs when every sandbox is busy.
+#[derive(Debug)]
 struct ParentWeight {
     milli_vcpus: std::sync::Mutex<u64>,
+    max_milli_vcpus: u64,
+}
+
+impl Default for ParentWeight {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        ParentWeight {
+            milli_vcpus: std::sync::Mutex::new(0),
+            max_milli_vcpus: 1000 * cpus,
+        }
+    }
 }
 
 impl ParentWeight {
@@ -100,7 +112,7 @@ impl ParentWeight {
             return;
         };
         *sum = (*sum + add).saturating_sub(remove);
-        let (file, value) = cpu_weight(layout, (*sum).max(1000));
+        let (file, value) = cpu_weight(layout, (*sum).clamp(1000, self.max_milli_vcpus.max(1000)));
         if let Err(e) = std::fs::write(cpu_parent.join(file), &value) {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| {
@@ -894,7 +906,11 @@ mod tests {
     #[test]
     fn cpu_weight_is_proportional_to_memory_and_the_parent_weighs_all_its_sandboxes() {
         let tmp = tempfile::tempdir().unwrap();
-        let cgs = Cgroups::open(fake_v1(tmp.path()), &as_root()).unwrap();
+        let mut cgs = Cgroups::open(fake_v1(tmp.path()), &as_root()).unwrap();
+        cgs.weight = std::sync::Arc::new(ParentWeight {
+            milli_vcpus: Default::default(),
+            max_milli_vcpus: 8000,
+        });
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
         let limits = |memory_mb| Limits {
             memory_mb,
@@ -926,12 +942,21 @@ mod tests {
         assert!(big.destroy());
         assert!(big.destroy());
         assert_eq!(read("cpu/hako/cpu.shares"), "1024");
+        // Never more than the host's CPUs (8 here) together.
+        let huge = cgs.create("sb-huge").unwrap();
+        huge.set_limits(limits(10 * 1769)).unwrap();
+        assert_eq!(read("cpu/hako/sb-huge/cpu.shares"), "10240");
+        assert_eq!(read("cpu/hako/cpu.shares"), "8192");
 
         // v2: cpu.weight, 100 a process.
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("hako")).unwrap();
         let root = tmp.path().to_path_buf();
-        let cgs = Cgroups::open(Layout::V2 { root }, &as_root()).unwrap();
+        let mut cgs = Cgroups::open(Layout::V2 { root }, &as_root()).unwrap();
+        cgs.weight = std::sync::Arc::new(ParentWeight {
+            milli_vcpus: Default::default(),
+            max_milli_vcpus: 8000,
+        });
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
         let a = cgs.create("sb-a").unwrap();
         a.set_limits(limits(10240)).unwrap();
