@@ -25,11 +25,9 @@ def client(hako, service: str):
 
 
 # (service, call, kwargs, HTTP status, code, message): the protocol of each is botocore's model's
-# (kinesis and logs: json 1.1, sts and iam: query, scheduler: rest-json, s3: rest-xml). SQS is
-# served (test_sqs.py).
+# (logs: json 1.1, sts and iam: query, scheduler: rest-json, s3: rest-xml). SQS and Kinesis
+# are served (test_sqs.py, test_kinesis.py).
 FOREIGN = [
-    ("kinesis", "list_streams", {}, 400, "UnknownOperationException",
-     "Hako does not serve Kinesis yet (ListStreams)"),
     ("logs", "describe_log_groups", {}, 400, "UnknownOperationException",
      "Hako does not serve CloudWatch Logs yet (DescribeLogGroups)"),
     ("sts", "get_caller_identity", {}, 400, "InvalidAction",

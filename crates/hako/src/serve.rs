@@ -111,7 +111,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
     lambda
         .reconcile()
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    // Kinesis: its own database beside hako.db.
+    let kinesis = hako_kinesis::Kinesis::open(
+        &data_dir.join("kinesis.db"),
+        hako_kinesis::KinesisConfig::new(&args.region, &args.account_id),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("opening kinesis.db: {e}"))?;
     let mut tasks = Supervisor::new();
+    {
+        let kinesis = kinesis.clone();
+        // Retention: records older than their stream's retention are deleted (reads skip them
+        // already); deleted streams are forgotten.
+        tasks.spawn("kinesis-housekeeping", Restart::OnPanic, move |stop| {
+            let kinesis = kinesis.clone();
+            async move {
+                let mut tick = tokio::time::interval(KINESIS_HOUSEKEEPING);
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    let k = kinesis.clone();
+                    match tokio::task::spawn_blocking(move || k.housekeep()).await {
+                        Ok(Ok(n)) if n > 0 => tracing::debug!(records = n, "kinesis retention"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "kinesis housekeeping"),
+                        _ => {}
+                    }
+                }
+            }
+        });
+    }
     {
         let lambda = lambda.clone();
         let cfg = hako_events::AsyncQueueConfig {
@@ -161,16 +191,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
 
-    // One front door for every protocol: Lambda, and SQS in both its protocols. Sandboxes reach
+    // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis. Sandboxes reach
     // the same door on the listener they open in their own network.
     let lambda_api = hako_control_api::router(lambda);
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
-        .path("/metrics", metrics_router(engine.clone(), sqs.clone()))
+        .path(
+            "/metrics",
+            metrics_router(engine.clone(), sqs.clone(), kinesis.clone()),
+        )
         .path("/_hako/", lambda_api.clone())
         .service(&known::LAMBDA, lambda_api)
         .service(&known::SQS, sqs_api.clone())
         .service_in(&known::SQS, hako_front_door::Protocol::Query, sqs_api)
+        .service(&known::KINESIS, hako_kinesis::api::router(kinesis))
         .build();
     let http = ServeConfig {
         header_read_timeout: Duration::from_secs(args.http_header_timeout_seconds),
@@ -273,6 +307,8 @@ const DRAIN_AFTER_SHUTDOWN: Duration = Duration::from_secs(2);
 const DRAIN_AFTER_SECOND_SIGNAL: Duration = Duration::from_millis(500);
 /// How long the long-lived tasks may take to stop once told.
 const TASKS_STOP_WITHIN: Duration = Duration::from_secs(2);
+/// How often Kinesis deletes records past their retention.
+const KINESIS_HOUSEKEEPING: Duration = Duration::from_secs(60);
 
 /// A line for the person who runs Hako (stderr, beside the log).
 fn say(line: &str) {
@@ -280,19 +316,29 @@ fn say(line: &str) {
 }
 
 /// `GET /metrics`: the engine's metrics for Prometheus (OpenMetrics text format).
-fn metrics_router(engine: Arc<Engine>, sqs: hako_sqs::Sqs) -> axum::Router {
+fn metrics_router(
+    engine: Arc<Engine>,
+    sqs: hako_sqs::Sqs,
+    kinesis: hako_kinesis::Kinesis,
+) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
             let engine = engine.clone();
             let sqs = sqs.clone();
+            let kinesis = kinesis.clone();
             async move {
-                // One exposition: Lambda's families, then SQS's, one `# EOF` at the end.
-                let mut text = engine.render_metrics();
-                if let Some(head) = text.strip_suffix("# EOF\n") {
-                    text.truncate(head.len());
+                // One exposition: each part's text without its `# EOF`, then one at the end.
+                let mut text = String::new();
+                for part in [
+                    engine.render_metrics(),
+                    sqs.render_metrics(),
+                    kinesis.render_metrics(),
+                ] {
+                    text.push_str(part.trim_end().trim_end_matches("# EOF").trim_end());
+                    text.push('\n');
                 }
-                text.push_str(&sqs.render_metrics());
+                text.push_str("# EOF\n");
                 (
                     [(
                         "content-type",
