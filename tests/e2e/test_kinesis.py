@@ -329,3 +329,170 @@ def test_aws_cli(hako):
     rc, _, err = run_aws(hako.endpoint, "kinesis", "describe-stream", "--stream-name", "nope")
     assert rc != 0 and "ResourceNotFoundException" in err
     aws("delete-stream", "--stream-name", name)
+
+
+def test_kill_9_loses_no_acknowledged_record(hako_factory):
+    """PutRecords with acknowledgements while Hako is killed with SIGKILL (by its pid); after a
+    restart on the same data dir every acknowledged record is there, in order, with the sequence
+    number it was acknowledged with, and new records get greater ones."""
+    import threading
+    s = hako_factory()
+    k = kinesis_client(s.endpoint)
+    name = make_stream(k, shards=2)
+    acked = []  # (shard id, sequence number, data), in acknowledgement order
+    stop = threading.Event()
+    failure = []
+
+    def send():
+        c = kinesis_client(s.endpoint)
+        n = 0
+        while not stop.is_set():
+            batch = [{"Data": f"r{n + i}".encode(), "PartitionKey": f"k{(n + i) % 7}"}
+                     for i in range(100)]
+            try:
+                r = c.put_records(StreamName=name, Records=batch)
+            except Exception as e:  # the kill: connection refused or reset
+                failure.append(e)
+                return
+            assert r["FailedRecordCount"] == 0
+            for e, res in zip(batch, r["Records"]):
+                acked.append((res["ShardId"], res["SequenceNumber"], e["Data"]))
+            n += len(batch)
+
+    t = threading.Thread(target=send, name="sender", daemon=True)
+    t.start()
+    wait_for(lambda: len(acked) >= 2000, "2000 acknowledged records", timeout_s=60)
+    os.kill(s.proc.pid, signal.SIGKILL)
+    s.proc.wait(timeout=10)
+    t.join(timeout=30)
+    stop.set()
+    assert failure, "the sender was not stopped by the kill"
+    s.restart()
+    k = kinesis_client(s.endpoint)
+    for shard_id in ("shardId-000000000000", "shardId-000000000001"):
+        want = [(seq, data) for sh, seq, data in acked if sh == shard_id]
+        got = [(r["SequenceNumber"], r["Data"]) for r in read_all(k, name, shard_id)]
+        # Every acknowledged record, in order; at most the unacknowledged tail of the last
+        # batch (committed, its answer lost to the kill) after them.
+        assert got[:len(want)] == want, f"{shard_id}: {len(got)} read, {len(want)} acknowledged"
+        assert len(got) - len(want) <= 100
+        after = k.put_record(StreamName=name, Data=b"after", PartitionKey="x",
+                             ExplicitHashKey="0" if shard_id.endswith("0") else str(2**128 - 1))
+        assert after["ShardId"] == shard_id
+        assert int(after["SequenceNumber"]) > int(got[-1][0])
+
+
+def test_metrics(hako):
+    k = kinesis_client(hako.endpoint)
+    name = make_stream(k)
+    k.put_records(StreamName=name, Records=[{"Data": b"abc", "PartitionKey": "k"}] * 3)
+    it = k.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(k.get_records(ShardIterator=it)["Records"]) == 3
+    text = scrape_metrics(hako.endpoint)
+
+    def sample(metric):
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(metric + "{") and f'stream="{name}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    # AWS's names: IncomingRecords, IncomingBytes (data and keys), GetRecords.Records,
+    # GetRecords.IteratorAgeMilliseconds.
+    assert sample("hako_kinesis_incoming_records_total") == 3
+    assert sample("hako_kinesis_incoming_bytes_total") == 12
+    assert sample("hako_kinesis_get_records_records_total") == 3
+    assert sample("hako_kinesis_get_records_iterator_age_milliseconds") >= 0
+    assert sample("hako_kinesis_stream_records") == 3
+    assert text.rstrip().endswith("# EOF") and text.count("# EOF") == 1
+
+
+def test_shard_write_rates_when_enforced(hako_factory):
+    """With --kinesis-shard-write-limits a shard takes AWS's 1,000 records per second: PutRecords
+    answers the rest one by one with ProvisionedThroughputExceededException and AWS's message
+    (PutRecords API reference's example), and stores only what it acknowledged."""
+    s = hako_factory(extra_args=["--kinesis-shard-write-limits"])
+    k = kinesis_client(s.endpoint)
+    name = make_stream(k)
+    start = time.time()
+    results = [k.put_records(StreamName=name, Records=[{"Data": b"x", "PartitionKey": f"k{i}"}
+                                                       for i in range(500)])
+               for _ in range(6)]
+    seconds = int(time.time()) - int(start) + 1
+    failed = sum(r["FailedRecordCount"] for r in results)
+    assert failed >= 3000 - 1000 * seconds and failed > 0, (failed, seconds)
+    refused = [e for r in results for e in r["Records"] if "ErrorCode" in e]
+    assert len(refused) == failed
+    assert all(e["ErrorCode"] == "ProvisionedThroughputExceededException" for e in refused)
+    assert refused[0]["ErrorMessage"] == (
+        f"Rate exceeded for shard shardId-000000000000 in stream {name} under account {ACCOUNT}.")
+    assert "SequenceNumber" not in refused[0]
+    assert len(read_all(k, name, "shardId-000000000000")) == 3000 - failed
+
+
+def test_cbor_as_the_java_sdks_send_it(hako):
+    """The Java SDKs (and the KCL) send `application/x-amz-cbor-1.1` by default: blobs as byte
+    strings, timestamps as tag 1 over epoch milliseconds (LocalStack's AWS-validated
+    test_subscribe_to_shard_with_at_timestamp_cbor and test_cbor_blob_handling); errors come
+    back in CBOR too (test_cbor_exceptions)."""
+    import urllib.request
+    import urllib.error
+    import cbor2
+
+    def post(op, payload):
+        req = urllib.request.Request(hako.endpoint + "/", data=cbor2.dumps(payload), method="POST",
+                                     headers={"Content-Type": "application/x-amz-cbor-1.1",
+                                              "X-Amz-Target": f"Kinesis_20131202.{op}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.headers["content-type"], r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers["content-type"], e.read()
+
+    k = kinesis_client(hako.endpoint)
+    name = make_stream(k)
+    status, ctype, body = post("PutRecord", {"StreamName": name, "Data": b"\x00cbor\xff",
+                                             "PartitionKey": "k"})
+    assert (status, ctype) == (200, "application/x-amz-cbor-1.1")
+    seq = cbor2.loads(body)["SequenceNumber"]
+    it = k.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    status, _, body = post("GetRecords", {"ShardIterator": it})
+    assert status == 200
+    # Tag 1 (0xc1) over an integer of milliseconds (0x1b: uint64), not a float (0xfb).
+    assert b"ApproximateArrivalTimestamp\xc1\x1b" in body
+    # cbor2 reads tag 1 as seconds (the RFC's); read AWS's milliseconds as an unknown tag 6.
+    patched = body.replace(b"ApproximateArrivalTimestamp\xc1", b"ApproximateArrivalTimestamp\xc6")
+    rec = cbor2.loads(patched)["Records"][0]
+    assert rec["Data"] == b"\x00cbor\xff" and rec["SequenceNumber"] == seq
+    assert rec["ApproximateArrivalTimestamp"].tag == 6
+    assert abs(rec["ApproximateArrivalTimestamp"].value / 1000 - time.time()) < 120
+    now_ms = int(time.time() * 1000)
+    status, _, body = post("GetShardIterator", {
+        "StreamName": name, "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP",
+        "Timestamp": cbor2.CBORTag(1, now_ms - 60_000)})
+    assert status == 200, cbor2.loads(body)
+    status, ctype, body = post("DescribeStream", {"StreamName": "wrong-stream-name"})
+    assert (status, ctype) == (400, "application/x-amz-cbor-1.1")
+    assert cbor2.loads(body) == {"__type": "ResourceNotFoundException",
+                                 "message": f"Stream wrong-stream-name under account {ACCOUNT} not found."}
+
+
+def test_hako_streams_lists_streams_beside_a_running_server(hako):
+    k = kinesis_client(hako.endpoint)
+    name = make_stream(k, shards=2)
+    k.put_records(StreamName=name, Records=[{"Data": b"12345", "PartitionKey": f"k{i}"}
+                                            for i in range(4)])
+    p = subprocess.run(hako_cmd("streams", "--data-dir", str(hako.data_dir), "--json"),
+                       capture_output=True, timeout=30, env=hako_env())
+    assert p.returncode == 0, p.stderr
+    rows = {r["name"]: r for r in map(json.loads, p.stdout.decode().splitlines())}
+    assert rows[name]["status"] == "ACTIVE" and rows[name]["shards"] == 2
+    assert rows[name]["records"] == 4 and rows[name]["bytes"] == 4 * (5 + 2)
+    p = subprocess.run(hako_cmd("streams", "--data-dir", str(hako.data_dir)),
+                       capture_output=True, timeout=30, env=hako_env())
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert lines[0].split() == ["STREAM", "STATUS", "MODE", "SHARDS", "RETENTION", "RECORDS", "BYTES"]
+    assert any(l.split()[:4] == [name, "ACTIVE", "PROVISIONED", "2"] for l in lines[1:])

@@ -49,6 +49,10 @@ pub(crate) struct ServeArgs {
     /// between chunks (`Db::append_logs`), so a flood of function output does not stall it.
     #[arg(long, env = "HAKO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// Kinesis: enforce AWS's per-shard write rates (1,000 records and 1 MiB per second per
+    /// shard); records past them fail with ProvisionedThroughputExceededException. Off: no rate.
+    #[arg(long, env = "HAKO_KINESIS_SHARD_WRITE_LIMITS")]
+    pub kinesis_shard_write_limits: bool,
     /// For tests only (hidden from --help): multiplies every asynchronous-invocation retry
     /// delay, throttle backoff and the maximum event age (1: AWS's schedule). The end-to-end
     /// tests drive the real binary, whose clock they cannot move, and use e.g. 0.01 to run
@@ -121,6 +125,16 @@ pub(crate) struct QueuesArgs {
     /// Hako's data directory (the queues live in its `sqs.db`).
     #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StreamsArgs {
+    /// Hako's data directory (its `kinesis.db` is read, never written).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

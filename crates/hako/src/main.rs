@@ -30,6 +30,8 @@ enum Command {
     Logs(config::LogsArgs),
     /// List the SQS queues with their message counts (read-only, beside a running server).
     Queues(config::QueuesArgs),
+    /// List the Kinesis streams of a data directory, with their shards and records.
+    Streams(config::StreamsArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
     Keys(config::KeysArgs),
     /// List the runtimes this host offers.
@@ -56,6 +58,7 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Logs(args) => serve::logs(args),
         Command::Queues(args) => serve::queues(args),
+        Command::Streams(args) => serve::streams(args),
         Command::Keys(args) => serve::keys(args),
         Command::Runtimes => serve::runtimes(),
         Command::Bench(args) => {

@@ -13,7 +13,7 @@ use hako_store::{CodeStore, Db, Keyring};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs};
+use crate::config::{KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs, StreamsArgs};
 use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
 use crate::signals::{self, Signals};
@@ -114,7 +114,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Kinesis: its own database beside hako.db.
     let kinesis = hako_kinesis::Kinesis::open(
         &data_dir.join("kinesis.db"),
-        hako_kinesis::KinesisConfig::new(&args.region, &args.account_id),
+        hako_kinesis::KinesisConfig {
+            enforce_shard_write_rates: args.kinesis_shard_write_limits,
+            ..hako_kinesis::KinesisConfig::new(&args.region, &args.account_id)
+        },
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening kinesis.db: {e}"))?;
@@ -384,6 +387,56 @@ pub(crate) fn queues(args: QueuesArgs) -> Result<()> {
             s.in_flight,
             s.delayed,
             s.oldest_age_s
+        )?;
+    }
+    Ok(())
+}
+
+/// `hako streams`: every Kinesis stream of the data dir, read beside a running server.
+pub(crate) fn streams(args: StreamsArgs) -> Result<()> {
+    let path = args.data_dir.join("kinesis.db");
+    if !path.exists() {
+        // A data dir whose server never started Kinesis: no stream.
+        if !args.data_dir.join("hako.db").exists() {
+            anyhow::bail!(
+                "no Hako data directory at {}: is --data-dir right?",
+                args.data_dir.display()
+            );
+        }
+        return Ok(());
+    }
+    // Region and account only name ARNs, which this listing does not print.
+    let kinesis = hako_kinesis::Kinesis::open_read_only(
+        &path,
+        hako_kinesis::KinesisConfig::new("", ""),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let streams = kinesis
+        .stream_counts()
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for s in &streams {
+            let line = serde_json::json!({
+                "name": s.name, "status": s.status, "mode": s.mode, "shards": s.shards,
+                "retention_hours": s.retention_hours, "records": s.records, "bytes": s.bytes,
+                "created": hako_model::clock::iso8601_ms(s.created_ms),
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32} {:<9} {:<12} {:>6} {:>10} {:>10} {:>12}",
+        "STREAM", "STATUS", "MODE", "SHARDS", "RETENTION", "RECORDS", "BYTES"
+    )?;
+    for s in &streams {
+        writeln!(
+            out,
+            "{:<32} {:<9} {:<12} {:>6} {:>9}h {:>10} {:>12}",
+            s.name, s.status, s.mode, s.shards, s.retention_hours, s.records, s.bytes
         )?;
     }
     Ok(())

@@ -50,6 +50,10 @@ pub struct KinesisConfig {
     pub creating_ms: i64,
     /// How long a deleted stream is DELETING before it is gone.
     pub deleting_ms: i64,
+    /// Whether a shard takes at most AWS's 1,000 records and 1 MiB per second (records past
+    /// them fail with ProvisionedThroughputExceededException). Off by default: Hako is one
+    /// machine, and throttling would only slow tests and benchmarks.
+    pub enforce_shard_write_rates: bool,
 }
 
 impl KinesisConfig {
@@ -59,6 +63,7 @@ impl KinesisConfig {
             account_id: account_id.to_string(),
             creating_ms: 500,
             deleting_ms: 500,
+            enforce_shard_write_rates: false,
         }
     }
 }
@@ -76,6 +81,16 @@ struct Inner {
     /// Per stream name: a counter bumped after every committed write of records.
     wakers: Mutex<HashMap<String, watch::Sender<u64>>>,
     metrics: KinesisMetrics,
+    /// Per (stream id, shard): what it wrote in the current second (when rates are enforced).
+    write_windows: Mutex<HashMap<(i64, u32), WriteWindow>>,
+}
+
+/// What one shard wrote in one second.
+#[derive(Debug, Default, Clone, Copy)]
+struct WriteWindow {
+    second: i64,
+    records: u64,
+    bytes: u64,
 }
 
 impl std::fmt::Debug for Kinesis {
@@ -93,6 +108,16 @@ impl Kinesis {
         Ok(Kinesis::with_db(db, cfg, clock))
     }
 
+    /// Kinesis on its database file, read only (for `hako streams` beside a running server).
+    pub fn open_read_only(
+        path: &Path,
+        cfg: KinesisConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Kinesis> {
+        let db = ServiceDb::open_read_only(path)?;
+        Ok(Kinesis::with_db(db, cfg, clock))
+    }
+
     /// Kinesis on an in-memory database (tests).
     pub fn in_memory(cfg: KinesisConfig, clock: Arc<dyn Clock>) -> Result<Kinesis> {
         let db = ServiceDb::open_in_memory(storage::MIGRATIONS)?;
@@ -107,6 +132,7 @@ impl Kinesis {
                 cfg,
                 wakers: Mutex::new(HashMap::new()),
                 metrics: KinesisMetrics::default(),
+                write_windows: Mutex::new(HashMap::new()),
             }),
         }
     }

@@ -22,6 +22,9 @@ pub mod limits {
     pub const MAX_GET_RECORDS: usize = 10_000;
     /// The most data one GetRecords returns.
     pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+    /// A shard's write rates (enforced only when asked: `KinesisConfig::enforce_shard_write_rates`).
+    pub const SHARD_WRITE_RECORDS_PER_SECOND: u64 = 1000;
+    pub const SHARD_WRITE_BYTES_PER_SECOND: u64 = 1024 * 1024;
     /// How long a shard iterator stays valid.
     pub const ITERATOR_TTL_MS: i64 = 5 * 60 * 1000;
     /// The default retention and its bounds, in hours.

@@ -3,11 +3,11 @@
 
 use hako_model::validation::{Constraint, Violations};
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::model::{self, limits, shapes, SequenceNumber, ShardIterator, StreamStatus};
 use crate::storage::{self, RecordRow, StreamRow};
 use crate::wire::*;
-use crate::Kinesis;
+use crate::{Kinesis, WriteWindow};
 
 /// One record to store: its shard (chosen from its hash key) and contents.
 struct Incoming {
@@ -59,7 +59,11 @@ impl Kinesis {
             explicit_hash_key: input.explicit_hash_key,
         };
         let incoming = self.route(&s, vec![entry])?;
-        let mut out = self.store(&s, incoming)?;
+        let admitted = self
+            .admit(&s, incoming)
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = self.store(&s, admitted)?;
         let (shard_id, sequence_number) = out.pop().unwrap_or_default();
         Ok(PutRecordOutput {
             shard_id,
@@ -81,20 +85,27 @@ impl Kinesis {
                 v.push(Some(&list_shown(records)), "records", c);
             }
             for (i, r) in records.iter().enumerate() {
+                // The member's path is written only for a violation (500 records a request).
                 let at = |m: &str| format!("records.{}.member.{m}", i + 1);
                 match &r.data {
-                    Some(d) => check_data(&mut v, &at("data"), d),
+                    Some(d) if d.0.len() > limits::MAX_RECORD_BYTES => {
+                        check_data(&mut v, &at("data"), d)
+                    }
+                    Some(_) => {}
                     None => v.push(None, &at("data"), Constraint::NotNull),
                 }
                 match &r.partition_key {
-                    Some(k) => v.string(&at("partitionKey"), k, &shapes::PARTITION_KEY),
+                    Some(k) if !shapes::PARTITION_KEY.broken_by_str(k).is_empty() => {
+                        v.string(&at("partitionKey"), k, &shapes::PARTITION_KEY)
+                    }
+                    Some(_) => {}
                     None => v.push(None, &at("partitionKey"), Constraint::NotNull),
                 }
-                v.opt_string(
-                    &at("explicitHashKey"),
-                    r.explicit_hash_key.as_deref(),
-                    &shapes::HASH_KEY,
-                );
+                if let Some(h) = &r.explicit_hash_key {
+                    if !shapes::HASH_KEY.broken_by_str(h).is_empty() {
+                        v.string(&at("explicitHashKey"), h, &shapes::HASH_KEY);
+                    }
+                }
             }
         }
         let s = self.find_active(&input.stream, v)?;
@@ -111,20 +122,84 @@ impl Kinesis {
             return Err(Error::invalid_argument("Records size exceeds 5 MB limit"));
         }
         let incoming = self.route(&s, records)?;
-        let stored = self.store(&s, incoming)?;
+        // Each record is admitted or refused on its own (the per-shard rates, when enforced);
+        // the admitted ones are stored together, the others answered with their error.
+        let admitted = self.admit(&s, incoming);
+        let refused: Vec<Option<Error>> =
+            admitted.iter().map(|a| a.as_ref().err().cloned()).collect();
+        let stored = self.store(&s, admitted.into_iter().filter_map(|a| a.ok()).collect())?;
+        let mut stored = stored.into_iter();
+        let mut failed = 0;
+        let records = refused
+            .into_iter()
+            .map(|r| match r {
+                None => {
+                    let (shard_id, seq) = stored.next().unwrap_or_default();
+                    PutRecordsResultEntry {
+                        sequence_number: Some(seq),
+                        shard_id: Some(shard_id),
+                        error_code: None,
+                        error_message: None,
+                    }
+                }
+                Some(e) => {
+                    failed += 1;
+                    PutRecordsResultEntry {
+                        sequence_number: None,
+                        shard_id: None,
+                        error_code: Some(e.code.name().to_string()),
+                        error_message: Some(e.message),
+                    }
+                }
+            })
+            .collect();
         Ok(PutRecordsOutput {
-            failed_record_count: 0,
-            records: stored
-                .into_iter()
-                .map(|(shard_id, seq)| PutRecordsResultEntry {
-                    sequence_number: Some(seq),
-                    shard_id: Some(shard_id),
-                    error_code: None,
-                    error_message: None,
-                })
-                .collect(),
+            failed_record_count: failed,
+            records,
             encryption_type: "NONE".to_string(),
         })
+    }
+
+    /// Each record admitted, or refused because its shard wrote its AWS rate this second
+    /// (1,000 records or 1 MiB per shard per second), when the rates are enforced.
+    fn admit(&self, s: &StreamRow, records: Vec<Incoming>) -> Vec<Result<Incoming>> {
+        if !self.inner.cfg.enforce_shard_write_rates {
+            return records.into_iter().map(Ok).collect();
+        }
+        let second = self.now().div_euclid(1000);
+        let mut windows = self.inner.write_windows.lock();
+        records
+            .into_iter()
+            .map(|r| {
+                let w = windows.entry((s.id, r.shard)).or_default();
+                if w.second != second {
+                    *w = WriteWindow {
+                        second,
+                        records: 0,
+                        bytes: 0,
+                    };
+                }
+                let size = (r.data.len() + r.partition_key.len()) as u64;
+                if w.records + 1 > limits::SHARD_WRITE_RECORDS_PER_SECOND
+                    || w.bytes + size > limits::SHARD_WRITE_BYTES_PER_SECOND
+                {
+                    // AWS's per-record answer (PutRecords API reference, example response;
+                    // LocalStack's provider answers the same words).
+                    return Err(Error::new(
+                        Code::ProvisionedThroughputExceeded,
+                        format!(
+                            "Rate exceeded for shard {} in stream {} under account {}.",
+                            model::shard_id(r.shard),
+                            s.name,
+                            self.account()
+                        ),
+                    ));
+                }
+                w.records += 1;
+                w.bytes += size;
+                Ok(r)
+            })
+            .collect()
     }
 
     /// The shard of each record: its ExplicitHashKey, else the MD5 of its partition key, in the

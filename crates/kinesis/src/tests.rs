@@ -597,3 +597,81 @@ async fn pollers_read_a_shard_and_are_woken_by_writes() {
     assert_eq!(after_a.records.len(), 1);
     assert_eq!(after_a.records[0].data, b"b");
 }
+
+#[test]
+fn shard_write_rates_when_enforced_fail_records_one_by_one() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let cfg = KinesisConfig {
+        enforce_shard_write_rates: true,
+        ..KinesisConfig::new("us-east-1", "123456789012")
+    };
+    let k = Kinesis::in_memory(cfg, clock.clone()).unwrap();
+    create(&k, &clock, "s", 2);
+    let batch = |n: usize, shard_key: &str| PutRecordsInput {
+        stream: named("s"),
+        records: Some(vec![
+            PutRecordsRequestEntry {
+                data: Some(Blob(b"x".to_vec())),
+                partition_key: Some("k".into()),
+                explicit_hash_key: Some(shard_key.into()),
+            };
+            n
+        ]),
+    };
+    let shard0 = "0";
+    let shard1 = u128::MAX.to_string();
+    assert_eq!(
+        k.put_records(batch(500, shard0))
+            .unwrap()
+            .failed_record_count,
+        0
+    );
+    assert_eq!(
+        k.put_records(batch(400, shard0))
+            .unwrap()
+            .failed_record_count,
+        0
+    );
+    let out = k.put_records(batch(200, shard0)).unwrap();
+    assert_eq!(out.failed_record_count, 100);
+    assert!(out.records[..100].iter().all(|r| r.error_code.is_none()));
+    let refused = &out.records[100];
+    assert_eq!(
+        refused.error_code.as_deref(),
+        Some("ProvisionedThroughputExceededException")
+    );
+    assert_eq!(
+        refused.error_message.as_deref(),
+        Some(
+            "Rate exceeded for shard shardId-000000000000 in stream s under account 123456789012."
+        )
+    );
+    assert_eq!(refused.sequence_number, None);
+    // Another shard has its own rate.
+    assert_eq!(
+        k.put_records(batch(500, &shard1))
+            .unwrap()
+            .failed_record_count,
+        0
+    );
+    let e = k
+        .put_record(PutRecordInput {
+            stream: named("s"),
+            data: Some(Blob(b"x".to_vec())),
+            partition_key: Some("k".into()),
+            explicit_hash_key: Some("0".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.code, Code::ProvisionedThroughputExceeded);
+    // The next second, the shard writes again; refused records were not stored.
+    clock.advance(1000);
+    assert_eq!(
+        k.put_records(batch(10, shard0))
+            .unwrap()
+            .failed_record_count,
+        0
+    );
+    let it = iterator(&k, "s", "shardId-000000000000", "TRIM_HORIZON", None);
+    assert_eq!(get(&k, &it, None).records.len(), 1010);
+}

@@ -36,6 +36,16 @@ impl ServiceDb {
         Self::init(conn, migrations)
     }
 
+    /// Opens an existing database for reading only, beside a server that may be writing it
+    /// (WAL readers do not block the writer): what `hako streams` and such read.
+    pub fn open_read_only(path: &Path) -> Result<ServiceDb, sql::Error> {
+        let conn = Connection::open_with_flags(path, sql::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(ServiceDb {
+            conn: Mutex::new(conn),
+        })
+    }
+
     /// An in-memory database with the same schema, for tests.
     pub fn open_in_memory(migrations: &[&str]) -> Result<ServiceDb, sql::Error> {
         Self::init(Connection::open_in_memory()?, migrations)
