@@ -457,6 +457,37 @@ impl Kinesis {
         })
     }
 
+    /// The shard ids of the stream an ARN names (all open: no resharding yet), for pollers.
+    pub fn shard_ids(&self, stream_arn: &str) -> Result<Vec<String>> {
+        let (s, _) = self.find(&by_arn(stream_arn), Violations::new())?;
+        Ok((0..s.shard_count).map(model::shard_id).collect())
+    }
+
+    /// The position of a shard's tip for a poller starting at LATEST: the sequence number of
+    /// its newest record (read after it with [`Kinesis::read_shard`]), `None` when the shard has
+    /// never had one (read from the start).
+    pub fn latest_sequence_number(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+    ) -> Result<Option<String>> {
+        let (s, _) = self.find(&by_arn(stream_arn), Violations::new())?;
+        let shard = model::parse_shard_id(shard_id)
+            .filter(|n| *n < s.shard_count)
+            .ok_or_else(|| Error::shard_not_found(shard_id, &s.name, self.account()))?;
+        let (next, newest) = self.inner.db.read(|c| {
+            let next = storage::next_index(c, s.id, shard)?;
+            let newest = storage::first_from(c, s.id, shard, next.saturating_sub(1), i64::MIN)?;
+            Ok((next, newest))
+        })?;
+        // Indices start at 1; 0 is the shard's StartingSequenceNumber, before every record. A
+        // newest record retention removed is named with the time now (only its index counts).
+        Ok((next > 1).then(|| {
+            let arrival = newest.map_or(self.now(), |(_, at)| at);
+            self.sequence_number(&s, shard, next - 1, arrival)
+        }))
+    }
+
     /// Reads a shard for a poller inside Hako: the records after `after_sequence` (from the
     /// shard's oldest retained record when `None`), in order, at most `limit` (and 10 MiB).
     /// The stream is named by ARN, as an event source mapping names it.
@@ -467,13 +498,7 @@ impl Kinesis {
         after_sequence: Option<&str>,
         limit: usize,
     ) -> Result<ShardBatch> {
-        let (s, _) = self.find(
-            &StreamRef {
-                stream_name: None,
-                stream_arn: Some(stream_arn.to_string()),
-            },
-            Violations::new(),
-        )?;
+        let (s, _) = self.find(&by_arn(stream_arn), Violations::new())?;
         let account = self.account();
         let shard = model::parse_shard_id(shard_id)
             .filter(|n| *n < s.shard_count)
@@ -563,6 +588,13 @@ impl Kinesis {
             },
             next,
         ))
+    }
+}
+
+fn by_arn(stream_arn: &str) -> StreamRef {
+    StreamRef {
+        stream_name: None,
+        stream_arn: Some(stream_arn.to_string()),
     }
 }
 

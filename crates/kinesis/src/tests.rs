@@ -596,6 +596,23 @@ async fn pollers_read_a_shard_and_are_woken_by_writes() {
         .unwrap();
     assert_eq!(after_a.records.len(), 1);
     assert_eq!(after_a.records[0].data, b"b");
+    assert_eq!(k.shard_ids(arn).unwrap(), vec!["shardId-000000000000"]);
+    // LATEST: after the newest record, so only what comes next.
+    let tip = k
+        .latest_sequence_number(arn, "shardId-000000000000")
+        .unwrap();
+    assert_eq!(tip, Some(after_a.records[0].sequence_number.clone()));
+    put(&k, "s", "k", b"c");
+    let next = k
+        .read_shard(arn, "shardId-000000000000", tip.as_deref(), 10)
+        .unwrap();
+    assert_eq!(
+        next.records
+            .iter()
+            .map(|r| r.data.clone())
+            .collect::<Vec<_>>(),
+        vec![b"c".to_vec()]
+    );
 }
 
 #[test]
