@@ -1,6 +1,7 @@
-"""Asynchronous invocation (issue 5): the durable queue, AWS's retry schedule, event invoke
-configurations, destinations, refused targets, crash safety and the async metrics, through boto3
-(and the aws CLI).
+"""Asynchronous invocation (issues 5 and 11): the durable queue, AWS's retry schedule, event
+invoke configurations, destinations (functions and SQS queues), SQS dead-letter queues, refused
+targets, crash safety (kill -9 under load) and the async metrics, through boto3 (and the aws
+CLI).
 
 The servers run with --async-delay-scale, so AWS's 1- and 2-minute retry delays, its throttle
 backoff and the maximum event age take a hundredth of the time. What a function did is read from
@@ -385,7 +386,6 @@ def test_event_invoke_config_errors(client):
 
 
 @pytest.mark.parametrize("target,what", [
-    ("arn:aws:sqs:us-east-1:123456789012:q", "Amazon SQS"),
     ("arn:aws:sns:us-east-1:123456789012:t", "Amazon SNS"),
     ("arn:aws:events:us-east-1:123456789012:event-bus/default", "Amazon EventBridge"),
     ("arn:aws:s3:::bucket", "Amazon S3"),
@@ -402,7 +402,7 @@ def test_targets_hako_cannot_deliver_to_are_refused(client, target, what):
     with pytest.raises(ClientError) as e:
         client.get_function_event_invoke_config(FunctionName=name)
     assert error_of(e)[0] == "ResourceNotFoundException"
-    if what in ("Amazon SQS", "Amazon SNS"):
+    if what == "Amazon SNS":
         # Dead-letter queues: on create and on update, nothing stored.
         with pytest.raises(ClientError) as e:
             client.create_function(FunctionName=unique_name("dlq"), Runtime=PY, Role=
@@ -416,6 +416,156 @@ def test_targets_hako_cannot_deliver_to_are_refused(client, target, what):
                                                  DeadLetterConfig={"TargetArn": target})
         assert error_of(e)[0] == "InvalidParameterValueException"
         assert "DeadLetterConfig" not in client.get_function_configuration(FunctionName=name)
+
+
+# -- SQS dead-letter queues and destinations ----------------------------------------------------
+# AWS's messages, recorded against AWS in LocalStack's
+# tests/aws/services/lambda_/test_lambda_destinations.snapshot.json: TestLambdaDLQ::
+# test_dead_letter_queue (the DLQ message: the event as its body; RequestID, String; ErrorCode,
+# Number, "200" for a function error; ErrorMessage, String, the error's message) and
+# TestLambdaDestinationSqs::test_assess_lambda_destination_invocation (the record's fields).
+def sqs_client(endpoint):
+    import boto3
+    from botocore.config import Config
+    from conftest import CREDENTIALS, REGION
+    return boto3.session.Session().client(
+        "sqs", endpoint_url=endpoint, region_name=REGION,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}), **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def sqs(server):
+    return sqs_client(server.endpoint)
+
+
+def new_queue(sqs) -> tuple[str, str]:
+    """A new queue: (its URL, its ARN)."""
+    url = sqs.create_queue(QueueName=unique_name("q"))["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return url, attrs["QueueArn"]
+
+
+def receive_one(sqs, url) -> dict:
+    """The one message `url` gets (waits for it, bounded), deleted."""
+    def poll():
+        r = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"],
+                                MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return r.get("Messages")
+    msgs = wait_for(poll, f"a message in {url}")
+    assert len(msgs) == 1, msgs
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    return msgs[0]
+
+
+def test_a_dropped_event_goes_to_its_sqs_dead_letter_queue(client, server, sqs):
+    url, qarn = new_queue(sqs)
+    name = new_function(client, DeadLetterConfig={"TargetArn": qarn})
+    assert client.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {
+        "TargetArn": qarn}
+    client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    event = {"fail": "to the dlq", "k": [1, 2]}
+    rid = send(client, name, event)
+    m = receive_one(sqs, url)
+    assert m["Body"] == json.dumps(event)
+    assert m["MessageAttributes"] == {
+        "RequestID": {"DataType": "String", "StringValue": rid},
+        "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+        "ErrorMessage": {"DataType": "String", "StringValue": "boom to the dlq"},
+    }
+    assert len(runs_of(server, name, rid)) == 1
+    text = scrape(server.endpoint)
+    assert sample(text, "hako_lambda_async_events_dropped_total", name) == 1
+    assert sample(text, "hako_lambda_dead_letter_errors_total", name) == 0
+    # Set on update too, and removed with an empty ARN.
+    other = new_function(client)
+    client.update_function_configuration(FunctionName=other, DeadLetterConfig={"TargetArn": qarn})
+    client.get_waiter("function_updated_v2").wait(FunctionName=other)
+    assert client.get_function_configuration(FunctionName=other)["DeadLetterConfig"] == {
+        "TargetArn": qarn}
+    client.update_function_configuration(FunctionName=other, DeadLetterConfig={"TargetArn": ""})
+    client.get_waiter("function_updated_v2").wait(FunctionName=other)
+    assert "DeadLetterConfig" not in client.get_function_configuration(FunctionName=other)
+
+
+def test_sqs_destinations_receive_awss_invocation_record(client, server, sqs):
+    ok_url, ok_arn = new_queue(sqs)
+    bad_url, bad_arn = new_queue(sqs)
+    name = new_function(client)
+    client.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": ok_arn},
+                           "OnFailure": {"Destination": bad_arn}})
+    got = client.get_function_event_invoke_config(FunctionName=name)["DestinationConfig"]
+    assert got == {"OnSuccess": {"Destination": ok_arn}, "OnFailure": {"Destination": bad_arn}}
+    rid_ok = send(client, name, {"fine": 1})
+    rid_bad = send(client, name, {"fail": "dest"})
+    ok, bad = receive_one(sqs, ok_url), receive_one(sqs, bad_url)
+    assert "MessageAttributes" not in ok
+    rec = json.loads(ok["Body"])
+    assert set(rec) == {"version", "timestamp", "requestContext", "requestPayload",
+                        "responseContext", "responsePayload"}
+    assert rec["version"] == "1.0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec["timestamp"])
+    assert rec["requestContext"] == {"requestId": rid_ok, "functionArn": f"{arn(name)}:$LATEST",
+                                     "condition": "Success", "approximateInvokeCount": 1}
+    assert rec["requestPayload"] == {"fine": 1}
+    assert rec["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert rec["responsePayload"] == {"echo": {"fine": 1}}
+    rec = json.loads(bad["Body"])
+    assert rec["requestContext"] == {"requestId": rid_bad, "functionArn": f"{arn(name)}:$LATEST",
+                                     "condition": "RetriesExhausted", "approximateInvokeCount": 1}
+    assert rec["requestPayload"] == {"fail": "dest"}
+    assert rec["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
+                                      "functionError": "Unhandled"}
+    assert rec["responsePayload"]["errorMessage"] == "boom dest"
+    assert rec["responsePayload"]["errorType"] == "RuntimeError"
+    assert sample(scrape(server.endpoint), "hako_lambda_destination_delivery_failures_total",
+                  name) == 0
+
+
+def test_queues_that_do_not_exist_are_counted_and_nothing_else_is_lost(client, server, sqs):
+    gone = f"arn:aws:sqs:us-east-1:123456789012:{unique_name('gone')}"
+    fail_url, fail_arn = new_queue(sqs)
+    # Accepted (AWS checks only the role's permission, not the queue).
+    name = new_function(client, DeadLetterConfig={"TargetArn": gone})
+    client.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": gone},
+                           "OnFailure": {"Destination": fail_arn}})
+    send(client, name, {"fine": 2})
+    rid = send(client, name, {"fail": "no dlq"})
+    # The failure's record reaches its destination though its dead-letter queue is gone.
+    rec = json.loads(receive_one(sqs, fail_url)["Body"])
+    assert rec["requestContext"]["requestId"] == rid
+    assert rec["requestContext"]["condition"] == "RetriesExhausted"
+    wait_for(lambda: sample(scrape(server.endpoint), "hako_lambda_dead_letter_errors_total",
+                            name) == 1, "DeadLetterErrors")
+    wait_for(lambda: sample(scrape(server.endpoint),
+                            "hako_lambda_destination_delivery_failures_total", name) == 1,
+             "DestinationDeliveryFailures")
+    log = server.log_path.read_text(errors="replace")
+    assert "dead-letter message not delivered" in log and gone in log
+    # Counted once each, and nothing more arrives.
+    time.sleep(0.5)
+    text = scrape(server.endpoint)
+    assert sample(text, "hako_lambda_dead_letter_errors_total", name) == 1
+    assert sample(text, "hako_lambda_destination_delivery_failures_total", name) == 1
+    assert sqs.receive_message(QueueUrl=fail_url, WaitTimeSeconds=0).get("Messages") is None
+
+
+def test_sqs_targets_of_another_region_or_account_are_refused(client):
+    name = new_function(client)
+    for target in ("arn:aws:sqs:eu-west-1:123456789012:q", "arn:aws:sqs:us-east-1:999999999999:q"):
+        with pytest.raises(ClientError) as e:
+            client.put_function_event_invoke_config(
+                FunctionName=name, DestinationConfig={"OnFailure": {"Destination": target}})
+        code, status, message = error_of(e)
+        assert (code, status) == ("InvalidParameterValueException", 400)
+        assert "its own region and account" in message, message
+        with pytest.raises(ClientError) as e:
+            client.update_function_configuration(FunctionName=name,
+                                                 DeadLetterConfig={"TargetArn": target})
+        assert error_of(e)[0] == "InvalidParameterValueException"
 
 
 # -- crash safety -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sqlite3
 import threading
 
 import pytest
@@ -46,23 +45,6 @@ def server(tmp_path_factory):
                    extra_args=["--account-concurrency", str(LIMIT)]).start()
     yield s
     s.stop()
-
-
-def legacy_dead_letter_queue(data_dir, name):
-    """Gives a function's stored record a dead-letter queue, as a Hako from before the async queue
-    could store one (today's refuses SQS/SNS targets it cannot deliver to): Hako must count and log
-    each event it cannot send there."""
-    db = sqlite3.connect(str(data_dir / "hako.db"), timeout=10)
-    try:
-        with db:
-            (record,) = db.execute("SELECT record FROM functions WHERE name = ? AND version = '$LATEST'",
-                                   (name,)).fetchone()
-            rec = json.loads(record)
-            rec["dead_letter_target_arn"] = "arn:aws:sqs:us-east-1:123456789012:legacy-dlq"
-            db.execute("UPDATE functions SET record = ? WHERE name = ? AND version = '$LATEST'",
-                       (json.dumps(rec), name))
-    finally:
-        db.close()
 
 
 def no_retry_client(endpoint):
@@ -290,10 +272,13 @@ def test_account_limit_exhaustion_and_every_declared_metric_is_updated(hako_fact
     assert e.value.response["Error"]["Message"] == MIN_UNRESERVED_MESSAGE
     assert invoke(c, name, {"fail": "first"})["FunctionError"] == "Unhandled"
     # The asynchronous metrics: an event that fails (no retries) towards a destination function
-    # that does not exist, of a function whose stored record names a dead-letter queue: received,
-    # age, dropped, a destination delivery failure and a dead-letter error.
+    # that does not exist, of a function whose dead-letter queue does not exist: received, age,
+    # dropped, a destination delivery failure and a dead-letter error.
     aname = new_function(c, "async")
-    legacy_dead_letter_queue(small.data_dir, aname)
+    # A dead-letter queue that does not exist (accepted, as AWS does: seen at delivery).
+    c.update_function_configuration(FunctionName=aname, DeadLetterConfig={
+        "TargetArn": "arn:aws:sqs:us-east-1:123456789012:no-such-dlq"})
+    c.get_waiter("function_updated_v2").wait(FunctionName=aname)
     # The destination exists when configured (AWS refuses one that does not), then goes.
     gone = new_function(c, "gone")
     c.put_function_event_invoke_config(

@@ -18,8 +18,11 @@ use std::time::Duration;
 use hako_engine::{AsyncMetric, InvokeRequest, InvokeResult, ResolvedFunction};
 use hako_lambda::Lambda;
 use hako_model::clock::iso8601_ms;
-use hako_model::event_invoke::{self, backoff_ms, invocation_record, Condition, LastResponse};
+use hako_model::event_invoke::{
+    self, backoff_ms, invocation_record, Condition, LastResponse, Target,
+};
 use hako_model::{alias, ErrorKind};
+use hako_sqs::{MessageAttributeValue, MessageAttributes, Sqs};
 use hako_store::{Claimed, NewEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -42,18 +45,108 @@ pub struct AsyncQueueConfig {
     pub delay_scale: f64,
     /// Events run at once, at most (the engine's concurrency limits apply below this).
     pub max_running: usize,
+    /// Hako's SQS, for dead-letter queues and destinations that are queues (`None`: a message
+    /// for a queue cannot be delivered, and is counted as such).
+    pub sqs: Option<Sqs>,
 }
 
-/// An invocation record waiting for its destination (stored in the event's `delivery` column).
+/// A message an ended event still owes a destination or its dead-letter queue (the event's
+/// `delivery` column holds a JSON array of them; a single object in rows of older Hakos).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Delivery {
+    /// The ARN of a Lambda function or an SQS queue.
     destination: String,
-    /// The record (JSON text).
+    /// The invocation record (JSON text), for a destination.
+    #[serde(default)]
     record: String,
+    /// For a dead-letter queue: the message's error attributes (its body is the event's payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dead_letter: Option<DeadLetter>,
     /// Failed deliveries so far.
     failures: u32,
     /// The source's executed version (for its metric series).
     version: String,
+}
+
+/// What AWS's dead-letter message says of the failure (the Lambda developer guide, "Dead-letter
+/// queues": `ErrorCode`, Number, the 3-digit HTTP code; `ErrorMessage`, String, truncated to
+/// 1 KB; recorded on AWS in LocalStack's `test_lambda_destinations.snapshot.json`,
+/// `TestLambdaDLQ::test_dead_letter_queue`: a function error gives `200` and the error's
+/// `errorMessage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DeadLetter {
+    error_code: u16,
+    error_message: String,
+}
+
+/// AWS's limit on `ErrorMessage`.
+const ERROR_MESSAGE_MAX_BYTES: usize = 1024;
+
+impl DeadLetter {
+    /// From the last response the function gave (a function error: the invoke's status, 200,
+    /// and the error's message), or else from why the last try did not run (the status a
+    /// synchronous invoke would have had: 429 throttled, 500 otherwise, and its message).
+    fn of(resp: Option<&LastResponse>, error: Option<&hako_model::Error>) -> DeadLetter {
+        let (error_code, message) = match (resp, error) {
+            (Some(r), _) => {
+                let v: Option<serde_json::Value> = serde_json::from_str(&r.payload).ok();
+                let message = v
+                    .as_ref()
+                    .and_then(|v| v.get("errorMessage"))
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+                    .filter(|m| !m.is_empty())
+                    .or_else(|| r.function_error.clone())
+                    .unwrap_or_else(|| r.payload.clone());
+                (200, message)
+            }
+            (None, Some(e)) if e.kind == ErrorKind::TooManyRequests => (429, e.message.clone()),
+            (None, Some(e)) => (500, e.message.clone()),
+            (None, None) => (500, "the event was not run".to_string()),
+        };
+        let mut error_message = message;
+        if error_message.len() > ERROR_MESSAGE_MAX_BYTES {
+            let mut end = ERROR_MESSAGE_MAX_BYTES;
+            while !error_message.is_char_boundary(end) {
+                end -= 1;
+            }
+            error_message.truncate(end);
+        }
+        if error_message.is_empty() {
+            // SQS refuses an empty attribute value.
+            error_message = "Unhandled".into();
+        }
+        DeadLetter {
+            error_code,
+            error_message,
+        }
+    }
+
+    /// The message attributes, with AWS's names and data types.
+    fn attributes(&self, request_id: &str) -> MessageAttributes {
+        let attr = |data_type: &str, value: String| MessageAttributeValue {
+            data_type: data_type.into(),
+            string_value: Some(value),
+            ..MessageAttributeValue::default()
+        };
+        MessageAttributes::from([
+            ("RequestID".to_string(), attr("String", request_id.into())),
+            (
+                "ErrorCode".to_string(),
+                attr("Number", self.error_code.to_string()),
+            ),
+            (
+                "ErrorMessage".to_string(),
+                attr("String", self.error_message.clone()),
+            ),
+        ])
+    }
+}
+
+/// A `delivery` column: an array of deliveries, or one (rows of older Hakos).
+fn parse_deliveries(json: &str) -> Result<Vec<Delivery>, serde_json::Error> {
+    serde_json::from_str::<Vec<Delivery>>(json)
+        .or_else(|_| serde_json::from_str::<Delivery>(json).map(|d| vec![d]))
 }
 
 /// Starts the workers: a dispatcher that runs until `cancel` is cancelled (restarted if it
@@ -199,7 +292,7 @@ impl Queue {
         let lambda = &self.lambda;
         let db = lambda.db();
         if let Some(d) = ev.delivery.as_deref() {
-            match serde_json::from_str::<Delivery>(d) {
+            match parse_deliveries(d) {
                 Ok(d) => self.deliver(&ev, d),
                 Err(e) => {
                     tracing::error!(event = ev.id, error = %e, "corrupt pending delivery: dropped");
@@ -315,7 +408,14 @@ impl Queue {
             Next::Finish {
                 condition,
                 attempts,
-            } => self.finish(ev, f, condition, attempts, last.as_ref()),
+            } => self.finish(
+                ev,
+                f,
+                condition,
+                attempts,
+                last.as_ref(),
+                result.as_ref().err(),
+            ),
             Next::Retry {
                 due_ms,
                 attempts,
@@ -346,7 +446,9 @@ impl Queue {
         }
     }
 
-    /// An event ended: its record to the destination of its outcome (if any), the row removed.
+    /// An event ended: a dropped event to its dead-letter queue (if any), its invocation record
+    /// to the destination of its outcome (if any), the row removed. `error` is why the last try
+    /// did not run, when it did not (for the dead-letter message of an event that never ran).
     pub(crate) fn finish(
         &self,
         ev: &Claimed,
@@ -354,6 +456,7 @@ impl Queue {
         condition: Condition,
         attempts: u32,
         resp: Option<&LastResponse>,
+        error: Option<&hako_model::Error>,
     ) {
         let lambda = &self.lambda;
         let db = lambda.db();
@@ -367,122 +470,193 @@ impl Queue {
             Condition::Success => config.as_ref().and_then(|c| c.on_success.clone()),
             _ => config.as_ref().and_then(|c| c.on_failure.clone()),
         };
+        let mut pending = Vec::new();
         if condition != Condition::Success {
             lambda.engine().record_async(f, AsyncMetric::Dropped);
             tracing::info!(function = %f.name, request_id = %e.request_id, condition = condition.as_str(),
                 attempts, "asynchronous event dropped");
-            self.dead_letter(f, &e.request_id);
+            let dlq = db
+                .get_function(&f.name, &f.version)
+                .ok()
+                .flatten()
+                .and_then(|r| r.dead_letter_target_arn);
+            if let Some(dlq) = dlq {
+                pending.push(Delivery {
+                    destination: dlq,
+                    record: String::new(),
+                    dead_letter: Some(DeadLetter::of(resp, error)),
+                    failures: 0,
+                    version: f.version.clone(),
+                });
+            }
         }
-        let Some(destination) = destination else {
+        if let Some(destination) = destination {
+            let record = invocation_record(
+                &iso8601_ms(self.now_ms()),
+                &e.request_id,
+                &lambda.region().qualified_arn(&e.function_name, q),
+                condition,
+                attempts,
+                &e.payload,
+                resp,
+            );
+            pending.push(Delivery {
+                destination,
+                record: record.to_string(),
+                dead_letter: None,
+                failures: 0,
+                version: f.version.clone(),
+            });
+        }
+        if pending.is_empty() {
             if let Err(err) = db.complete_event(ev.id, None) {
                 tracing::error!(event = ev.id, error = %err, "cannot remove a finished asynchronous event");
             }
             return;
-        };
-        let record = invocation_record(
-            &iso8601_ms(self.now_ms()),
-            &e.request_id,
-            &lambda.region().qualified_arn(&e.function_name, q),
-            condition,
-            attempts,
-            &e.payload,
-            resp,
-        );
-        let d = Delivery {
-            destination,
-            record: record.to_string(),
-            failures: 0,
-            version: f.version.clone(),
-        };
-        self.deliver(ev, d);
-    }
-
-    /// A dropped event of a function with a dead-letter queue: Hako refuses DLQ targets at
-    /// configuration time, so only a record stored before that refusal still has one. It cannot
-    /// be delivered: counted and logged, never silently lost.
-    fn dead_letter(&self, f: &ResolvedFunction, request_id: &str) {
-        let target = self
-            .lambda
-            .db()
-            .get_function(&f.name, &f.version)
-            .ok()
-            .flatten()
-            .and_then(|r| r.dead_letter_target_arn);
-        if let Some(target) = target {
-            self.lambda
-                .engine()
-                .record_async(f, AsyncMetric::DeadLetterError);
-            tracing::error!(function = %f.name, request_id, target = %target,
-                "cannot send a dropped event to its dead-letter queue: Hako cannot deliver to SQS or SNS");
         }
+        // A message to a queue is sent outside this database's transactions: the event's end
+        // is committed first, so a crash from here on sends again, never runs again.
+        let to_queue = pending
+            .iter()
+            .any(|d| !matches!(self.target(d), Ok(Some(Target::Function(_)))));
+        if to_queue {
+            let json = serde_json::to_string(&pending).unwrap_or_default();
+            if let Err(err) = db.pend_delivery(ev.id, &json) {
+                tracing::error!(event = ev.id, error = %err, "cannot record a pending delivery");
+            }
+        }
+        self.deliver(ev, pending);
     }
 
-    /// Hands an invocation record to its destination function's queue, or retries later, or
-    /// (after `DELIVERY_TRIES`) counts and logs the failure.
-    fn deliver(&self, ev: &Claimed, mut d: Delivery) {
+    fn target(&self, d: &Delivery) -> Result<Option<Target>, hako_model::Error> {
+        event_invoke::validate_destination(&d.destination, "destination", self.lambda.region())
+    }
+
+    /// Delivers an ended event's messages: to SQS queues at once, then an invocation record for
+    /// a destination function in the transaction that removes the event. What fails is retried
+    /// later (the row written back with what is left), or after `DELIVERY_TRIES` counted
+    /// (DeadLetterErrors, DestinationDeliveryFailures) and logged.
+    fn deliver(&self, ev: &Claimed, pending: Vec<Delivery>) {
         let lambda = &self.lambda;
         let db = lambda.db();
-        let e = &ev.event;
-        let target =
-            event_invoke::validate_destination(&d.destination, "destination", lambda.region());
-        let delivered = match target {
-            Ok(Some(dest)) => {
-                let next = NewEvent {
-                    request_id: uuid::Uuid::new_v4().to_string(),
-                    function_name: dest.name.clone(),
-                    qualifier: dest.qualifier.clone(),
-                    payload: d.record.clone().into_bytes(),
-                    client_context: None,
-                    trace_id: None,
-                    received_ms: self.now_ms(),
-                };
-                match db.complete_event(ev.id, Some(&next)) {
-                    Ok(true) => {
-                        self.received(&dest.name, dest.qualifier.as_deref());
-                        lambda.async_wake().notify_one();
-                        true
-                    }
-                    Ok(false) => false,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot queue an invocation record");
-                        false
+        let mut left = Vec::new();
+        let mut handoff = None;
+        for d in pending {
+            match self.target(&d) {
+                Ok(Some(Target::Queue(arn))) => {
+                    if let Err(why) = self.send_to_queue(ev, &arn, &d) {
+                        self.failed(ev, d, &why, &mut left);
                     }
                 }
+                Ok(Some(Target::Function(dest))) if handoff.is_none() => handoff = Some((d, dest)),
+                Ok(Some(Target::Function(_))) => left.push(d),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(event = ev.id, destination = %d.destination, error = %err.message,
+                        "not a destination Hako can deliver to: dropped");
+                }
             }
-            _ => false,
-        };
-        if delivered {
+        }
+        if let Some((d, dest)) = handoff {
+            // Queued for the function in the transaction that removes the event, or that
+            // records what the event still owes.
+            let next = NewEvent {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                function_name: dest.name.clone(),
+                qualifier: dest.qualifier.clone(),
+                payload: d.record.clone().into_bytes(),
+                client_context: None,
+                trace_id: None,
+                received_ms: self.now_ms(),
+            };
+            let handed = if left.is_empty() {
+                db.complete_event(ev.id, Some(&next))
+            } else {
+                let owed = serde_json::to_string(&left).unwrap_or_default();
+                db.hand_over_event(ev.id, &next, &owed)
+            };
+            match handed {
+                Ok(true) => {
+                    self.received(&dest.name, dest.qualifier.as_deref());
+                    lambda.async_wake().notify_one();
+                    if left.is_empty() {
+                        return;
+                    }
+                }
+                Ok(false) => {
+                    self.failed(ev, d, "the destination function does not exist", &mut left)
+                }
+                Err(err) => self.failed(ev, d, &err.message, &mut left),
+            }
+        }
+        if left.is_empty() {
+            if let Err(err) = db.complete_event(ev.id, None) {
+                tracing::error!(event = ev.id, error = %err, "cannot remove a delivered event");
+            }
             return;
         }
+        let failures = left.iter().map(|d| d.failures).max().unwrap_or(0).max(1);
+        let policy = Policy::new(None, self.cfg.delay_scale);
+        let due = self.now_ms() + policy.scaled(backoff_ms(failures));
+        let json = serde_json::to_string(&left).ok();
+        if let Err(err) = db.reschedule_event(
+            ev.id,
+            due,
+            ev.attempts,
+            ev.throttles,
+            ev.last_response.as_deref(),
+            json.as_deref(),
+        ) {
+            tracing::error!(event = ev.id, error = %err, "cannot reschedule a delivery");
+        }
+    }
+
+    /// One failed delivery: kept in `left` for another try, or counted and logged when it has
+    /// had its tries.
+    fn failed(&self, ev: &Claimed, mut d: Delivery, why: &str, left: &mut Vec<Delivery>) {
+        let lambda = &self.lambda;
+        let e = &ev.event;
+        let what = if d.dead_letter.is_some() {
+            "dead-letter message"
+        } else {
+            "invocation record"
+        };
         d.failures += 1;
         if d.failures < DELIVERY_TRIES {
             tracing::warn!(function = %e.function_name, request_id = %e.request_id, destination = %d.destination,
-                failures = d.failures, "cannot deliver an invocation record: retrying");
-            let policy = Policy::new(None, self.cfg.delay_scale);
-            let due = self.now_ms() + policy.scaled(backoff_ms(d.failures));
-            let json = serde_json::to_string(&d).ok();
-            if let Err(err) = db.reschedule_event(
-                ev.id,
-                due,
-                ev.attempts,
-                ev.throttles,
-                ev.last_response.as_deref(),
-                json.as_deref(),
-            ) {
-                tracing::error!(event = ev.id, error = %err, "cannot reschedule a delivery");
-            }
+                failures = d.failures, why, "cannot deliver {what}: retrying");
+            left.push(d);
             return;
         }
         tracing::error!(function = %e.function_name, request_id = %e.request_id, destination = %d.destination,
-            "invocation record not delivered: the destination function does not exist");
+            why, "{what} not delivered");
+        let metric = if d.dead_letter.is_some() {
+            AsyncMetric::DeadLetterError
+        } else {
+            AsyncMetric::DestinationDeliveryFailure
+        };
         if let Ok(f) = lambda.resolve(&e.function_name, &d.version) {
-            lambda
-                .engine()
-                .record_async(&f, AsyncMetric::DestinationDeliveryFailure);
+            lambda.engine().record_async(&f, metric);
         }
-        if let Err(err) = db.complete_event(ev.id, None) {
-            tracing::error!(event = ev.id, error = %err, "cannot remove an undeliverable record");
-        }
+    }
+
+    /// Sends one message to an SQS queue: a dead-letter message (the event's payload as its
+    /// body, AWS's `RequestID`, `ErrorCode` and `ErrorMessage` attributes) or an invocation
+    /// record (the record as its body).
+    fn send_to_queue(&self, ev: &Claimed, arn: &str, d: &Delivery) -> Result<(), String> {
+        let Some(sqs) = &self.cfg.sqs else {
+            return Err("Hako runs without its SQS service".into());
+        };
+        let (body, attributes) = match &d.dead_letter {
+            Some(dl) => (
+                String::from_utf8_lossy(&ev.event.payload).into_owned(),
+                dl.attributes(&ev.event.request_id),
+            ),
+            None => (d.record.clone(), MessageAttributes::new()),
+        };
+        sqs.send_message(arn, body, attributes)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Counts an event queued for `name` (as its qualifier resolves now).
@@ -611,11 +785,13 @@ mod tests {
             .put_event_invoke_config("src", None, config)
             .await
             .unwrap();
+        let sqs = Sqs::in_memory(Region::default(), clock.clone()).unwrap();
         let queue = Arc::new(Queue {
             lambda,
             cfg: AsyncQueueConfig {
                 delay_scale: 1.0,
                 max_running: 4,
+                sqs: Some(sqs),
             },
             permits: Arc::new(Semaphore::new(4)),
             cancel: CancellationToken::new(),
@@ -672,12 +848,9 @@ mod tests {
         assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
     }
 
-    /// A throttled event backs off 1 s, 2 s, 4 s... until its maximum age, then goes to its
-    /// OnFailure destination as EventAgeExceeded, without a response.
-    #[tokio::test]
-    async fn a_throttled_event_backs_off_until_its_age_runs_out() {
-        let f = fixture().await;
-        let lambda = f.queue.lambda.clone();
+    /// `src` throttled (reserved concurrency 0), its events too old after a minute.
+    async fn throttle_src_with_a_minute_of_age(f: &Fixture) {
+        let lambda = &f.queue.lambda;
         let throttle = hako_model::concurrency::PutFunctionConcurrencyRequest {
             reserved_concurrent_executions: Some(0),
         };
@@ -693,6 +866,15 @@ mod tests {
             .update_event_invoke_config("src", None, age)
             .await
             .unwrap();
+    }
+
+    /// A throttled event backs off 1 s, 2 s, 4 s... until its maximum age, then goes to its
+    /// OnFailure destination as EventAgeExceeded, without a response.
+    #[tokio::test]
+    async fn a_throttled_event_backs_off_until_its_age_runs_out() {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        throttle_src_with_a_minute_of_age(&f).await;
         send(&f, b"{}");
         let mut waits = Vec::new();
         let record = loop {
@@ -739,7 +921,8 @@ mod tests {
         assert_eq!(ev.event.received_ms, T0);
         f.clock.advance(90_000);
         let src = lambda.resolve("src", "$LATEST").unwrap();
-        f.queue.finish(&ev, &src, condition, 3, response.as_ref());
+        f.queue
+            .finish(&ev, &src, condition, 3, response.as_ref(), None);
         let delivered = claim_one(&f);
         assert_eq!(delivered.event.function_name, "dest");
         assert_eq!(delivered.event.received_ms, T0 + 90_000);
@@ -870,6 +1053,225 @@ mod tests {
             assert_eq!(counts[&format!("dest:{n}")], 1, "dest:{n} in {counts:?}");
         }
         assert_eq!(counts.len(), 22);
+    }
+
+    const QUEUES: &str = "arn:aws:sqs:us-east-1:123456789012";
+
+    fn sqs(f: &Fixture) -> &Sqs {
+        f.queue.cfg.sqs.as_ref().unwrap()
+    }
+
+    fn create_queue(f: &Fixture, name: &str) {
+        let req = hako_sqs::wire::CreateQueueRequest {
+            queue_name: Some(name.into()),
+            ..Default::default()
+        };
+        let caller = hako_sqs::Caller {
+            endpoint: "http://127.0.0.1:9",
+            sender_id: "test",
+        };
+        sqs(f).create_queue(req, &caller).unwrap();
+    }
+
+    /// The messages waiting in queue `name` (received at once, not deleted).
+    async fn messages(f: &Fixture, name: &str) -> Vec<hako_sqs::wire::Message> {
+        let req = hako_sqs::wire::ReceiveMessageRequest {
+            queue_url: Some(format!("http://127.0.0.1:9/123456789012/{name}")),
+            message_attribute_names: vec!["All".into()],
+            max_number_of_messages: Some(10),
+            wait_time_seconds: Some(0),
+            ..Default::default()
+        };
+        sqs(f).receive(req).await.unwrap().messages
+    }
+
+    async fn set_dead_letter_queue(f: &Fixture, arn: &str) {
+        let req = hako_model::wire::UpdateFunctionConfigurationRequest {
+            dead_letter_config: Some(hako_model::wire::DeadLetterConfigIn {
+                target_arn: Some(arn.into()),
+            }),
+            ..Default::default()
+        };
+        f.queue
+            .lambda
+            .update_function_configuration("src", req)
+            .await
+            .unwrap();
+    }
+
+    async fn configure(f: &Fixture, req: EventInvokeConfigRequest) {
+        f.queue
+            .lambda
+            .put_event_invoke_config("src", None, req)
+            .await
+            .unwrap();
+    }
+
+    fn counted(f: &Fixture, metric: &str) -> f64 {
+        let text = f.queue.lambda.engine().render_metrics();
+        text.lines()
+            .filter(|l| l.starts_with(metric) && l.contains("function_name=\"src\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// A dropped event goes to its dead-letter queue as AWS sends it (LocalStack's AWS-recorded
+    /// TestLambdaDLQ::test_dead_letter_queue: the event as the body; RequestID String, ErrorCode
+    /// Number "200" for a function error, ErrorMessage String), and to its OnFailure
+    /// destination too.
+    #[tokio::test]
+    async fn a_dropped_event_goes_to_its_dead_letter_queue_and_its_destination() {
+        let f = fixture().await;
+        create_queue(&f, "dlq");
+        set_dead_letter_queue(&f, &format!("{QUEUES}:dlq")).await;
+        let no_retries = EventInvokeConfigRequest {
+            maximum_retry_attempts: Some(0),
+            destination_config: Some(DestinationConfig {
+                on_success: None,
+                on_failure: Some(DestinationTarget {
+                    destination: Some(format!("{ARN}:dest")),
+                }),
+            }),
+            ..EventInvokeConfigRequest::default()
+        };
+        configure(&f, no_retries).await;
+        let request_id = send(&f, b"{\"fail\": \"x\"}");
+        f.queue.clone().run(claim_one(&f)).await;
+        let got = messages(&f, "dlq").await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "{\"fail\": \"x\"}");
+        let attr = |k: &str| {
+            let a = &got[0].message_attributes[k];
+            (a.data_type.clone(), a.string_value.clone().unwrap())
+        };
+        assert_eq!(attr("RequestID"), ("String".into(), request_id.clone()));
+        assert_eq!(attr("ErrorCode"), ("Number".into(), "200".into()));
+        assert_eq!(attr("ErrorMessage"), ("String".into(), "boom".into()));
+        assert_eq!(got[0].message_attributes.len(), 3);
+        let record = claim_one(&f);
+        assert_eq!(record.event.function_name, "dest");
+        assert_eq!(f.queue.lambda.db().queued_events().unwrap(), 1);
+        assert_eq!(counted(&f, "hako_lambda_dead_letter_errors_total"), 0.0);
+    }
+
+    /// An event that never ran (throttled until its age ran out) tells why in its dead-letter
+    /// message: the status and message a synchronous invoke would have had.
+    #[tokio::test]
+    async fn a_throttled_events_dead_letter_message_says_so() {
+        let f = fixture().await;
+        create_queue(&f, "dlq");
+        set_dead_letter_queue(&f, &format!("{QUEUES}:dlq")).await;
+        let lambda = f.queue.lambda.clone();
+        throttle_src_with_a_minute_of_age(&f).await;
+        send(&f, b"{}");
+        let got = loop {
+            let got = messages(&f, "dlq").await;
+            if !got.is_empty() {
+                break got;
+            }
+            let mut ready = due(&f);
+            let ev = ready.pop().expect("an event due");
+            if ev.event.function_name == "dest" {
+                continue;
+            }
+            f.queue.clone().run(ev).await;
+            if let Some(next) = lambda.db().next_due_ms().unwrap() {
+                f.clock.set(next);
+            }
+        };
+        let a = &got[0].message_attributes;
+        assert_eq!(a["ErrorCode"].string_value.as_deref(), Some("429"));
+        assert_eq!(
+            a["ErrorMessage"].string_value.as_deref(),
+            Some("Rate Exceeded.")
+        );
+    }
+
+    /// An invocation record for a queue that does not exist is retried after a backoff (and
+    /// delivered once the queue is there); a dead-letter message for a queue that never comes is
+    /// counted (DeadLetterErrors) after its tries, and the event is gone.
+    #[tokio::test]
+    async fn deliveries_to_missing_queues_are_retried_then_counted() {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        set_dead_letter_queue(&f, &format!("{QUEUES}:never")).await;
+        let config = EventInvokeConfigRequest {
+            maximum_retry_attempts: Some(0),
+            destination_config: Some(DestinationConfig {
+                on_success: Some(DestinationTarget {
+                    destination: Some(format!("{QUEUES}:later")),
+                }),
+                on_failure: Some(DestinationTarget {
+                    destination: Some(String::new()),
+                }),
+            }),
+            ..EventInvokeConfigRequest::default()
+        };
+        configure(&f, config).await;
+        let ok = send(&f, b"{\"ok\": 1}");
+        f.queue.clone().run(claim_one(&f)).await;
+        // Not delivered: due again after 1 s, with the record kept.
+        assert!(due(&f).is_empty());
+        assert_eq!(lambda.db().next_due_ms().unwrap(), Some(T0 + 1000));
+        create_queue(&f, "later");
+        f.clock.advance(1000);
+        let retry = claim_one(&f);
+        assert!(retry.delivery.is_some());
+        f.queue.clone().run(retry).await;
+        let got = messages(&f, "later").await;
+        assert_eq!(got.len(), 1);
+        let record: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(record["requestContext"]["requestId"], ok.as_str());
+        assert_eq!(record["requestContext"]["condition"], "Success");
+        assert_eq!(record["responsePayload"]["ok"], 1);
+        assert_eq!(lambda.db().queued_events().unwrap(), 0);
+        // The dead-letter queue never exists: three tries, then counted.
+        send(&f, b"{\"fail\": 1}");
+        let mut tries = 0;
+        while lambda.db().queued_events().unwrap() > 0 {
+            if let Some(next) = lambda.db().next_due_ms().unwrap() {
+                f.clock.set(next);
+            }
+            f.queue.clone().run(claim_one(&f)).await;
+            tries += 1;
+            assert!(tries <= 4, "still queued after {tries} runs");
+        }
+        // The run, then two more tries of the message.
+        assert_eq!(tries, 3);
+        assert_eq!(counted(&f, "hako_lambda_dead_letter_errors_total"), 1.0);
+        assert_eq!(
+            counted(&f, "hako_lambda_destination_delivery_failures_total"),
+            0.0
+        );
+    }
+
+    #[test]
+    fn a_delivery_column_of_an_older_hako_is_read() {
+        let old = r#"{"destination":"arn:aws:lambda:us-east-1:123456789012:function:d","record":"{}","failures":1,"version":"$LATEST"}"#;
+        let d = parse_deliveries(old).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].failures, 1);
+        assert!(d[0].dead_letter.is_none());
+    }
+
+    #[test]
+    fn a_dead_letter_message_is_at_most_1_kb() {
+        let resp = LastResponse {
+            executed_version: "$LATEST".into(),
+            function_error: Some("Unhandled".into()),
+            payload: serde_json::json!({"errorMessage": "é".repeat(600)}).to_string(),
+        };
+        let d = DeadLetter::of(Some(&resp), None);
+        assert_eq!(d.error_code, 200);
+        assert_eq!(d.error_message.len(), 1024);
+        let empty = LastResponse {
+            payload: "{}".into(),
+            ..resp
+        };
+        assert_eq!(
+            DeadLetter::of(Some(&empty), None).error_message,
+            "Unhandled"
+        );
     }
 
     #[tokio::test]

@@ -150,6 +150,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let cfg = hako_events::AsyncQueueConfig {
             delay_scale: args.async_delay_scale,
             max_running: args.account_concurrency.max(1),
+            sqs: Some(sqs.clone()),
         };
         // The queue restarts its own dispatcher when it panics, and stops when the token is
         // cancelled or the engine closes (events it was running finish within the grace or stay

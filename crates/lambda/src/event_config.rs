@@ -57,8 +57,10 @@ impl Lambda {
             let Some(arn) = t.destination.as_deref() else {
                 continue;
             };
-            let Some(dest) = event_invoke::validate_destination(arn, "destination", &self.region)?
+            let Some(event_invoke::Target::Function(dest)) =
+                event_invoke::validate_destination(arn, "destination", &self.region)?
             else {
+                // A queue may not exist yet: seen at delivery, as on AWS.
                 continue;
             };
             let version = match dest.qualifier.as_deref() {

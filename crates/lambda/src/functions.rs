@@ -238,7 +238,7 @@ impl Lambda {
         let updated = self.db.update_function(&r.name, "$LATEST", |rec| {
             check_revision(rec, req.revision_id.as_deref())?;
             let kms_given = req.kms_key_arn.is_some();
-            wire::apply_configuration_update(rec, req)?;
+            wire::apply_configuration_update(rec, req, &self.region)?;
             if let Some(l) = new_layers {
                 rec.layers = l;
             }

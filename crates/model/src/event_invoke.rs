@@ -3,9 +3,10 @@
 //! destinations and dead-letter targets, AWS's retry schedule, and the invocation record a
 //! destination receives.
 //!
-//! Hako delivers to Lambda function destinations only (through its own durable async queue);
-//! SQS, SNS, EventBridge, S3 and Kafka targets are refused at configuration time, never accepted
-//! and dropped.
+//! Hako delivers to Lambda function destinations (through its own durable async queue) and to
+//! SQS queues of its own region and account (destinations and dead-letter queues); SNS,
+//! EventBridge, S3 and Kafka targets are refused at configuration time, never accepted and
+//! dropped.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -185,7 +186,6 @@ fn arn_service(arn: &str) -> Option<&str> {
 /// What Hako cannot deliver to yet, named for the message.
 fn undeliverable(service: &str) -> Option<&'static str> {
     Some(match service {
-        "sqs" => "Amazon SQS queues",
         "sns" => "Amazon SNS topics",
         "events" => "Amazon EventBridge event buses",
         "s3" => "Amazon S3 buckets",
@@ -194,13 +194,49 @@ fn undeliverable(service: &str) -> Option<&'static str> {
     })
 }
 
-/// Checks one destination ARN; returns the function it names (`None` for an empty ARN, which
-/// removes the destination).
+/// What a destination or a dead-letter queue delivers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A Lambda function (its record goes through the async queue).
+    Function(FunctionRef),
+    /// An SQS queue of Hako's region and account, by its ARN.
+    Queue(String),
+}
+
+/// Checks the ARN of an SQS queue that is to receive messages from Lambda: of Hako's own
+/// region and account (the only queues it has), with a valid queue name (SQS's rule: 1 to 80
+/// characters, alphanumerics, hyphens and underscores, `.fifo` for a FIFO queue).
+fn check_queue_arn(arn: &str, region: &Region) -> Result<(), Error> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let name = parts.get(5).copied().unwrap_or("");
+    let stem = name.strip_suffix(".fifo").unwrap_or(name);
+    let valid_name = !stem.is_empty()
+        && name.len() <= 80
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_name {
+        return Err(Error::invalid(format!(
+            "The provided ARN {arn} is invalid: it does not name an Amazon SQS queue."
+        )));
+    }
+    if parts[1] != "aws" || parts[3] != region.region || parts[4] != region.account_id {
+        return Err(Error::invalid(format!(
+            "Hako delivers only to Amazon SQS queues of its own region and account ({}:{}), \
+             not to {arn}.",
+            region.region, region.account_id
+        )));
+    }
+    Ok(())
+}
+
+/// Checks one destination ARN; returns what it names (`None` for an empty ARN, which removes
+/// the destination).
 pub fn validate_destination(
     arn: &str,
     field: &str,
     region: &Region,
-) -> Result<Option<FunctionRef>, Error> {
+) -> Result<Option<Target>, Error> {
     let mut v = Violations::new();
     v.string(field, arn, &shapes::DESTINATION_ARN);
     v.finish()?;
@@ -215,8 +251,12 @@ pub fn validate_destination(
     if let Some(what) = undeliverable(service) {
         return Err(Error::invalid(format!(
             "Hako cannot deliver to {what} yet (destination {arn}): it has no such service. \
-             Use a Lambda function ARN as the destination."
+             Use a Lambda function or an Amazon SQS queue ARN as the destination."
         )));
+    }
+    if service == "sqs" {
+        check_queue_arn(arn, region)?;
+        return Ok(Some(Target::Queue(arn.to_string())));
     }
     if service != "lambda" {
         return Err(Error::invalid(format!(
@@ -236,23 +276,29 @@ pub fn validate_destination(
             "The destination ARN {arn} is invalid: it must be a function ARN."
         )));
     }
-    Ok(Some(r))
+    Ok(Some(Target::Function(r)))
 }
 
-/// Checks a `DeadLetterConfig.TargetArn`; `None` for an empty one (no dead-letter queue).
-/// Hako has no queues or topics, so every real target is refused with a message that says so.
-pub fn validate_dead_letter_target(arn: &str) -> Result<Option<String>, Error> {
+/// Checks a `DeadLetterConfig.TargetArn`; `None` for an empty one (no dead-letter queue). An
+/// SQS queue of Hako's region and account is accepted (whether it exists is seen at delivery,
+/// as on AWS, which checks only the role's permission); an SNS topic is refused with a message
+/// that says Hako has none.
+pub fn validate_dead_letter_target(arn: &str, region: &Region) -> Result<Option<String>, Error> {
     let mut v = Violations::new();
     v.string("deadLetterConfig.targetArn", arn, &shapes::RESOURCE_ARN);
     v.finish()?;
     if arn.is_empty() {
         return Ok(None);
     }
+    if arn_service(arn) == Some("sqs") {
+        check_queue_arn(arn, region)?;
+        return Ok(Some(arn.to_string()));
+    }
     match arn_service(arn).and_then(undeliverable) {
         Some(what) => Err(Error::invalid(format!(
             "Hako cannot deliver to {what} yet, so it cannot use {arn} as a dead-letter queue. \
-             Use an OnFailure destination with a Lambda function ARN \
-             (PutFunctionEventInvokeConfig) instead."
+             Use an Amazon SQS queue, or an OnFailure destination \
+             (PutFunctionEventInvokeConfig), instead."
         ))),
         None => Err(Error::invalid(format!(
             "The provided target ARN {arn} is invalid: a dead-letter queue must be an \
@@ -294,6 +340,7 @@ fn validate_request(req: &EventInvokeConfigRequest, region: &Region) -> Result<(
         if !arn.is_empty()
             && !arn.starts_with("kafka://")
             && service != "lambda"
+            && service != "sqs"
             && undeliverable(service).is_none()
         {
             if let Some(d) = &req.destination_config {
@@ -484,7 +531,6 @@ mod tests {
     fn destinations_hako_cannot_reach_are_refused() {
         let r = region();
         for arn in [
-            "arn:aws:sqs:us-east-1:123456789012:q",
             "arn:aws:sns:us-east-1:123456789012:t",
             "arn:aws:events:us-east-1:123456789012:event-bus/default",
             "arn:aws:s3:::bucket",
@@ -497,6 +543,9 @@ mod tests {
         let f = validate_destination("arn:aws:lambda:us-east-1:123456789012:function:d", "f", &r)
             .unwrap()
             .unwrap();
+        let Target::Function(f) = f else {
+            panic!("a function: {f:?}")
+        };
         assert_eq!(f.name, "d");
         assert!(validate_destination("", "f", &r).unwrap().is_none());
         let e = validate_destination("nope", "f", &r).unwrap_err();
@@ -504,9 +553,43 @@ mod tests {
         let e = validate_destination("arn:aws:lambda:eu-west-1:123456789012:function:d", "f", &r)
             .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::InvalidParameterValue);
-        assert!(validate_dead_letter_target("").unwrap().is_none());
-        let e = validate_dead_letter_target("arn:aws:sqs:us-east-1:123456789012:q").unwrap_err();
+        assert!(validate_dead_letter_target("", &r).unwrap().is_none());
+        let e =
+            validate_dead_letter_target("arn:aws:sns:us-east-1:123456789012:t", &r).unwrap_err();
         assert!(e.message.contains("Hako cannot deliver"));
+    }
+
+    #[test]
+    fn sqs_queues_of_hakos_region_and_account_are_targets() {
+        let r = region();
+        let q = "arn:aws:sqs:us-east-1:123456789012:my-queue_1";
+        assert_eq!(
+            validate_destination(q, "f", &r).unwrap(),
+            Some(Target::Queue(q.into()))
+        );
+        assert_eq!(validate_dead_letter_target(q, &r).unwrap(), Some(q.into()));
+        let fifo = "arn:aws:sqs:us-east-1:123456789012:q.fifo";
+        assert!(validate_destination(fifo, "f", &r).is_ok());
+        for (arn, says) in [
+            (
+                "arn:aws:sqs:eu-west-1:123456789012:q",
+                "its own region and account",
+            ),
+            (
+                "arn:aws:sqs:us-east-1:999999999999:q",
+                "its own region and account",
+            ),
+            ("arn:aws:sqs:us-east-1:123456789012:", "does not name"),
+            ("arn:aws:sqs:us-east-1:123456789012:a/b", "does not name"),
+        ] {
+            for e in [
+                validate_destination(arn, "f", &r).unwrap_err(),
+                validate_dead_letter_target(arn, &r).unwrap_err(),
+            ] {
+                assert_eq!(e.kind, crate::ErrorKind::InvalidParameterValue, "{arn}");
+                assert!(e.message.contains(says), "{arn}: {e}");
+            }
+        }
     }
 
     #[test]

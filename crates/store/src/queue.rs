@@ -195,10 +195,44 @@ impl Db {
             .map_err(db_err)
     }
 
+    /// Records what a claimed event that ended still has to deliver, leaving it claimed: after
+    /// a crash it is due again with that delivery, never run again.
+    pub fn pend_delivery(&self, id: i64, delivery: &str) -> Result<(), Error> {
+        self.conn
+            .lock()
+            .execute(
+                "UPDATE async_events SET delivery = ?2 WHERE id = ?1",
+                params![id, delivery],
+            )
+            .map(|_| ())
+            .map_err(db_err)
+    }
+
     /// Removes a finished event; with `then`, queues that event (an invocation record for a
     /// destination function) in the same transaction. Returns `false`, changing nothing, when
     /// `then`'s function (or its qualifier) does not exist.
     pub fn complete_event(&self, id: i64, then: Option<&NewEvent>) -> Result<bool, Error> {
+        self.hand_over(id, then, None)
+    }
+
+    /// Queues `then` (an invocation record for a destination function) for an ended event that
+    /// still owes other deliveries: in the same transaction, the event's `delivery` becomes
+    /// `still_owed` (it stays claimed). `false`, changing nothing, as `complete_event`.
+    pub fn hand_over_event(
+        &self,
+        id: i64,
+        then: &NewEvent,
+        still_owed: &str,
+    ) -> Result<bool, Error> {
+        self.hand_over(id, Some(then), Some(still_owed))
+    }
+
+    fn hand_over(
+        &self,
+        id: i64,
+        then: Option<&NewEvent>,
+        still_owed: Option<&str>,
+    ) -> Result<bool, Error> {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;
         if let Some(e) = then {
@@ -217,8 +251,14 @@ impl Db {
             }
             insert(&tx, e)?;
         }
-        tx.execute("DELETE FROM async_events WHERE id = ?1", params![id])
-            .map_err(db_err)?;
+        match still_owed {
+            None => tx.execute("DELETE FROM async_events WHERE id = ?1", params![id]),
+            Some(d) => tx.execute(
+                "UPDATE async_events SET delivery = ?2 WHERE id = ?1",
+                params![id, d],
+            ),
+        }
+        .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         Ok(true)
     }
@@ -365,6 +405,24 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_delivery_survives_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hako.db");
+        {
+            let db = Db::open(&path, keyring(dir.path())).unwrap();
+            let id = db.enqueue_event(&ev("a", "f", 100)).unwrap();
+            db.claim_events(100, 1).unwrap();
+            db.pend_delivery(id, "[]").unwrap();
+            // Still claimed.
+            assert!(db.claim_events(100, 1).unwrap().is_empty());
+        }
+        let db = Db::open(&path, keyring(dir.path())).unwrap();
+        assert_eq!(db.recover_events(200).unwrap(), 1);
+        let due = db.claim_events(200, 1).unwrap();
+        assert_eq!(due[0].delivery.as_deref(), Some("[]"));
+    }
+
+    #[test]
     fn completing_hands_over_to_an_existing_destination_only() {
         let db = Db::open_in_memory().unwrap();
         let id = db.enqueue_event(&ev("a", "f", 1)).unwrap();
@@ -373,6 +431,30 @@ mod tests {
         assert_eq!(db.queued_events().unwrap(), 1);
         assert!(db.complete_event(id, None).unwrap());
         assert_eq!(db.queued_events().unwrap(), 0);
+    }
+
+    #[test]
+    fn handing_over_keeps_what_is_still_owed() {
+        let db = Db::open_in_memory().unwrap();
+        let id = db.enqueue_event(&ev("a", "f", 1)).unwrap();
+        db.claim_events(1, 1).unwrap();
+        assert!(!db.hand_over_event(id, &ev("r", "dest", 2), "[1]").unwrap());
+        db.conn
+            .lock()
+            .execute(
+                "INSERT INTO functions (name, version, record) VALUES ('dest', '$LATEST', '{}')",
+                [],
+            )
+            .unwrap();
+        assert!(db.hand_over_event(id, &ev("r", "dest", 2), "[1]").unwrap());
+        // The record is queued; the event stays claimed with what it still owes.
+        let due = db.claim_events(10, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].event.function_name, "dest");
+        assert_eq!(db.recover_events(10).unwrap(), 2);
+        let owed = db.claim_events(10, 10).unwrap();
+        let a = owed.iter().find(|e| e.event.request_id == "a").unwrap();
+        assert_eq!(a.delivery.as_deref(), Some("[1]"));
     }
 
     #[test]

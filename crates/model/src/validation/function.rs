@@ -330,9 +330,10 @@ pub fn validate_create(
     let tags = req.tags.clone().unwrap_or_default();
     super::tags::validate_tags(&tags)?;
     let dead_letter_target_arn = match req.dead_letter_config.as_ref() {
-        Some(d) => {
-            crate::event_invoke::validate_dead_letter_target(d.target_arn.as_deref().unwrap_or(""))?
-        }
+        Some(d) => crate::event_invoke::validate_dead_letter_target(
+            d.target_arn.as_deref().unwrap_or(""),
+            region,
+        )?,
         None => None,
     };
     let Some(code) = req.code else {
@@ -459,6 +460,7 @@ fn update_constraints(req: &UpdateFunctionConfigurationRequest) -> Violations {
 pub fn apply_configuration_update(
     rec: &mut FunctionRecord,
     req: UpdateFunctionConfigurationRequest,
+    region: &Region,
 ) -> Result<(), Error> {
     update_constraints(&req).finish()?;
     // Lambda's own checks, before anything changes.
@@ -479,6 +481,7 @@ pub fn apply_configuration_update(
     let dead_letter_target_arn = match req.dead_letter_config.as_ref() {
         Some(d) => Some(crate::event_invoke::validate_dead_letter_target(
             d.target_arn.as_deref().unwrap_or(""),
+            region,
         )?),
         None => None,
     };
@@ -677,7 +680,7 @@ mod tests {
             memory_size: Some(99_999),
             ..Default::default()
         };
-        let e = apply_configuration_update(&mut rec, req).unwrap_err();
+        let e = apply_configuration_update(&mut rec, req, &region()).unwrap_err();
         assert_eq!(e.kind, Validation);
         assert_eq!(e.message, "1 validation error detected: Value '99999' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to 10240");
         assert_eq!(rec, before);
@@ -687,7 +690,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            apply_configuration_update(&mut rec, req).unwrap_err().kind,
+            apply_configuration_update(&mut rec, req, &region())
+                .unwrap_err()
+                .kind,
             InvalidParameterValue
         );
         assert_eq!(rec, before);
