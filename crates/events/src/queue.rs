@@ -261,7 +261,7 @@ impl Queue {
             return;
         };
         let q = self.clone();
-        let (id, attempts, throttles) = (ev.id, ev.attempts, ev.throttles);
+        let (id, throttles) = (ev.id, ev.throttles);
         let work = tokio::spawn(q.clone().run(ev));
         tokio::spawn(async move {
             if let Err(e) = work.await {
@@ -270,16 +270,10 @@ impl Queue {
                         event = id,
                         "an asynchronous event's worker panicked: the event is retried"
                     );
+                    // As stored: a delivery the event already owes stays owed (never rerun).
                     let policy = Policy::new(None, q.cfg.delay_scale);
                     let due = q.now_ms() + policy.scaled(backoff_ms(throttles + 1));
-                    let _ = q.lambda.db().reschedule_event(
-                        id,
-                        due,
-                        attempts,
-                        throttles + 1,
-                        None,
-                        None,
-                    );
+                    let _ = q.lambda.db().release_event(id, due, throttles + 1);
                 }
             }
             drop(permit);

@@ -195,6 +195,19 @@ impl Db {
             .map_err(db_err)
     }
 
+    /// Puts a claimed event back as it is stored, due at `due_ms` with `throttles` (after its
+    /// worker failed): its counters, last response and pending delivery stay.
+    pub fn release_event(&self, id: i64, due_ms: i64, throttles: u32) -> Result<(), Error> {
+        self.conn
+            .lock()
+            .execute(
+                "UPDATE async_events SET running = 0, due_ms = ?2, throttles = ?3 WHERE id = ?1",
+                params![id, due_ms, throttles as i64],
+            )
+            .map(|_| ())
+            .map_err(db_err)
+    }
+
     /// Records what a claimed event that ended still has to deliver, leaving it claimed: after
     /// a crash it is due again with that delivery, never run again.
     pub fn pend_delivery(&self, id: i64, delivery: &str) -> Result<(), Error> {
@@ -420,6 +433,14 @@ mod tests {
         assert_eq!(db.recover_events(200).unwrap(), 1);
         let due = db.claim_events(200, 1).unwrap();
         assert_eq!(due[0].delivery.as_deref(), Some("[]"));
+        // Released after a failed worker: still owed, due later.
+        db.release_event(due[0].id, 300, 1).unwrap();
+        assert!(db.claim_events(299, 1).unwrap().is_empty());
+        let again = db.claim_events(300, 1).unwrap();
+        assert_eq!(
+            (again[0].delivery.as_deref(), again[0].throttles),
+            (Some("[]"), 1)
+        );
     }
 
     #[test]
