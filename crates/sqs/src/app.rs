@@ -63,6 +63,8 @@ pub(crate) struct State {
 }
 
 struct Inner {
+    /// A lower in-flight quota than AWS's (tests); 0: AWS's quotas.
+    inflight_cap: std::sync::atomic::AtomicUsize,
     db: ServiceDb,
     clock: Arc<dyn Clock>,
     region: Region,
@@ -189,6 +191,7 @@ impl Sqs {
         }
         Ok(Sqs {
             inner: Arc::new(Inner {
+                inflight_cap: Default::default(),
                 db,
                 clock,
                 region,
@@ -196,6 +199,14 @@ impl Sqs {
                 stop: CancellationToken::new(),
             }),
         })
+    }
+
+    /// Lowers the in-flight quota of every queue to `n` (tests of OverLimit).
+    #[cfg(test)]
+    pub(crate) fn cap_inflight(&self, n: usize) {
+        self.inner
+            .inflight_cap
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Ends every long poll now (with no messages): the server is stopping.
@@ -1002,13 +1013,18 @@ impl Sqs {
             .iter()
             .filter(|s| matches!(s, Step::Deliver(_)))
             .count();
-        if delivering > 0 && q.inflight.len() >= q.max_inflight() {
+        let max_inflight = match self
+            .inner
+            .inflight_cap
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => q.max_inflight(),
+            cap => cap.min(q.max_inflight()),
+        };
+        if delivering > 0 && q.inflight.len() >= max_inflight {
             return Err(SqsError::new(
                 ErrorKind::OverLimit,
-                format!(
-                    "The maximum number of in flight messages ({}) is reached.",
-                    q.max_inflight()
-                ),
+                format!("The maximum number of in flight messages ({max_inflight}) is reached."),
             ));
         }
         if plan.is_empty() {
@@ -1016,7 +1032,7 @@ impl Sqs {
         }
         let visibility_ms = visibility.map_or(q.cfg.visibility_ms, |v| v * 1000);
         let qid = q.row.id;
-        let room = q.max_inflight().saturating_sub(q.inflight.len());
+        let room = max_inflight.saturating_sub(q.inflight.len());
         // The rows after this receive.
         let mut delivered: Vec<Msg> = Vec::new();
         let mut moved: Vec<Msg> = Vec::new();
@@ -1322,11 +1338,17 @@ impl Sqs {
 
     // ---- stats ----
 
-    /// Counts of every queue, by name.
+    /// Counts of every queue, by name (messages past their retention period deleted first).
     pub fn stats(&self) -> Vec<(QueueStats, QueueCounters)> {
         let now = self.now();
         let mut st = self.inner.state.lock();
         let st = &mut *st;
+        let names: Vec<String> = st.queues.keys().cloned().collect();
+        for name in names {
+            if let Err(e) = self.sweep(st, &name, now) {
+                tracing::warn!(queue = %name, error = %e, "sqs retention sweep");
+            }
+        }
         let mut out: Vec<(QueueStats, QueueCounters)> = st
             .queues
             .values_mut()

@@ -74,6 +74,8 @@ pub(crate) struct Queue {
     pub inflight: BTreeSet<(i64, i64)>,
     /// FIFO: each group's messages in order.
     pub groups: HashMap<String, BTreeSet<i64>>,
+    /// FIFO: each group by its first message, oldest first (a receive walks it in order).
+    pub heads: BTreeSet<(i64, String)>,
     pub dedup: HashMap<String, Dedup>,
     pub next_seq: i64,
     pub notify: Arc<Notify>,
@@ -89,6 +91,7 @@ impl Queue {
             timeline: BTreeSet::new(),
             inflight: BTreeSet::new(),
             groups: HashMap::new(),
+            heads: BTreeSet::new(),
             dedup: HashMap::new(),
             next_seq: 1,
             notify: Arc::new(Notify::new()),
@@ -118,7 +121,11 @@ impl Queue {
         }
         if self.fifo() {
             if let Some(g) = &m.group {
-                self.groups.entry(g.clone()).or_default().insert(m.seq);
+                let set = self.groups.entry(g.clone()).or_default();
+                let before = set.first().copied();
+                set.insert(m.seq);
+                let after = set.first().copied();
+                Self::move_head(&mut self.heads, g, before, after);
             }
         }
         self.msgs.insert(m.seq, m);
@@ -134,14 +141,35 @@ impl Queue {
         if self.fifo() {
             if let Some(g) = &m.group {
                 if let Some(set) = self.groups.get_mut(g) {
+                    let before = set.first().copied();
                     set.remove(&seq);
+                    let after = set.first().copied();
                     if set.is_empty() {
                         self.groups.remove(g);
                     }
+                    Self::move_head(&mut self.heads, g, before, after);
                 }
             }
         }
         Some(m)
+    }
+
+    /// Keeps `heads` right when group `g`'s first message changes from `before` to `after`.
+    fn move_head(
+        heads: &mut BTreeSet<(i64, String)>,
+        g: &str,
+        before: Option<i64>,
+        after: Option<i64>,
+    ) {
+        if before == after {
+            return;
+        }
+        if let Some(b) = before {
+            heads.remove(&(b, g.to_string()));
+        }
+        if let Some(a) = after {
+            heads.insert((a, g.to_string()));
+        }
     }
 
     /// Moves a message's visibility time (a receive or a visibility change).
@@ -225,16 +253,13 @@ impl Queue {
         // FIFO: groups whose first message is visible (a group with a message in flight is
         // blocked: its first message is the one in flight), oldest first; from each, its
         // messages in order while they are visible.
-        let mut ready: Vec<(i64, &BTreeSet<i64>)> = self
-            .groups
-            .values()
-            .filter_map(|set| {
-                let head = *set.first()?;
-                (self.msgs[&head].visible_at <= now).then_some((head, set))
-            })
-            .collect();
-        ready.sort_unstable_by_key(|(head, _)| *head);
-        'groups: for (_, set) in ready {
+        'groups: for (head, g) in &self.heads {
+            if self.msgs[head].visible_at > now {
+                continue;
+            }
+            let Some(set) = self.groups.get(g) else {
+                continue;
+            };
             for seq in set {
                 if delivered == max {
                     break 'groups;

@@ -607,3 +607,62 @@ async fn everything_acknowledged_survives_a_restart_and_in_flight_comes_back() {
     let e = delete(&sqs, &url, &inflight[0].receipt_handle);
     assert!(e.is_ok());
 }
+
+#[tokio::test]
+async fn receives_beyond_the_in_flight_quota_are_refused_with_over_limit() {
+    let (sqs, _) = setup();
+    let url = create(&sqs, "f.fifo", &[("FifoQueue", "true")]);
+    // AWS's quota is 20,000 for a FIFO queue; the same check with a cap of 30 (one message per
+    // group, so every group is in flight at once).
+    sqs.cap_inflight(30);
+    let n = 30;
+    for chunk in 0..n / 10 {
+        sqs.send_batch(
+            SendMessageBatchRequest {
+                queue_url: Some(url.clone()),
+                entries: (0..10)
+                    .map(|i| {
+                        let k = chunk * 10 + i;
+                        SendMessageBatchEntry {
+                            id: Some(i.to_string()),
+                            message_body: Some(k.to_string()),
+                            message_group_id: Some(k.to_string()),
+                            message_deduplication_id: Some(k.to_string()),
+                            ..Default::default()
+                        }
+                    })
+                    .collect(),
+            },
+            &caller(),
+        )
+        .unwrap();
+    }
+    send_fifo(&sqs, &url, "one more", "last", Some("last"));
+    let mut received = 0;
+    while received < n {
+        received += receive(&sqs, &url, 10).await.len();
+    }
+    assert_eq!(received, n);
+    let e = sqs
+        .receive(ReceiveMessageRequest {
+            queue_url: Some(url.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::OverLimit);
+    assert_eq!(e.kind.query_code(), "OverLimit");
+    // The quota is AWS's without the cap.
+    assert_eq!(model::MAX_INFLIGHT_FIFO, 20_000);
+    assert_eq!(model::MAX_INFLIGHT_STANDARD, 120_000);
+}
+
+#[test]
+fn stats_leave_out_messages_past_their_retention() {
+    let (sqs, clock) = setup();
+    let url = create(&sqs, "q", &[("MessageRetentionPeriod", "60")]);
+    send(&sqs, &url, "x");
+    assert_eq!(sqs.stats()[0].0.visible, 1);
+    clock.advance(60_000);
+    assert_eq!(sqs.stats()[0].0.visible, 0);
+}
