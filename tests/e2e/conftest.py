@@ -16,6 +16,9 @@ Environment: HAKO_BIN overrides the binary (default target/release/hako). HAKO_T
 (pytest itself as root) runs every hako command the tests start as that ordinary user (rootless
 mode): through `setpriv`, with a plain PATH and environment, its data dirs owned by it. The user,
 its delegated cgroups and a copy of the binary it can read are set up by scripts/test.
+Managed runtimes: every server shares one runtimes directory (`HAKO_RUNTIMES_DIR`, default
+target/hako-runtimes), where the session installs MANAGED_RUNTIMES once if they are missing
+(`hako runtimes install`; scripts/test does it before, with pip's and npm's caches).
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ RUN_AS = os.environ.get("HAKO_TEST_RUN_AS") or None
 # What a rootless hako gets of the environment (besides HAKO_*, CI and the test's own variables):
 # a PATH without root's own directories (e.g. /root/.pyenv), which that user cannot read.
 RUN_AS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# The managed runtimes the tests use, installed once into the shared runtimes directory.
+MANAGED_RUNTIMES = ("python3.11", "nodejs20.x", "nodejs22.x")
+RUNTIMES_DIR = Path(os.environ.get("HAKO_RUNTIMES_DIR") or REPO / "target" / "hako-runtimes")
+# Every hako the tests start uses it (hako_env keeps HAKO_* variables).
+os.environ["HAKO_RUNTIMES_DIR"] = str(RUNTIMES_DIR)
+INSTALL_TIMEOUT_S = 900
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -217,6 +227,26 @@ def give_to_run_as(data_dir: Path) -> None:
         if parent == tmp or tmp not in parent.parents:
             break
         parent.chmod(parent.stat().st_mode | 0o011)
+
+
+def install_runtimes() -> None:
+    """Installs the MANAGED_RUNTIMES missing from RUNTIMES_DIR, then lets `hako runtimes` bring
+    the runtime clients of the installed ones up to this binary's (as the invoking user: a
+    rootless hako cannot write there)."""
+    missing = [r for r in MANAGED_RUNTIMES if not (RUNTIMES_DIR / r / "hako-runtime.json").exists()]
+    cmds = [[str(HAKO_BIN), "runtimes", "install", *missing]] if missing else []
+    cmds.append([str(HAKO_BIN), "runtimes"])
+    for cmd in cmds:
+        p = subprocess.run(cmd + ["--runtimes-dir", str(RUNTIMES_DIR)], capture_output=True,
+                           timeout=INSTALL_TIMEOUT_S)
+        if p.returncode != 0:
+            pytest.exit(f"{' '.join(cmd)} failed:\n{p.stdout.decode(errors='replace')}"
+                        f"{p.stderr.decode(errors='replace')}", returncode=1)
+
+
+def pytest_sessionstart(session):
+    if HAKO_BIN.exists():
+        install_runtimes()
 
 
 def pytest_configure(config):

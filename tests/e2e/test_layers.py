@@ -54,7 +54,7 @@ def call(c, name, event=None, qualifier=None):
 
 # A Python handler that reports what it gets from its layers.
 PY_APP = """
-import importlib, os, shutil, subprocess
+import importlib, os, shutil, subprocess, sys
 
 def handler(event, context):
     out = {}
@@ -72,6 +72,7 @@ def handler(event, context):
     out["tool"] = subprocess.run([tool], capture_output=True, text=True).stdout.strip() if tool else None
     out["ld_library_path"] = os.environ.get("LD_LIBRARY_PATH")
     out["pythonpath"] = os.environ.get("PYTHONPATH")
+    out["sys_path"] = sys.path
     if event.get("read"):
         try:
             out["read"] = open(event["read"]).read()
@@ -296,7 +297,8 @@ def test_layers_order_override_versions_and_delete(c):
     out = call(c, name)
     # A later layer wins on the same path; the runtime's layer paths are AWS's.
     assert out["shared"] == "B" and out["deep"] == "deep-B" and out["tool"] == "tool-B", out
-    assert out["ld_library_path"].endswith("/lib") and "python" in out["pythonpath"]
+    assert out["ld_library_path"].endswith("/lib")
+    assert any(p.endswith("/python/lib/python3.11/site-packages") for p in out["sys_path"]), out
     c.publish_version(FunctionName=name)
 
     # The other order: A wins. Version 1 keeps [A, B].
@@ -437,7 +439,9 @@ def test_opt_is_the_merged_layers_read_only(c, hako):
     out = call(c, name, {"write": "/opt/data/new.txt"})
     assert out["write"].startswith("error"), out
     out = call(c, name)
-    assert out["pythonpath"] == "/opt/python/lib/python3.11/site-packages:/opt/python"
+    # AWS's: PYTHONPATH is /var/runtime, the runtime puts the layers' paths after the task root.
+    assert out["pythonpath"] == "/var/runtime", out
+    assert out["sys_path"][:3] == ["/var/task", "/opt/python/lib/python3.11/site-packages", "/opt/python"], out
     assert out["ld_library_path"].endswith(":/opt/lib")
 
 

@@ -12,16 +12,19 @@ timeouts, exits, logs) is covered by test_runtime_clients.py.
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
 import re
 import subprocess
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import HAKO_BIN, ROLE, create_function, make_zip, unique_name
+from conftest import HAKO_BIN, ROLE, RUNTIMES_DIR, create_function, make_zip, unique_name
 
 ISO_MS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 CLIENT_CONTEXT = {
@@ -429,28 +432,38 @@ def test_node_cwd_is_task_root(lambda_client):
 # =============================================================================================
 # Runtimes the host offers
 # =============================================================================================
-def hako_runtimes() -> dict[str, str]:
-    p = subprocess.run([str(HAKO_BIN), "runtimes"], capture_output=True, timeout=30)
+def hako_runtimes(runtimes_dir: Path | None = None) -> dict[str, tuple[str, str]]:
+    """`hako runtimes`: {name: (state, detail)}."""
+    args = [str(HAKO_BIN), "runtimes"]
+    if runtimes_dir is not None:
+        args += ["--runtimes-dir", str(runtimes_dir)]
+    p = subprocess.run(args, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     out = {}
-    for line in p.stdout.decode().splitlines():
-        if line.strip():
-            name, _, rest = line.strip().partition(" ")
-            out[name] = rest.strip()
+    for line in p.stdout.decode().splitlines()[1:]:
+        m = re.match(r"(\S+)\s+(built in|installed \S+|not installed|unavailable)\s+(.*)", line)
+        assert m, line
+        out[m[1]] = (m[2], m[3])
     return out
 
 
-def test_hako_runtimes_lists_the_managed_runtimes():
-    found = hako_runtimes()
+def test_hako_runtimes_lists_the_managed_runtimes(tmp_path):
+    found = hako_runtimes(RUNTIMES_DIR)
     for name in ("provided.al2", "provided.al2023"):
-        assert name in found, found
+        assert found[name][0] == "built in", found
     # A deprecated runtime is not offered: AWS refuses it for a new function (test_errors.py).
     assert "provided" not in found and "python3.7" not in found, found
-    for name, exe in (("python3.11", "python3.11"), ("nodejs20.x", "node")):
-        assert name in found, f"`hako runtimes` does not list {name}: {found}"
-        interpreter = Path(found[name])
-        assert interpreter.is_absolute() and interpreter.exists(), found[name]
-        assert interpreter.name.startswith(exe), found[name]
+    # What conftest installed, with the interpreter's version and the SDK.
+    assert re.fullmatch(r"installed 3\.11\.\d+", found["python3.11"][0]), found["python3.11"]
+    assert "boto3" in found["python3.11"][1], found["python3.11"]
+    for name, major in (("nodejs20.x", 20), ("nodejs22.x", 22)):
+        assert re.fullmatch(rf"installed {major}\.\d+\.\d+", found[name][0]), found[name]
+        assert "@aws-sdk" in found[name][1], found[name]
+    # An empty runtimes directory: nothing installed, and each says how it would be.
+    empty = hako_runtimes(tmp_path)
+    assert empty["python3.11"][0] == "not installed", empty
+    assert "hako runtimes install python3.11" in empty["python3.11"][1], empty
+    assert empty["provided.al2023"][0] == "built in"
 
 
 def test_unknown_runtime_is_rejected(lambda_client):
@@ -469,20 +482,202 @@ def test_unknown_runtime_is_rejected(lambda_client):
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_runtime_without_interpreter_is_rejected(lambda_client):
-    offered = hako_runtimes()
-    candidates = ["python3.9", "python3.10", "python3.12", "python3.13", "python3.14",
-                  "nodejs18.x", "nodejs22.x", "nodejs24.x", "java21", "ruby3.3", "dotnet8"]
-    missing = next((r for r in candidates if r not in offered), None)
+def test_runtime_not_installed_is_rejected_with_the_install_command(lambda_client):
+    found = hako_runtimes(RUNTIMES_DIR)
+    missing = next((r for r in ("python3.12", "python3.13", "python3.10", "nodejs24.x", "nodejs18.x")
+                    if not found.get(r, ("",))[0].startswith("installed")), None)
     if missing is None:
-        pytest.skip("this host offers every candidate runtime")
+        pytest.skip("every candidate runtime is installed")
     name = unique_name("no-interp")
     with pytest.raises(ClientError) as e:
         lambda_client.create_function(FunctionName=name, Runtime=missing, Role=ROLE, Handler="app.handler",
                                       Code={"ZipFile": make_zip({"app.py": "x = 1\n"})})
     err = e.value.response["Error"]
+    # AWS's error type for a runtime it cannot run (InvalidParameterValueException), naming the
+    # command that installs it.
     assert err["Code"] == "InvalidParameterValueException", err
-    assert missing in err["Message"], err
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert f"hako runtimes install {missing}" in err["Message"], err
     with pytest.raises(ClientError) as e:
         lambda_client.get_function(FunctionName=name)
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # The same for UpdateFunctionConfiguration of an existing function.
+    existing = deploy(lambda_client, PY, "app.handler", {"app.py": "def handler(e, c):\n    return 1\n"})
+    with pytest.raises(ClientError) as e:
+        lambda_client.update_function_configuration(FunctionName=existing, Runtime=missing)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert f"hako runtimes install {missing}" in e.value.response["Error"]["Message"]
+
+
+# =============================================================================================
+# The runtimes' own environment: the AWS SDK inside, nothing of the host, AWS's variables
+# =============================================================================================
+# Whether functions run in the linux sandbox (which shows AWS's paths and hides the host); the
+# process backend confines nothing (README).
+LINUX = os.environ.get("HAKO_SANDBOX", "auto") != "process" and os.geteuid() == 0
+# Host places no function may see: the host's Python and Node.js packages, the home directories.
+HOST_PLACES = ["/usr/lib/python3/dist-packages", "/usr/lib/node_modules", "/usr/local/lib/node_modules",
+               "/root", "/home"] + [str(p) for p in Path("/usr/local/lib").glob("python3*")]
+# AWS's values (recorded in functions' environments on AWS, and AWS's base images,
+# aws/aws-lambda-base-images: ENV PATH, LD_LIBRARY_PATH, LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR;
+# AWS Lambda developer guide, "Defined runtime environment variables").
+AWS_ENV = {
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+}
+
+PY_INSPECT = """
+import json, os, sys
+
+def listing(p):
+    try:
+        return sorted(os.listdir(p))
+    except OSError as e:
+        return e.__class__.__name__
+
+def handler(event, context):
+    import boto3
+    names = []
+    for page in boto3.client("lambda").get_paginator("list_functions").paginate():
+        names += [f["FunctionName"] for f in page["Functions"]]
+    host = {}
+    for m in ("yaml", "awscli", "requests", "apt"):
+        try:
+            __import__(m)
+            host[m] = "imported"
+        except ImportError:
+            host[m] = "missing"
+    return {"names": names, "boto3": boto3.__file__, "boto3_version": boto3.__version__,
+            "path": sys.path, "prefix": sys.prefix, "executable": sys.executable,
+            "user_site": __import__("site").ENABLE_USER_SITE, "host_modules": host,
+            "places": {p: listing(p) for p in event["places"]}, "env": dict(os.environ)}
+"""
+
+
+def test_python_imports_boto3_unpackaged_and_sees_nothing_of_the_host(lambda_client):
+    name = deploy(lambda_client, PY, "app.handler", {"app.py": PY_INSPECT}, Timeout=30, MemorySize=1024)
+    body, _, _ = ok(lambda_client, name, {"places": HOST_PLACES})
+    # boto3 comes with the runtime and calls Hako (AWS_ENDPOINT_URL_LAMBDA, set by Hako).
+    assert name in body["names"], body["names"]
+    assert body["boto3_version"] == "1.44.18", body
+    # Nothing of the host's Python: no site-packages, no user site.
+    assert body["host_modules"] == {m: "missing" for m in ("yaml", "awscli", "requests", "apt")}, body
+    assert body["user_site"] is False, body
+    assert not any("dist-packages" in p or "/root" in p or "/home" in p or "/usr/local" in p
+                   for p in body["path"]), body["path"]
+    env = body["env"]
+    if not LINUX:
+        # The process backend: the runtime's own interpreter and packages, at host paths.
+        assert body["boto3"].startswith(str(RUNTIMES_DIR / "python3.11" / "lang")), body["boto3"]
+        return
+    # AWS's layout and sys.path: the task root, the layers' paths, /var/runtime, the standard
+    # library, the runtime's site-packages (boto3's) last.
+    assert body["boto3"] == "/var/lang/lib/python3.11/site-packages/boto3/__init__.py", body
+    assert body["executable"] == "/var/lang/bin/python3.11" and body["prefix"] == "/var/lang", body
+    assert body["path"][:4] == ["/var/task", "/opt/python/lib/python3.11/site-packages", "/opt/python",
+                                "/var/runtime"], body["path"]
+    assert body["path"][-1] == "/var/lang/lib/python3.11/site-packages", body["path"]
+    assert all(p.startswith(("/var/", "/opt/", "/usr/lib/python3.11", "/usr/lib/python311.zip"))
+               for p in body["path"]), body["path"]
+    for place, seen in body["places"].items():
+        assert seen in ([], "FileNotFoundError"), (place, seen)
+    for k, v in {**AWS_ENV, "PYTHONPATH": "/var/runtime", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11"}.items():
+        assert env.get(k) == v, (k, env.get(k))
+
+
+NODE_INSPECT = """
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+
+function listing(p) {
+  try { return readdirSync(p).sort(); } catch (e) { return e.code; }
+}
+
+export const handler = async (event) => {
+  const out = await new LambdaClient({}).send(new ListFunctionsCommand({}));
+  const resolve = {};
+  for (const m of ['npm', 'corepack', '@aws-sdk/client-s3', '@aws-sdk/client-dynamodb', '@aws-sdk/credential-providers']) {
+    try { resolve[m] = require.resolve(m); } catch (e) { resolve[m] = e.code; }
+  }
+  const cjs = require('@aws-sdk/client-lambda');
+  return {
+    names: out.Functions.map((f) => f.FunctionName), resolve, cjs: typeof cjs.LambdaClient,
+    version: process.version, places: Object.fromEntries(event.places.map((p) => [p, listing(p)])),
+    env: process.env,
+  };
+};
+"""
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
+def test_node_imports_the_aws_sdk_unpackaged_and_sees_nothing_of_the_host(lambda_client, runtime):
+    name = deploy(lambda_client, runtime, "index.handler", {"index.mjs": NODE_INSPECT}, Timeout=30, MemorySize=1024)
+    body, _, _ = ok(lambda_client, name, {"places": HOST_PLACES})
+    # The SDK v3 comes with the runtime (ES module import and require) and calls Hako.
+    assert name in body["names"], body
+    assert body["cjs"] == "function", body
+    major = runtime.removeprefix("nodejs").removesuffix(".x")
+    assert body["version"].startswith(f"v{major}."), body
+    # Nothing of the host's global node_modules.
+    assert body["resolve"]["npm"] == "MODULE_NOT_FOUND" and body["resolve"]["corepack"] == "MODULE_NOT_FOUND", body
+    env = body["env"]
+    if not LINUX:
+        return
+    for m in ("@aws-sdk/client-s3", "@aws-sdk/client-dynamodb", "@aws-sdk/credential-providers"):
+        assert body["resolve"][m].startswith(f"/var/runtime/node_modules/{m}/"), body["resolve"]
+    for place, seen in body["places"].items():
+        assert seen in ([], "ENOENT"), (place, seen)
+    node_path = (f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:"
+                 "/var/runtime:/var/task")
+    for k, v in {**AWS_ENV, "NODE_PATH": node_path, "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+                 "NODE_EXTRA_CA_CERTS": "/var/runtime/ca-cert.pem"}.items():
+        assert env.get(k) == v, (k, env.get(k))
+
+
+def test_node_es_module_imports_a_layer_package(lambda_client):
+    # AWS: "Starting with Node.js 18, Lambda searches folders in the NODE_PATH environment
+    # variable when loading ES modules ... You can also load ES modules from layers" (Lambda
+    # developer guide, lambda-nodejs.html, "Designating a function handler as an ES module").
+    pkg = {"nodejs/node_modules/greeter/package.json": json.dumps({"name": "greeter", "type": "module",
+                                                                   "exports": "./index.js"}),
+           "nodejs/node_modules/greeter/index.js": "export default (n) => `hello ${n}`;\n",
+           "nodejs/node20/node_modules/cjs-greeter/index.js": "module.exports = (n) => `hi ${n}`;\n"}
+    layer = lambda_client.publish_layer_version(LayerName=unique_name("esm-layer"),
+                                                Content={"ZipFile": make_zip(pkg)})["LayerVersionArn"]
+    app = ("import greet from 'greeter';\nimport hi from 'cjs-greeter';\n"
+           "export const handler = async () => [greet('esm'), hi('cjs')];\n")
+    name = deploy(lambda_client, "nodejs20.x", "index.handler", {"index.mjs": app}, Layers=[layer])
+    body, _, _ = ok(lambda_client, name)
+    assert body == ["hello esm", "hi cjs"], body
+    # A package found nowhere still fails as it does on AWS: ERR_MODULE_NOT_FOUND.
+    bad = deploy(lambda_client, "nodejs20.x", "index.handler",
+                 {"index.mjs": "import x from 'no-such-package';\nexport const handler = async () => x;\n"},
+                 Layers=[layer])
+    r, body, _ = invoke(lambda_client, bad)
+    assert r.get("FunctionError") == "Unhandled", body
+    assert "no-such-package" in body["errorMessage"], body
+
+
+@pytest.mark.skipif(not LINUX, reason="only the linux backend runs functions as an unprivileged user")
+@pytest.mark.parametrize("runtime,handler,filename,source", [
+    ("python3.11", "app.handler", "app.py", "def handler(e, c):\n    return 1\n"),
+    ("nodejs20.x", "index.handler", "index.js", "exports.handler = async () => 1;\n"),
+])
+def test_unreadable_package_file_says_what_to_fix(lambda_client, runtime, handler, filename, source):
+    # zipfile.writestr with a plain name stores mode 0600: the sandbox user cannot read the file
+    # (AWS fails the same way, with Runtime.ImportModuleError for Python).
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(filename, source)
+    name = unique_name(runtime.replace(".", "-"))
+    create_function(lambda_client, name, runtime, handler, buf.getvalue())
+    body, log, _ = failed(lambda_client, name, "Runtime.ImportModuleError")
+    assert f"/var/task/{filename}" in body["errorMessage"], body
+    assert "ermission denied" in body["errorMessage"] or "EACCES" in body["errorMessage"], body
+    assert "readable by all users" in body["errorMessage"] and "0644" in body["errorMessage"], body

@@ -2,11 +2,10 @@
 //! sets them, the backend's spawn, its Runtime API server and log capture, and the task that
 //! notices its exit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use hako_model::Runtime;
 use hako_runtime_api::Slot;
 use hako_sandbox::SandboxSpec;
 use parking_lot::Mutex;
@@ -14,6 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::logs::{self, LogCapture};
+use crate::runtimes::{Roots, LANG_ROOT};
 use crate::sandbox::{self, Sandbox};
 use crate::{Engine, ResolvedFunction};
 
@@ -41,29 +41,46 @@ impl Drop for ApiServeGuard {
 }
 
 impl Engine {
+    /// Where a sandbox of `f` sees its code, runtime directory, runtime prefix and layers.
+    fn roots(&self, f: &ResolvedFunction) -> Roots {
+        let runtime = match self.runtimes.runtime_dir(&f.runtime) {
+            Some(d) => self.isolation.runtime_root(&d),
+            None => PathBuf::from("/var/runtime"),
+        };
+        let lang = match self.runtimes.lang_dir(&f.runtime) {
+            Some(d) => self.isolation.mount_root(&d, Path::new(LANG_ROOT)),
+            None => PathBuf::from(LANG_ROOT),
+        };
+        Roots {
+            task: self.isolation.task_root(&f.code_dir),
+            runtime,
+            lang,
+            opt: self.opt_root(f),
+        }
+    }
+
     fn environment(
         &self,
         f: &ResolvedFunction,
+        roots: &Roots,
         stream: &str,
         init_type: &str,
     ) -> Vec<(String, String)> {
-        let task_root = self.isolation.task_root(&f.code_dir).display().to_string();
-        let opt = self.opt_root(f).display().to_string();
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
-        let path = format!(
-            "/usr/local/bin:/usr/bin:/bin:{opt}/bin:{}",
-            self.cfg.host_path
-        );
         let mut put = |k: &str, v: String| env.push((k.to_string(), v));
         // The function's own variables first: the platform's below win (reserved keys are
         // refused at configuration time anyway).
         for (k, v) in &f.environment {
             put(k, v.clone());
         }
-        put("PATH", path);
-        put("LANG", "en_US.UTF-8".into());
-        put("TZ", ":UTC".into());
-        put("LD_LIBRARY_PATH", format!("{task_root}/lib:{opt}/lib"));
+        // The backend shows the code at AWS's path: it confines the function.
+        let confined = roots.task == Path::new("/var/task");
+        for (k, v) in self
+            .runtimes
+            .environment(&f.runtime, roots, confined, &self.cfg.host_path)
+        {
+            put(k, v);
+        }
         put("_HANDLER", f.handler.clone());
         put("AWS_REGION", self.cfg.region.clone());
         put("AWS_DEFAULT_REGION", self.cfg.region.clone());
@@ -73,14 +90,6 @@ impl Engine {
         put("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.clone());
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
-        put("LAMBDA_TASK_ROOT", task_root.clone());
-        put(
-            "LAMBDA_RUNTIME_DIR",
-            self.isolation
-                .runtime_root(&self.runtimes.dir)
-                .display()
-                .to_string(),
-        );
         if self.api_acceptor.get().is_none() {
             put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
         }
@@ -88,28 +97,6 @@ impl Engine {
         put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
         put("AWS_SESSION_TOKEN", "hako-function-session".into());
         put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
-        match &f.runtime {
-            Runtime::Python { name, minor } => {
-                put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
-                // AWS's layer paths, after the task root (the client puts that first).
-                put(
-                    "PYTHONPATH",
-                    format!("{opt}/python/lib/python3.{minor}/site-packages:{opt}/python"),
-                );
-                put("PYTHONUNBUFFERED", "1".into());
-                put("PYTHONDONTWRITEBYTECODE", "1".into());
-            }
-            Runtime::Node { name, major } => {
-                put("AWS_EXECUTION_ENV", format!("AWS_Lambda_{name}"));
-                put(
-                    "NODE_PATH",
-                    format!(
-                        "{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:/var/runtime/node_modules:{task_root}"
-                    ),
-                );
-            }
-            Runtime::Provided(_) => {}
-        }
         env
     }
 
@@ -129,24 +116,19 @@ impl Engine {
         f: &ResolvedFunction,
         init_type: &str,
     ) -> Result<Arc<Sandbox>, String> {
-        let task_root = self.isolation.task_root(&f.code_dir);
-        let runtime_root = self.isolation.runtime_root(&self.runtimes.dir);
-        let (program, args) = self.runtimes.command(
-            &f.runtime,
-            &f.code_dir,
-            &task_root,
-            &runtime_root,
-            f.opt_dir.as_deref().map(|d| (d, self.opt_root(f))),
-        )?;
+        let roots = self.roots(f);
+        let (program, args) =
+            self.runtimes
+                .command(&f.runtime, &f.code_dir, &roots, f.opt_dir.as_deref())?;
         let stream = logs::stream_name(&f.version);
-        let env = self.environment(f, &stream, init_type);
+        let env = self.environment(f, &roots, &stream, init_type);
         let spec = SandboxSpec {
             program,
             args,
             env,
-            cwd: task_root,
+            cwd: roots.task,
             code_dir: f.code_dir.clone(),
-            runtime_dir: Some(self.runtimes.dir.clone()),
+            runtime_dir: self.runtimes.runtime_dir(&f.runtime),
             opt_dir: f.opt_dir.clone(),
             readonly_mounts: self.runtimes.mounts(&f.runtime),
             memory_mb: f.memory_mb,

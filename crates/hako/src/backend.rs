@@ -54,6 +54,8 @@ fn linux_config(args: &LinuxArgs, data_dir: &Path) -> LinuxConfig {
         slirp4netns: args.slirp4netns.clone().or_else(|| on_path("slirp4netns")),
         // Used as root only (the backend decides: a loop device needs real root).
         tmp_disk_dir: Some(tmp_disk_dir(data_dir)),
+        // A function sees its runtime's packages only, never the host's.
+        hidden_paths: hako_engine::runtimes::host_paths_to_hide(),
         ..LinuxConfig::new(user, limits::MB_PER_VCPU)
     }
 }

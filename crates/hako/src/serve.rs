@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use hako_engine::runtimes::RuntimeState;
 use hako_engine::{Engine, EngineConfig, Runtimes};
 use hako_front_door::{known, FrontDoor, ServeConfig};
 use hako_lambda::Lambda;
@@ -71,9 +72,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         CodeStore::open(&data_dir.join("code")).map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
     let host_path = std::env::var("PATH").unwrap_or_default();
-    let runtimes = Runtimes::discover(&data_dir.join("runtimes"), &host_path)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let runtimes = Runtimes::discover(&crate::config::runtimes_dir(
+        &data_dir,
+        args.runtimes_dir.as_deref(),
+    ))
+    .await;
+    for r in runtimes.list() {
+        if let RuntimeState::Unavailable { reason } = &r.state {
+            if runtimes.dir.join(&r.name).exists() {
+                tracing::warn!(runtime = %r.name, "installed runtime not offered: {reason}");
+            }
+        }
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -512,20 +522,61 @@ pub(crate) fn keys(args: KeysArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn runtimes() -> Result<()> {
-    let dir = tempfile::tempdir()?;
+pub(crate) fn runtimes(args: crate::config::RuntimesArgs) -> Result<()> {
+    use crate::config::RuntimesCommand;
+    let dir = args.dir();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let host_path = std::env::var("PATH").unwrap_or_default();
-    let found = rt
-        .block_on(Runtimes::discover(dir.path(), &host_path))
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    for r in found.list() {
-        match r.interpreter {
-            Some(p) => println!("{:<18} {}", r.name, p.display()),
-            None => println!("{:<18} (the package's or a layer's bootstrap)", r.name),
+    match &args.command {
+        None | Some(RuntimesCommand::List) => {
+            let found = rt.block_on(Runtimes::discover(&dir));
+            println!("runtimes directory: {}", dir.display());
+            for r in found.list() {
+                let (state, detail) = match r.state {
+                    RuntimeState::Provided => (
+                        "built in".to_string(),
+                        "the package's or a layer's bootstrap".to_string(),
+                    ),
+                    RuntimeState::Installed(m) => (
+                        format!("installed {}", m.version),
+                        format!("{}; {}", m.interpreter, m.sdk),
+                    ),
+                    RuntimeState::Installable { source } => (
+                        "not installed".to_string(),
+                        format!("`hako runtimes install {}`: {source}", r.name),
+                    ),
+                    RuntimeState::Unavailable { reason } => ("unavailable".to_string(), reason),
+                };
+                println!("{:<16} {:<18} {}", r.name, state, detail);
+            }
+            Ok(())
+        }
+        Some(RuntimesCommand::Install { names }) => {
+            let mut failed = Vec::new();
+            for name in names {
+                let mut say = |s: &str| eprintln!("{s}");
+                match rt.block_on(hako_engine::runtimes::install::install(
+                    &dir, name, &mut say,
+                )) {
+                    Ok(m) => println!(
+                        "{name}: installed ({} {}; {}) in {}",
+                        m.interpreter,
+                        m.version,
+                        m.sdk,
+                        dir.join(name).display()
+                    ),
+                    Err(e) => {
+                        eprintln!("{name}: {e}");
+                        failed.push(name.as_str());
+                    }
+                }
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("could not install {}", failed.join(", "))
+            }
         }
     }
-    Ok(())
 }

@@ -46,9 +46,11 @@ pub struct SandboxSpec {
     /// A host directory shown read-only at `/opt` by isolating backends (a function's merged
     /// layers); see [`Isolation::opt_root`].
     pub opt_dir: Option<PathBuf>,
-    /// Further host directories the program needs (e.g. an interpreter's installation prefix),
-    /// shown read-only at the same path by isolating backends.
-    pub readonly_mounts: Vec<PathBuf>,
+    /// Further host directories the program needs, each `(host, inside)`: shown read-only at
+    /// `inside` by isolating backends (see [`Isolation::mount_root`]), e.g. an interpreter's
+    /// prefix. Places the backend keeps for itself (the code, the runtime directory, `/opt`,
+    /// `/tmp`, the system directories) are refused.
+    pub readonly_mounts: Vec<(PathBuf, PathBuf)>,
     /// Memory limit in MiB (enforced by isolating backends).
     pub memory_mb: u64,
     /// Writable scratch space size in MiB (enforced by isolating backends).
@@ -201,6 +203,11 @@ pub trait Isolation: Send + Sync + std::fmt::Debug {
     fn runtime_root(&self, host: &Path) -> PathBuf {
         host.to_path_buf()
     }
+    /// Where a sandbox sees a directory of [`SandboxSpec::readonly_mounts`] (`host`, asked to be
+    /// at `inside`): `inside` where the backend has a mount namespace, else `host` itself.
+    fn mount_root(&self, host: &Path, _inside: &Path) -> PathBuf {
+        host.to_path_buf()
+    }
     /// Where a sandbox sees [`SandboxSpec::opt_dir`] (`host`): `/opt` where the backend has a
     /// mount namespace, else the host directory itself.
     fn opt_root(&self, host: &Path) -> PathBuf {
@@ -216,6 +223,42 @@ pub trait Isolation: Send + Sync + std::fmt::Debug {
 
 /// A boxed, sendable future (what the object-safe async methods of [`Isolation`] return).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs a tool (a package manager installing what a sandbox will use, outside any sandbox) with
+/// exactly `env`, its output going to this process's, and waits for it at most `timeout` (then
+/// kills it). Ok when it exits with 0, else what went wrong.
+pub fn run_tool(
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(String, String)],
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return Ok(()),
+            Ok(Some(st)) => return Err(format!("{} failed ({st})", program.display())),
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not finish within {} s",
+                    program.display(),
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(e) => return Err(format!("cannot wait for {}: {e}", program.display())),
+        }
+    }
+}
 
 /// Runs a short host command and returns its stdout (used to ask interpreters their version).
 /// Bounded by `timeout`.

@@ -20,6 +20,7 @@ import net from 'node:net';
 import { format, types as utilTypes } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
@@ -36,6 +37,9 @@ const BEFORE_EXIT = Symbol.for('aws.lambda.beforeExit');
 // ---------------------------------------------------------------------------
 
 class ImportModuleError extends Error {}
+// Hako's addition to the error of a function file the function cannot read.
+const UNREADABLE_HINT =
+  "(the function runs as an unprivileged user, so every file of its package and layers must be readable by all users: give files mode 0644 and directories 0755 before zipping them; Python's zipfile.writestr, for one, stores entries with mode 0600)";
 class HandlerNotFound extends Error {}
 class MalformedHandlerName extends Error {}
 class UserCodeSyntaxError extends Error {}
@@ -572,7 +576,62 @@ function tryRequireFile(file, extension) {
 
 async function tryAwaitImport(file, extension) {
   const p = file + (extension || '');
-  return existsSync(p) ? await import(pathToFileURL(p).href) : undefined;
+  if (!existsSync(p)) return undefined;
+  esmNodePath();
+  return await import(pathToFileURL(p).href);
+}
+
+// ES modules ignore NODE_PATH; AWS's Node.js 18+ runtimes search its folders when loading ES
+// modules all the same (a layer's nodejs/node_modules, the runtime's SDK in
+// /var/runtime/node_modules). A resolve hook does the same here: a bare specifier that the
+// normal resolution cannot find is resolved again as if imported from beside each NODE_PATH
+// `node_modules` folder. Installed before the first ES module of the function is imported.
+const ESM_NODE_PATH_HOOK = `
+let parents = [];
+export function initialize(data) { parents = data; }
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (e) {
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !/^[^./#][^:]*$/.test(specifier)) throw e;
+    for (const parentURL of parents) {
+      try { return await next(specifier, { ...context, parentURL }); } catch {}
+    }
+    throw e;
+  }
+}`;
+let esmNodePathDone = false;
+
+function esmNodePath() {
+  if (esmNodePathDone) return;
+  esmNodePathDone = true;
+  const parents = (process.env.NODE_PATH || '')
+    .split(':')
+    .filter((d) => d && path.basename(d) === 'node_modules' && existsSync(d))
+    .map((d) => pathToFileURL(path.join(path.dirname(d), '[node_path].mjs')).href);
+  if (parents.length === 0) return;
+  if (typeof nodeModule.registerHooks === 'function') {
+    // In-thread, synchronous hooks (Node.js 22.15+).
+    nodeModule.registerHooks({
+      resolve(specifier, context, next) {
+        try {
+          return next(specifier, context);
+        } catch (e) {
+          if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !/^[^./#][^:]*$/.test(specifier)) throw e;
+          for (const parentURL of parents) {
+            try {
+              return next(specifier, { ...context, parentURL });
+            } catch {}
+          }
+          throw e;
+        }
+      },
+    });
+  } else if (typeof nodeModule.register === 'function') {
+    nodeModule.register('data:text/javascript,' + encodeURIComponent(ESM_NODE_PATH_HOOK), {
+      data: parents,
+    });
+  }
 }
 
 function hasFolderPackageJsonTypeModule(folder) {
@@ -625,6 +684,9 @@ async function loadUserApp(appRoot, moduleRoot, module) {
       throw new UserCodeSyntaxError(e);
     } else if (e && e.code === 'MODULE_NOT_FOUND') {
       throw new ImportModuleError(e);
+    } else if (e && e.code === 'EACCES') {
+      // AWS fails the same way; say what to fix.
+      throw new ImportModuleError(`${e} ${UNREADABLE_HINT}`);
     }
     throw e;
   }

@@ -804,6 +804,13 @@ def make_xray_fault(ex_type, ex_msg, working_dir, frames):
 # --------------------------------------------------------------------------
 
 
+_UNREADABLE_HINT = (
+    "(the function runs as an unprivileged user, so every file of its package and layers must "
+    "be readable by all users: give files mode 0644 and directories 0755 before zipping them; "
+    "Python's zipfile.writestr, for one, stores entries with mode 0600)"
+)
+
+
 def _get_handler(handler):
     try:
         modname, fname = handler.rsplit(".", 1)
@@ -826,6 +833,13 @@ def _get_handler(handler):
         raise FaultException(
             FaultException.IMPORT_MODULE_ERROR,
             "Unable to import module '{}': {}".format(modname, str(e)),
+        )
+    except PermissionError as e:
+        # A file of the package the function's user cannot read (AWS fails the same way):
+        # say what to fix.
+        raise FaultException(
+            FaultException.IMPORT_MODULE_ERROR,
+            "Unable to import module '{}': {} {}".format(modname, str(e), _UNREADABLE_HINT),
         )
     except SyntaxError as e:
         trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
@@ -940,8 +954,13 @@ def main():
     env = os.environ
     handler_name = env.get("_HANDLER") or (sys.argv[1] if len(sys.argv) > 1 else "")
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    if not sys.path or sys.path[0] != task_root:
-        sys.path.insert(0, task_root)
+    # AWS's order: the task root, then the layers' paths, then the rest (PYTHONPATH's
+    # /var/runtime, the standard library, the runtime's site-packages with boto3).
+    layers = ["/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2], "/opt/python"]
+    for i, p in enumerate([task_root] + layers):
+        if p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(i, p)
 
     client = RuntimeClient(env["AWS_LAMBDA_RUNTIME_API"])
     _install_logging()

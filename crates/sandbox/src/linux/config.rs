@@ -40,6 +40,11 @@ pub struct LinuxConfig {
     /// The user-space network helper that gives rootless sandboxes outbound access
     /// (slirp4netns); `None`: rootless sandboxes have only their loopback.
     pub slirp4netns: Option<PathBuf>,
+    /// Host paths under the system directories that sandboxes must not see (the caller's policy:
+    /// Hako passes the host's own Python and Node.js package directories, so that a function
+    /// sees only its runtime's). A directory is covered by an empty read-only one, a file by an
+    /// empty file; paths the host does not have are skipped.
+    pub hidden_paths: Vec<PathBuf>,
 }
 
 /// Who a sandbox's processes run as: an unprivileged user and group, with the name `/etc/passwd`
@@ -112,6 +117,7 @@ impl LinuxConfig {
             tmp_disk_dir: None,
             cgroup_parent: None,
             slirp4netns: None,
+            hidden_paths: Vec::new(),
         }
     }
 }

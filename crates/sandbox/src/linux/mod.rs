@@ -108,7 +108,12 @@ impl LinuxIsolation {
             path: root.clone(),
             source,
         })?;
-        let system_mounts = mounts::system_plan(cfg.user.uid, cfg.user.gid, &cfg.user.name);
+        let system_mounts = mounts::system_plan(
+            cfg.user.uid,
+            cfg.user.gid,
+            &cfg.user.name,
+            &cfg.hidden_paths,
+        );
         // A loop device needs real root: rootless, /tmp stays a tmpfs.
         let tmp_disk_dir = cfg.tmp_disk_dir.as_ref().filter(|_| mode == Mode::Root);
         let (tmp_disks, tmp_disk_error) = match tmp_disk_dir {

@@ -77,11 +77,18 @@ pub(crate) enum MountOp {
         dst: PathBuf,
         size_mb: u64,
     },
+    /// A path the sandbox must not see (below a system directory bound before it): a directory
+    /// covered by an empty read-only tmpfs, a file by `/dev/null`.
+    Hide {
+        path: PathBuf,
+        dir: bool,
+    },
     Proc,
 }
 
-/// The per-host part of the plan (the same for every sandbox), computed once.
-pub(crate) fn system_plan(uid: u32, gid: u32, user: &str) -> Vec<MountOp> {
+/// The per-host part of the plan (the same for every sandbox), computed once. `hidden`: host
+/// paths below the system directories the sandbox must not see ([`hide_ops`]).
+pub(crate) fn system_plan(uid: u32, gid: u32, user: &str, hidden: &[PathBuf]) -> Vec<MountOp> {
     let mut ops = Vec::new();
     for d in SYSTEM_DIRS {
         let p = Path::new(d);
@@ -101,6 +108,7 @@ pub(crate) fn system_plan(uid: u32, gid: u32, user: &str) -> Vec<MountOp> {
             _ => {}
         }
     }
+    ops.extend(hide_ops(hidden));
     ops.push(MountOp::Dir {
         path: "/etc".into(),
         mode: 0o755,
@@ -165,6 +173,32 @@ pub(crate) fn system_plan(uid: u32, gid: u32, user: &str) -> Vec<MountOp> {
     ops
 }
 
+/// The ops that hide `hidden` (host paths) from the sandbox: each one that exists, lies below a
+/// system directory (nothing else of the host is in the root anyway) and has no symlink on its
+/// way (the init mounts before the root is its root: a link would be followed on the host).
+fn hide_ops(hidden: &[PathBuf]) -> Vec<MountOp> {
+    let mut ops = Vec::new();
+    for p in hidden {
+        if !p.is_absolute() || !under_system_dir(p) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
+        if std::fs::canonicalize(p).ok().as_deref() != Some(p.as_path()) {
+            continue;
+        }
+        let op = MountOp::Hide {
+            path: p.clone(),
+            dir: meta.is_dir(),
+        };
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    ops
+}
+
 /// Adds `name` for `addr` to the plan's `/etc/hosts`.
 pub(crate) fn add_host(ops: &mut [MountOp], name: &str, addr: std::net::Ipv4Addr) {
     for op in ops {
@@ -221,7 +255,7 @@ pub(crate) fn sandbox_plan(
     code_dir: &Path,
     runtime_dir: Option<&Path>,
     opt_dir: Option<&Path>,
-    readonly_mounts: &[PathBuf],
+    readonly_mounts: &[(PathBuf, PathBuf)],
     tmp_mb: u64,
     tmp_disk: bool,
 ) -> Vec<MountOp> {
@@ -241,11 +275,11 @@ pub(crate) fn sandbox_plan(
             dst: OPT_ROOT.into(),
         });
     }
-    for m in readonly_mounts {
-        if mountable(m, opt_dir.is_some()) && m.exists() {
+    for (src, dst) in readonly_mounts {
+        if mountable(dst, opt_dir.is_some()) && src.is_absolute() && src.exists() {
             ops.push(MountOp::BindRo {
-                src: m.clone(),
-                dst: m.clone(),
+                src: src.clone(),
+                dst: dst.clone(),
             });
         }
     }
@@ -347,6 +381,30 @@ const PROC_MASKED: &[&str] = &[
 /// Parts of `/proc` that stay readable but not writable (kernel tunables, the SysRq trigger).
 const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
 
+/// Covers `p` (a path of the root being assembled): a directory with an empty read-only tmpfs, a
+/// file with `/dev/null`.
+fn cover(p: &Path, dir: bool) -> Result<(), String> {
+    if dir {
+        mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=0,mode=0555"),
+        )
+        .map_err(errno("cover", p))
+    } else {
+        mount(
+            Some("/dev/null"),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(errno("cover", p))
+    }
+}
+
 /// Masks [`PROC_MASKED`] and makes [`PROC_READ_ONLY`] read-only in the sandbox's `/proc` (at
 /// `proc`, a host path before `pivot_root`). Entries this kernel does not have are skipped.
 fn mask_proc(proc: &Path) -> Result<(), String> {
@@ -355,25 +413,7 @@ fn mask_proc(proc: &Path) -> Result<(), String> {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
         };
-        if meta.is_dir() {
-            mount(
-                Some("tmpfs"),
-                &p,
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                Some("size=0,mode=0555"),
-            )
-            .map_err(errno("mask", &p))?;
-        } else {
-            mount(
-                Some("/dev/null"),
-                &p,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(errno("mask", &p))?;
-        }
+        cover(&p, meta.is_dir())?;
     }
     for name in PROC_READ_ONLY {
         let p = proc.join(name);
@@ -497,6 +537,7 @@ fn apply(root: &Path, ops: &[MountOp]) -> Result<(), String> {
             }
             MountOp::Tmpfs { dst, size_mb, mode } => tmpfs(root, dst, *size_mb, *mode)?,
             MountOp::TmpDisk { dst, size_mb } => tmpfs(root, dst, *size_mb, 0o1777)?,
+            MountOp::Hide { path, dir } => cover(&inside(root, path), *dir)?,
             MountOp::Proc => {
                 let p = inside(root, Path::new("/proc"));
                 std::fs::create_dir_all(&p).map_err(io("create", &p))?;
@@ -540,10 +581,11 @@ mod tests {
                 Some(Path::new("/data/runtimes")),
                 Some(Path::new("/data/code/opt-1")),
                 &[
-                    "/usr/lib/python3".into(), // seen through /usr
-                    "relative".into(),
-                    here.clone(),
-                    "/tmp".into(), // hidden by /tmp
+                    ("/usr/lib/python3".into(), "/usr/lib/python3".into()), // seen through /usr
+                    ("relative".into(), "/srv/x".into()),
+                    (here.clone(), "/var/lang".into()),
+                    ("/etc".into(), "/tmp/x".into()), // hidden by /tmp
+                    ("/etc".into(), "/var/task/x".into()), // in the code
                 ],
                 512,
                 tmp_disk,
@@ -564,7 +606,7 @@ mod tests {
             },
             MountOp::BindRo {
                 src: here.clone(),
-                dst: here.clone(),
+                dst: "/var/lang".into(),
             },
         ];
         let with = |last: MountOp| {
@@ -592,7 +634,7 @@ mod tests {
 
     #[test]
     fn the_system_plan_has_the_sandbox_user_and_no_host_etc() {
-        let plan = system_plan(993, 990, "sbx_user1051");
+        let plan = system_plan(993, 990, "sbx_user1051", &[]);
         let passwd = plan.iter().find_map(|op| match op {
             MountOp::File { path, contents, .. } if path == Path::new("/etc/passwd") => {
                 Some(contents.clone())
@@ -607,5 +649,65 @@ mod tests {
         assert!(plan
             .iter()
             .any(|op| matches!(op, MountOp::Dev { name } if name == "null")));
+    }
+
+    #[test]
+    fn hidden_paths_are_covered_after_the_system_binds() {
+        // Real host paths (the test reads the host): a directory and a file under /usr, one
+        // outside the system directories, one that does not exist, a relative one.
+        let dir = PathBuf::from("/usr/bin");
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+                    && std::fs::canonicalize(p).ok().as_deref() == Some(p.as_path())
+            })
+            .unwrap();
+        let hidden = vec![
+            dir.clone(),
+            file.clone(),
+            "/etc".into(),
+            "/usr/no/such/path".into(),
+            "usr/bin".into(),
+            dir.clone(),
+        ];
+        let plan = system_plan(993, 990, "sbx_user1051", &hidden);
+        let hides: Vec<_> = plan
+            .iter()
+            .filter(|op| matches!(op, MountOp::Hide { .. }))
+            .cloned()
+            .collect();
+        assert_eq!(
+            hides,
+            vec![
+                MountOp::Hide {
+                    path: dir.clone(),
+                    dir: true
+                },
+                MountOp::Hide {
+                    path: file,
+                    dir: false
+                },
+            ]
+        );
+        // After the bind of /usr (or its symlink on a merged-/usr host), before the rest.
+        let pos = |pred: &dyn Fn(&MountOp) -> bool| plan.iter().position(pred).unwrap();
+        let usr = pos(&|op| {
+            matches!(op, MountOp::BindRo { dst, .. } | MountOp::Symlink { path: dst, .. }
+                if dst == Path::new("/usr"))
+        });
+        let first_hide = pos(&|op| matches!(op, MountOp::Hide { .. }));
+        assert!(usr < first_hide);
+        // A symlink (here one of /usr/bin's, if it has any) is never followed on the host.
+        let link = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_symlink()));
+        if let Some(link) = link {
+            assert!(hide_ops(&[link]).is_empty());
+        }
     }
 }

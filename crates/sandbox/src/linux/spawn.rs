@@ -93,6 +93,10 @@ impl Isolation for LinuxIsolation {
         PathBuf::from(mounts::OPT_ROOT)
     }
 
+    fn mount_root(&self, _host: &Path, inside: &Path) -> PathBuf {
+        inside.to_path_buf()
+    }
+
     fn shutdown(&self) -> crate::BoxFuture<'_, ()> {
         Box::pin(self.preparer.shutdown())
     }
