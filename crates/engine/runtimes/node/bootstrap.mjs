@@ -577,15 +577,28 @@ function tryRequireFile(file, extension) {
 async function tryAwaitImport(file, extension) {
   const p = file + (extension || '');
   if (!existsSync(p)) return undefined;
-  esmNodePath();
-  return await import(pathToFileURL(p).href);
+  const url = pathToFileURL(p).href;
+  esmNodePath(true);
+  try {
+    return await import(url);
+  } catch (e) {
+    // A package the normal resolution cannot find (resolution fails before any of the graph
+    // runs): with the hook installed, again, under another URL (the failed one is cached).
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && /^Cannot find package/.test(e.message) && esmNodePath(false)) {
+      return await import(`${url}?node_path`);
+    }
+    throw e;
+  }
 }
 
 // ES modules ignore NODE_PATH; AWS's Node.js 18+ runtimes search its folders when loading ES
 // modules all the same (a layer's nodejs/node_modules, the runtime's SDK in
 // /var/runtime/node_modules). A resolve hook does the same here: a bare specifier that the
 // normal resolution cannot find is resolved again as if imported from beside each NODE_PATH
-// `node_modules` folder. Installed before the first ES module of the function is imported.
+// `node_modules` folder. Where Node.js has in-thread hooks (22.15+) they are installed before
+// the function's first ES module is imported; elsewhere (Node.js 20) the hooks run on a thread
+// of their own that costs tens of milliseconds to start, so they are installed only when an
+// import of the function's module has failed to find a package, and the import is retried.
 const ESM_NODE_PATH_HOOK = `
 let parents = [];
 export function initialize(data) { parents = data; }
@@ -602,15 +615,19 @@ export async function resolve(specifier, context, next) {
 }`;
 let esmNodePathDone = false;
 
-function esmNodePath() {
-  if (esmNodePathDone) return;
+// Installs the hook: in-thread hooks always, off-thread ones only when not `eager`. True when
+// it was installed by this call.
+function esmNodePath(eager) {
+  if (esmNodePathDone) return false;
+  const inThread = typeof nodeModule.registerHooks === 'function';
+  if (eager && !inThread) return false;
   esmNodePathDone = true;
   const parents = (process.env.NODE_PATH || '')
     .split(':')
     .filter((d) => d && path.basename(d) === 'node_modules' && existsSync(d))
     .map((d) => pathToFileURL(path.join(path.dirname(d), '[node_path].mjs')).href);
-  if (parents.length === 0) return;
-  if (typeof nodeModule.registerHooks === 'function') {
+  if (parents.length === 0) return false;
+  if (inThread) {
     // In-thread, synchronous hooks (Node.js 22.15+).
     nodeModule.registerHooks({
       resolve(specifier, context, next) {
@@ -627,11 +644,15 @@ function esmNodePath() {
         }
       },
     });
-  } else if (typeof nodeModule.register === 'function') {
+    return true;
+  }
+  if (typeof nodeModule.register === 'function') {
     nodeModule.register('data:text/javascript,' + encodeURIComponent(ESM_NODE_PATH_HOOK), {
       data: parents,
     });
+    return true;
   }
+  return false;
 }
 
 function hasFolderPackageJsonTypeModule(folder) {
