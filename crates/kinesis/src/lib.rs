@@ -228,15 +228,21 @@ impl Kinesis {
         Ok(s)
     }
 
-    /// Deletes the records older than each stream's retention and forgets streams deleted
-    /// long enough ago; the number of records removed. The binary runs it periodically.
+    /// Deletes the records older than each stream's retention, forgets streams deleted long
+    /// enough ago and deletes the records of deleted streams, in short transactions; the number
+    /// of records removed. The binary runs it periodically.
     pub fn housekeep(&self) -> Result<usize> {
+        self.housekeep_in_chunks(PURGE_CHUNK)
+    }
+
+    pub(crate) fn housekeep_in_chunks(&self, chunk: usize) -> Result<usize> {
         let now = self.now();
         let streams = self.inner.db.read(|c| storage::streams(c, None))?;
         let mut removed = 0;
         for s in streams {
             match self.status(&s) {
-                None => self.inner.db.write(|tx| storage::purge_stream(tx, s.id))?,
+                None => self.inner.db.write(|tx| storage::forget_stream(tx, s.id))?,
+                Some(StreamStatus::Deleting) => {}
                 Some(_) => {
                     let before = now - s.retention_hours * 3_600_000;
                     removed += self
@@ -246,9 +252,24 @@ impl Kinesis {
                 }
             }
         }
+        for id in self.inner.db.read(storage::purges)? {
+            loop {
+                let n = self
+                    .inner
+                    .db
+                    .write(|tx| storage::purge_chunk(tx, id, chunk))?;
+                removed += n;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
         Ok(removed)
     }
 }
+
+/// The most records one housekeeping transaction deletes of a deleted stream.
+const PURGE_CHUNK: usize = 10_000;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,8 @@ use hako_store::service_db::sql::{self, params, Connection, OptionalExtension};
 use crate::model::StreamMode;
 
 /// The schema, one migration per step (`PRAGMA user_version`).
-pub(crate) const MIGRATIONS: &[&str] = &["
+pub(crate) const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE streams (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
@@ -42,7 +43,14 @@ CREATE TABLE tags (
     value TEXT NOT NULL,
     PRIMARY KEY (stream_id, key)
 ) WITHOUT ROWID;
-"];
+",
+    // The records of deleted streams are deleted in chunks by housekeeping, so that deleting a
+    // large stream never holds the database for long.
+    "
+CREATE TABLE purges (stream_id INTEGER PRIMARY KEY);
+INSERT INTO purges (stream_id) SELECT id FROM streams WHERE deleted_ms IS NOT NULL;
+",
+];
 
 /// A stream as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,20 +117,63 @@ pub(crate) fn insert_stream(c: &Connection, s: &StreamRow) -> sql::Result<i64> {
     Ok(id)
 }
 
-/// Removes a stream and everything of it.
-pub(crate) fn purge_stream(c: &Connection, id: i64) -> sql::Result<()> {
-    c.execute("DELETE FROM records WHERE stream_id = ?1", [id])?;
+/// Forgets a stream: its row, shards and tags now, its records later (in chunks, see
+/// [`purge_chunk`]).
+pub(crate) fn forget_stream(c: &Connection, id: i64) -> sql::Result<()> {
+    c.execute("INSERT OR IGNORE INTO purges (stream_id) VALUES (?1)", [id])?;
     c.execute("DELETE FROM streams WHERE id = ?1", [id])?;
     Ok(())
 }
 
+/// Marks a stream deleted (DELETING): its records are no longer read, and go in chunks.
 pub(crate) fn mark_deleted(c: &Connection, id: i64, now_ms: i64) -> sql::Result<()> {
-    c.execute("DELETE FROM records WHERE stream_id = ?1", [id])?;
+    c.execute("INSERT OR IGNORE INTO purges (stream_id) VALUES (?1)", [id])?;
     c.execute(
         "UPDATE streams SET deleted_ms = ?2 WHERE id = ?1",
         params![id, now_ms],
     )?;
     Ok(())
+}
+
+/// The streams whose records are to be deleted.
+pub(crate) fn purges(c: &Connection) -> sql::Result<Vec<i64>> {
+    let mut st = c.prepare_cached("SELECT stream_id FROM purges ORDER BY stream_id")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Deletes at most `chunk` records of a deleted stream (the oldest of one of its shards); how
+/// many. When none is left, the stream leaves the purge list.
+pub(crate) fn purge_chunk(c: &Connection, stream_id: i64, chunk: usize) -> sql::Result<usize> {
+    let shard: Option<i64> = c
+        .query_row(
+            "SELECT shard FROM records WHERE stream_id = ?1 LIMIT 1",
+            [stream_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(shard) = shard else {
+        c.execute("DELETE FROM purges WHERE stream_id = ?1", [stream_id])?;
+        return Ok(0);
+    };
+    let last: Option<i64> = c
+        .query_row(
+            "SELECT idx FROM records WHERE stream_id = ?1 AND shard = ?2 ORDER BY idx \
+             LIMIT 1 OFFSET ?3",
+            params![stream_id, shard, chunk.saturating_sub(1) as i64],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match last {
+        Some(idx) => c.execute(
+            "DELETE FROM records WHERE stream_id = ?1 AND shard = ?2 AND idx <= ?3",
+            params![stream_id, shard, idx],
+        ),
+        None => c.execute(
+            "DELETE FROM records WHERE stream_id = ?1 AND shard = ?2",
+            params![stream_id, shard],
+        ),
+    }
 }
 
 pub(crate) fn set_retention(c: &Connection, id: i64, hours: i64) -> sql::Result<()> {

@@ -58,7 +58,7 @@ impl Kinesis {
                 if status(&old).is_some() {
                     return Ok(Err(Error::stream_exists(&name, &account)));
                 }
-                storage::purge_stream(tx, old.id)?;
+                storage::forget_stream(tx, old.id)?;
             }
             let total = storage::total_shards(tx)?;
             if total + u64::from(shard_count) > limits::ACCOUNT_SHARD_LIMIT {

@@ -692,3 +692,48 @@ fn shard_write_rates_when_enforced_fail_records_one_by_one() {
     let it = iterator(&k, "s", "shardId-000000000000", "TRIM_HORIZON", None);
     assert_eq!(get(&k, &it, None).records.len(), 1010);
 }
+
+#[test]
+fn a_deleted_streams_records_go_in_chunks() {
+    let (k, clock) = kinesis();
+    create(&k, &clock, "s", 2);
+    for i in 0..30 {
+        put(&k, "s", &format!("k{i}"), b"x");
+    }
+    create(&k, &clock, "other", 1);
+    put(&k, "other", "k", b"kept");
+    k.delete_stream(DeleteStreamInput {
+        stream: named("s"),
+        ..Default::default()
+    })
+    .unwrap();
+    // DELETING: not readable any more, the records still there until housekeeping.
+    assert_eq!(
+        k.get_shard_iterator(GetShardIteratorInput {
+            stream: named("s"),
+            shard_id: Some("shardId-000000000000".into()),
+            shard_iterator_type: Some("TRIM_HORIZON".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .code,
+        Code::ResourceNotFound
+    );
+    assert_eq!(k.housekeep_in_chunks(7).unwrap(), 30);
+    let left: i64 = k
+        .inner
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM records", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(left, 1);
+    assert_eq!(
+        k.inner.db.read(crate::storage::purges).unwrap(),
+        Vec::<i64>::new()
+    );
+    // Gone after DELETING; the name is free again, with no record of the old stream.
+    clock.advance(1000);
+    k.housekeep().unwrap();
+    create(&k, &clock, "s", 1);
+    let it = iterator(&k, "s", "shardId-000000000000", "TRIM_HORIZON", None);
+    assert!(get(&k, &it, None).records.is_empty());
+}
