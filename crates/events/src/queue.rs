@@ -1239,6 +1239,38 @@ mod tests {
         );
     }
 
+    /// A destination function's record is handed over at once while a dead-letter message is
+    /// still owed (each delivery on its own), and only once.
+    #[tokio::test]
+    async fn a_record_is_handed_over_while_a_dead_letter_message_is_still_owed() {
+        let f = fixture().await;
+        let lambda = f.queue.lambda.clone();
+        set_dead_letter_queue(&f, &format!("{QUEUES}:not-yet")).await;
+        let no_retries = EventInvokeConfigRequest {
+            maximum_retry_attempts: Some(0),
+            ..EventInvokeConfigRequest::default()
+        };
+        lambda
+            .update_event_invoke_config("src", None, no_retries)
+            .await
+            .unwrap();
+        send(&f, b"{\"fail\": 1}");
+        f.queue.clone().run(claim_one(&f)).await;
+        // The record is queued for `dest`; the event stays for its dead-letter message.
+        let record = claim_one(&f);
+        assert_eq!(record.event.function_name, "dest");
+        assert_eq!(lambda.db().queued_events().unwrap(), 2);
+        create_queue(&f, "not-yet");
+        f.clock.advance(1000);
+        let owed = claim_one(&f);
+        assert_eq!(owed.event.function_name, "src");
+        f.queue.clone().run(owed).await;
+        assert_eq!(messages(&f, "not-yet").await.len(), 1);
+        // Only the record is left.
+        assert_eq!(lambda.db().queued_events().unwrap(), 1);
+        assert_eq!(counted(&f, "hako_lambda_dead_letter_errors_total"), 0.0);
+    }
+
     #[test]
     fn a_delivery_column_of_an_older_hako_is_read() {
         let old = r#"{"destination":"arn:aws:lambda:us-east-1:123456789012:function:d","record":"{}","failures":1,"version":"$LATEST"}"#;
