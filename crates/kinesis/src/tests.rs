@@ -737,3 +737,45 @@ fn a_deleted_streams_records_go_in_chunks() {
     let it = iterator(&k, "s", "shardId-000000000000", "TRIM_HORIZON", None);
     assert!(get(&k, &it, None).records.is_empty());
 }
+
+#[test]
+fn records_survive_the_migration_to_inline_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kinesis.db");
+    {
+        // A kinesis.db as the first two migrations left it, with one record.
+        let db = hako_store::ServiceDb::open(&path, &crate::storage::MIGRATIONS[..2]).unwrap();
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO streams (name, created_ms, mode, shard_count, retention_hours) \
+                 VALUES ('s', ?1, 'PROVISIONED', 1, 24)",
+                [T0],
+            )?;
+            tx.execute("INSERT INTO shards VALUES (1, 0, 2)", [])?;
+            tx.execute(
+                "INSERT INTO records VALUES (1, 0, 1, ?1, 'k', x'6869')",
+                [T0],
+            )
+        })
+        .unwrap();
+    }
+    let clock = Arc::new(ManualClock::new(T0 + 1000));
+    let k = Kinesis::open(
+        &path,
+        KinesisConfig::new("us-east-1", "123456789012"),
+        clock,
+    )
+    .unwrap();
+    let it = iterator(&k, "s", "shardId-000000000000", "TRIM_HORIZON", None);
+    let got = get(&k, &it, None);
+    assert_eq!(got.records.len(), 1);
+    assert_eq!(got.records[0].data.0, b"hi");
+    // The next record continues the shard's indices.
+    let next = put(&k, "s", "k", b"again");
+    assert_eq!(
+        model::SequenceNumber::parse(&next.sequence_number)
+            .unwrap()
+            .index,
+        2
+    );
+}
