@@ -489,6 +489,7 @@ impl Plan {
             items: None,
             items_per_s: None,
             send_latency_us: None,
+            ack_to_receive_us: None,
             machine: machine.clone(),
             timestamp: String::new(),
         }
@@ -670,6 +671,7 @@ impl Plan {
                 r.concurrency = 1;
                 r.gap_ms = Some(u64::try_from(self.gap.as_millis()).unwrap_or(u64::MAX));
                 r.send_latency_us = Some(stats::summarize_u64(&outcome.send_latencies_us));
+                r.ack_to_receive_us = Some(stats::summarize_u64(&outcome.ack_to_receive_us));
             }
             queues::Workload::SqsCycle => {
                 r.batch = Some(self.batch);
@@ -1321,6 +1323,7 @@ mod tests {
                 "sqs-longpoll" => {
                     assert!(st.long_polls > 0, "the receiver never waited");
                     assert!(r["send_latency_us"]["p50"].as_u64().is_some(), "{r}");
+                    assert_eq!(r["ack_to_receive_us"]["count"], r["items"], "{r}");
                     assert_eq!(r["items"], r["requests"]);
                 }
                 _ => {

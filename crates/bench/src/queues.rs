@@ -15,7 +15,8 @@
 //!   `WaitTimeSeconds=20` on its own connection, one sender sending a message
 //!   every `--gap-ms` once the previous one arrived; latency is from the start
 //!   of the `SendMessage` to the receiver having the whole answer (the send's
-//!   own round trip is reported beside it).
+//!   own round trip, and the time from its acknowledgement to the receive,
+//!   are reported beside it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +80,9 @@ pub(crate) struct QueueOutcome {
     pub(crate) latencies_us: Vec<u64>,
     /// sqs-longpoll: the SendMessage round trips, µs, ascending.
     pub(crate) send_latencies_us: Vec<u64>,
+    /// sqs-longpoll: from the send's acknowledgement to the receiver having
+    /// the message (0 when it arrived first), µs, ascending.
+    pub(crate) ack_to_receive_us: Vec<u64>,
     /// Iterations (samples) counted, successful or not.
     pub(crate) requests: u64,
     /// Messages or records completed in the window.
@@ -589,6 +593,8 @@ async fn longpoll(spec: Arc<QueueSpec>, queue_url: String) -> QueueOutcome {
                     out.latencies_us
                         .push(micros(t.saturating_duration_since(t0)));
                     out.send_latencies_us.push(micros(t_ack - t0));
+                    out.ack_to_receive_us
+                        .push(micros(t.saturating_duration_since(t_ack)));
                     last_done = Some(t.max(t_ack));
                 }
                 None => {
@@ -616,6 +622,7 @@ async fn longpoll(spec: Arc<QueueSpec>, queue_url: String) -> QueueOutcome {
     }
     out.latencies_us.sort_unstable();
     out.send_latencies_us.sort_unstable();
+    out.ack_to_receive_us.sort_unstable();
     let window_end = last_done.map_or(end, |t: Instant| t.max(end));
     out.measured = window_end.saturating_duration_since(measure_start);
     out

@@ -81,6 +81,10 @@ pub struct Report {
     /// sqs-longpoll: the SendMessage round trip (start → acknowledged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_latency_us: Option<Option<Summary<u64>>>,
+    /// sqs-longpoll: from the send's acknowledgement to the receiver having
+    /// the message (0 when the message arrived before the acknowledgement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_to_receive_us: Option<Option<Summary<u64>>>,
     /// Where it ran.
     pub machine: Machine,
     /// When it finished (RFC 3339, UTC).
