@@ -207,6 +207,9 @@ struct Inner {
     /// Hako's own endpoints (`/metrics`, `/_hako/`): by path prefix, no AWS protocol.
     paths: Vec<(&'static str, Router)>,
     limits: Limits,
+    /// Requests seen so far (any service, any answer): a sign of traffic for whoever wants one
+    /// (the binary's CPU warmer), one relaxed increment per request.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// The registry of services and the router in front of them. Cheap to clone.
@@ -284,6 +287,7 @@ impl Builder {
                 routes: self.routes,
                 paths: self.paths,
                 limits: self.limits,
+                requests: Default::default(),
             }),
         }
     }
@@ -294,9 +298,19 @@ impl FrontDoor {
         Builder::default()
     }
 
+    /// How many requests this door has been handed so far.
+    pub fn requests_seen(&self) -> u64 {
+        self.inner
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Answers one request.
     pub async fn handle(&self, req: Request<Body>) -> Response {
         let inner = &*self.inner;
+        inner
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = req.uri().path();
         if let Some((_, router)) = inner.paths.iter().find(|(p, _)| path.starts_with(p)) {
             let (method, uri) = (req.method().clone(), req.uri().clone());

@@ -191,20 +191,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         });
     }
-    if let Some(warmer) =
-        crate::warmer::start(engine.clone(), Duration::from_millis(args.cpu_warmer_ms))
-    {
-        let mut warmer = Some(warmer);
-        tasks.spawn("cpu-warmer", Restart::Never, move |stop| {
-            let warmer = warmer.take();
-            async move {
-                stop.cancelled().await;
-                // Dropping it joins its threads (each checks its stop flag every few ms).
-                let _ = tokio::task::spawn_blocking(move || drop(warmer)).await;
-            }
-        });
-    }
-
     // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis. Sandboxes reach
     // the same door on the listener they open in their own network.
     let lambda_api = hako_control_api::router(lambda);
@@ -220,6 +206,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .service_in(&known::SQS, hako_front_door::Protocol::Query, sqs_api)
         .service(&known::KINESIS, hako_kinesis::api::router(kinesis))
         .build();
+    if let Some(warmer) = crate::warmer::start(
+        engine.clone(),
+        door.clone(),
+        Duration::from_millis(args.cpu_warmer_ms),
+    ) {
+        let mut warmer = Some(warmer);
+        tasks.spawn("cpu-warmer", Restart::Never, move |stop| {
+            let warmer = warmer.take();
+            async move {
+                stop.cancelled().await;
+                // Dropping it joins its threads (each checks its stop flag every few ms).
+                let _ = tokio::task::spawn_blocking(move || drop(warmer)).await;
+            }
+        });
+    }
+
     let http = ServeConfig {
         header_read_timeout: Duration::from_secs(args.http_header_timeout_seconds),
         body_read_timeout: Duration::from_secs(args.http_body_timeout_seconds),
