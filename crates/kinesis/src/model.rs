@@ -194,23 +194,15 @@ pub fn stream_arn(region: &str, account: &str, name: &str) -> String {
 
 /// The parts of a stream ARN: (region, account, name).
 pub fn parse_stream_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_, _partition, service, region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if arn_ != "arn" || service != "kinesis" {
+    let a = hako_model::names::split_arn(arn)?;
+    if a.service != "kinesis" {
         return None;
     }
-    let name = resource.strip_prefix("stream/")?;
+    let name = a.resource.strip_prefix("stream/")?;
     if name.is_empty() || name.contains('/') {
         return None;
     }
-    Some((region, account, name))
+    Some((a.region, a.account, name))
 }
 
 /// A shard's id (`shardId-000000000000`).

@@ -207,20 +207,23 @@ pub enum Target {
 /// region and account (the only queues it has), with a valid queue name (SQS's rule: 1 to 80
 /// characters, alphanumerics, hyphens and underscores, `.fifo` for a FIFO queue).
 fn check_queue_arn(arn: &str, region: &Region) -> Result<(), Error> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let name = parts.get(5).copied().unwrap_or("");
-    let stem = name.strip_suffix(".fifo").unwrap_or(name);
-    let valid_name = !stem.is_empty()
-        && name.len() <= 80
-        && stem
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid_name {
+    let valid_name = |name: &str| {
+        let stem = name.strip_suffix(".fifo").unwrap_or(name);
+        !stem.is_empty()
+            && name.len() <= 80
+            && stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let Some(parts) = crate::names::split_arn(arn).filter(|p| valid_name(p.resource)) else {
         return Err(Error::invalid(format!(
             "The provided ARN {arn} is invalid: it does not name an Amazon SQS queue."
         )));
-    }
-    if parts[1] != "aws" || parts[3] != region.region || parts[4] != region.account_id {
+    };
+    if parts.partition != "aws"
+        || parts.region != region.region
+        || parts.account != region.account_id
+    {
         return Err(Error::invalid(format!(
             "Hako delivers only to Amazon SQS queues of its own region and account ({}:{}), \
              not to {arn}.",

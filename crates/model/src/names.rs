@@ -63,6 +63,33 @@ fn pattern_error(input: &str) -> Error {
     )
 }
 
+/// The parts of an ARN, `arn:<partition>:<service>:<region>:<account>:<resource>` (the resource
+/// keeps any further `:`), for every service Hako serves (Lambda's own ARNs have their richer
+/// parser, [`FunctionRef::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArnParts<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+/// Splits `arn` into its parts; `None` unless it starts with `arn:` and has all six.
+pub fn split_arn(arn: &str) -> Option<ArnParts<'_>> {
+    let mut parts = arn.splitn(6, ':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    Some(ArnParts {
+        partition: parts.next()?,
+        service: parts.next()?,
+        region: parts.next()?,
+        account: parts.next()?,
+        resource: parts.next()?,
+    })
+}
+
 /// AWS's answer to a function ARN of another region (LocalStack's AWS-recorded `test_function_arns`,
 /// `function_arn_other_region_exc`; `test_get_function_wrong_region`).
 pub fn region_unreachable(from: &str, here: &str) -> Error {

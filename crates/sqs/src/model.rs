@@ -28,16 +28,8 @@ pub fn queue_arn(region: &str, account: &str, name: &str) -> String {
 
 /// The name in a queue ARN (`arn:<partition>:sqs:<region>:<account>:<name>`).
 pub fn name_of_arn(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let (a, _partition, service, _region, _account, name) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    (a == "arn" && service == "sqs" && !name.is_empty()).then_some(name)
+    let a = hako_model::names::split_arn(arn)?;
+    (a.service == "sqs" && !a.resource.is_empty()).then_some(a.resource)
 }
 
 /// The queue name of a queue URL (`http://host/<account>/<name>`); a bare name is taken too.
