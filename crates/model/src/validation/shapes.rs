@@ -377,3 +377,10 @@ pub static ORGANIZATION_ID: Shape = Shape {
     ..Shape::NONE
 };
 static ORGANIZATION_ID_PATTERN: Pattern = Pattern::new(r"o-[a-z0-9]{10,32}");
+
+/// `Pattern` (`FilterCriteria.Filters[].Pattern`): 0..=4096 characters.
+pub static FILTER_PATTERN: Shape = Shape {
+    max_len: Some(crate::event_filter::PATTERN_MAX_CHARS),
+    min_len: Some(0),
+    ..Shape::NONE
+};
