@@ -908,6 +908,46 @@ mod tests {
         ));
     }
 
+    // event-ruler README, Parallel "Or": `$or` inside a nested object, ANDed with a top-level
+    // `$or`; Nested "Or" and "And".
+    #[test]
+    fn dollar_or_nested() {
+        let p = r#"{
+            "$or": [{"metricName": ["CPUUtilization"]}, {"namespace": ["AWS/EC2"]}],
+            "detail": {"$or": [{"source": ["aws.cloudwatch"]}, {"detail-type": ["Alarm"]}]}}"#;
+        assert!(matches(
+            p,
+            json!({"namespace": "AWS/EC2", "detail": {"detail-type": "Alarm"}})
+        ));
+        assert!(!matches(
+            p,
+            json!({"namespace": "AWS/EC2", "detail": {"x": 1}})
+        ));
+        assert!(!matches(p, json!({"detail": {"source": "aws.cloudwatch"}})));
+        let p = r#"{"source": ["aws.cloudwatch"], "$or": [
+            {"metricName": ["CPUUtilization"]},
+            {"namespace": ["AWS/EC2"], "$or": [{"metricId": [1234]}, {"spaceId": [1000]}]}]}"#;
+        assert!(matches(
+            p,
+            json!({"source": "aws.cloudwatch", "namespace": "AWS/EC2", "spaceId": 1000})
+        ));
+        assert!(!matches(
+            p,
+            json!({"source": "aws.cloudwatch", "namespace": "AWS/EC2", "spaceId": 1001})
+        ));
+    }
+
+    // event-ruler README, Equals-ignore-case matching works on string values whatever their
+    // script.
+    #[test]
+    fn ignore_case_beyond_ascii() {
+        let p = r#"{"city": [{"equals-ignore-case": "MÜNCHEN"}]}"#;
+        assert!(matches(p, json!({"city": "münchen"})));
+        assert!(!matches(p, json!({"city": "munchen"})));
+        let p = r#"{"city": [{"suffix": {"equals-ignore-case": "ÜNCHEN"}}]}"#;
+        assert!(matches(p, json!({"city": "München"})));
+    }
+
     // invocation-eventfiltering: Not, `"Weather": [ { "anything-but": [ "Raining" ] } ]`;
     // EventBridge content filtering: anything-but of one string, one number, a list of numbers.
     #[test]
