@@ -1,6 +1,7 @@
 //! Everything that invokes Lambda functions later: today the asynchronous invocation queue's
-//! workers (`Event` invocations, their retries and destinations); the pollers of event source
-//! mappings and the schedules belong here too.
+//! workers (`Event` invocations, their retries and destinations) and the stream pollers of
+//! event source mappings (`streams`: Kinesis); the queue pollers and the schedules belong here
+//! too.
 //!
 //! Invariant: built on the application layer (`hako_lambda`) and the engine, never on HTTP; it
 //! reaches functions only through the engine's invoke entry point and never touches sandboxes.
@@ -9,5 +10,8 @@
 
 mod queue;
 pub mod schedule;
+pub mod streams;
+#[cfg(test)]
+mod testing;
 
 pub use crate::queue::{start as start_async_queue, AsyncQueueConfig};

@@ -672,41 +672,24 @@ impl Queue {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
 
-    use base64::Engine as _;
     use hako_engine::testing::{eventually, within, FakeRuntime, Reply};
-    use hako_engine::{Engine, EngineConfig, NullSink, Runtimes};
     use hako_lambda::Invocation;
     use hako_model::clock::{Clock, ManualClock};
     use hako_model::event_invoke::{
         DestinationConfig, DestinationTarget, EventInvokeConfigRequest,
     };
-    use hako_model::wire::{CreateFunctionRequest, FunctionCodeIn};
     use hako_model::Region;
-    use hako_store::{CodeStore, Db};
 
     use super::*;
 
-    const T0: i64 = 1_700_000_000_000;
+    use crate::testing::T0;
     const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function";
 
     struct Fixture {
         queue: Arc<Queue>,
         clock: Arc<ManualClock>,
         _dir: tempfile::TempDir,
-    }
-
-    fn package() -> String {
-        let mut buf = std::io::Cursor::new(Vec::new());
-        {
-            let mut z = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-            z.start_file("bootstrap", opts).unwrap();
-            writeln!(z, "#!/bin/sh").unwrap();
-            z.finish().unwrap();
-        }
-        base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
     }
 
     /// A runtime that fails the events whose payload has a `fail` member and echoes the others.
@@ -729,39 +712,10 @@ mod tests {
 
     /// The same, with a runtime of the test's own.
     async fn fixture_with(rt: FakeRuntime) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(Db::open_in_memory().unwrap());
-        let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
-        let runtimes = Runtimes::provided_only(&dir.path().join("runtimes"));
-        let region = Region::default();
-        let engine = Engine::new(
-            EngineConfig {
-                region: region.region.clone(),
-                account_id: region.account_id.clone(),
-                api_endpoint: "http://127.0.0.1:9".into(),
-                idle_timeout: Duration::from_secs(300),
-                account_concurrency: 10,
-                host_path: String::new(),
-            },
-            rt.isolation(),
-            runtimes,
-            Arc::new(NullSink),
-        );
-        let clock = Arc::new(ManualClock::new(T0));
-        let lambda = Lambda::new(db, code, engine, region, clock.clone());
+        let (lambda, clock, dir) = crate::testing::lambda(&rt, 10);
         for name in ["src", "dest"] {
-            let req = CreateFunctionRequest {
-                function_name: Some(name.into()),
-                runtime: Some("provided.al2023".into()),
-                role: Some("arn:aws:iam::123456789012:role/r".into()),
-                handler: Some("bootstrap".into()),
-                code: Some(FunctionCodeIn {
-                    zip_file: Some(package()),
-                    ..FunctionCodeIn::default()
-                }),
-                ..CreateFunctionRequest::default()
-            };
-            lambda.create_function(req).await.unwrap();
+            crate::testing::create_function(&lambda, name, "arn:aws:iam::123456789012:role/r")
+                .await;
         }
         let dest = || {
             Some(DestinationTarget {

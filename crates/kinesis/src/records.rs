@@ -488,6 +488,35 @@ impl Kinesis {
         }))
     }
 
+    /// The position of a poller starting AT_TIMESTAMP: the sequence number just before the
+    /// shard's first record that arrived at or after `at_ms` (read after it with
+    /// [`Kinesis::read_shard`]); `None` when that is the shard's very start. With no record
+    /// that recent, the shard's tip (as [`Kinesis::latest_sequence_number`]).
+    pub fn sequence_before_timestamp(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        at_ms: i64,
+    ) -> Result<Option<String>> {
+        let (s, _) = self.find(&by_arn(stream_arn), Violations::new())?;
+        let shard = model::parse_shard_id(shard_id)
+            .filter(|n| *n < s.shard_count)
+            .ok_or_else(|| Error::shard_not_found(shard_id, &s.name, self.account()))?;
+        let first = self
+            .inner
+            .db
+            .read(|c| storage::first_from(c, s.id, shard, 0, at_ms))?;
+        match first {
+            // Index 0 is the shard's StartingSequenceNumber, before every record; only the
+            // index of a position counts, so the time in it is the record's own.
+            Some((index, arrival)) if index > 1 => {
+                Ok(Some(self.sequence_number(&s, shard, index - 1, arrival)))
+            }
+            Some(_) => Ok(None),
+            None => self.latest_sequence_number(stream_arn, shard_id),
+        }
+    }
+
     /// Reads a shard for a poller inside Hako: the records after `after_sequence` (from the
     /// shard's oldest retained record when `None`), in order, at most `limit` (and 10 MiB).
     /// The stream is named by ARN, as an event source mapping names it.

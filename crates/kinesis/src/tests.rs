@@ -615,6 +615,40 @@ async fn pollers_read_a_shard_and_are_woken_by_writes() {
     );
 }
 
+/// AT_TIMESTAMP for pollers: the position just before the first record that arrived at or
+/// after the time (the shard's start when that is its first record, the tip when none is that
+/// recent).
+#[test]
+fn pollers_find_the_position_before_a_timestamp() {
+    use hako_model::clock::Clock;
+    let (k, clock) = kinesis();
+    create(&k, &clock, "s", 1);
+    let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
+    let shard = "shardId-000000000000";
+    let t1 = clock.now_ms();
+    let a = put(&k, "s", "k", b"a");
+    clock.advance(10);
+    let t2 = clock.now_ms();
+    put(&k, "s", "k", b"b");
+    clock.advance(10);
+    assert_eq!(
+        k.sequence_before_timestamp(arn, shard, t1 - 5).unwrap(),
+        None
+    );
+    assert_eq!(k.sequence_before_timestamp(arn, shard, t1).unwrap(), None);
+    let before_b = k.sequence_before_timestamp(arn, shard, t2 - 3).unwrap();
+    assert_eq!(before_b.as_deref(), Some(a.sequence_number.as_str()));
+    let read = k.read_shard(arn, shard, before_b.as_deref(), 10).unwrap();
+    assert_eq!(read.records.len(), 1);
+    assert_eq!(read.records[0].data, b"b");
+    let tip = k.latest_sequence_number(arn, shard).unwrap();
+    assert_eq!(
+        k.sequence_before_timestamp(arn, shard, clock.now_ms())
+            .unwrap(),
+        tip
+    );
+}
+
 #[test]
 fn shard_write_rates_when_enforced_fail_records_one_by_one() {
     let clock = Arc::new(ManualClock::new(T0));

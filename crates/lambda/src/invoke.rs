@@ -53,6 +53,17 @@ impl Lambda {
         qualifier: Option<&str>,
         inv: Invocation,
     ) -> Result<InvokeResult, Error> {
+        let (f, req) = self.request(function, qualifier, inv)?;
+        self.engine.invoke(&f, req).await
+    }
+
+    /// The function version an invocation runs, and the engine's request for it.
+    fn request(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        inv: Invocation,
+    ) -> Result<(std::sync::Arc<ResolvedFunction>, InvokeRequest), Error> {
         let t = self.target(function, qualifier)?;
         let f = self.pick(&t)?;
         let req = InvokeRequest {
@@ -63,7 +74,25 @@ impl Lambda {
             log_tail: inv.log_tail,
             request_id: None,
         };
-        self.engine.invoke(&f, req).await
+        Ok((f, req))
+    }
+
+    /// Invoke with `RequestResponse` for a caller that must record the outcome before anything
+    /// else runs in its place (an event source poller committing its checkpoint): `settle`
+    /// runs with the result while the invocation still holds its concurrency slot and its
+    /// sandbox ([`hako_engine::Engine::invoke_then`]). A target that does not resolve is
+    /// settled with its error.
+    pub async fn invoke_then<T>(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        inv: Invocation,
+        settle: impl FnOnce(Result<InvokeResult, Error>) -> T,
+    ) -> T {
+        match self.request(function, qualifier, inv) {
+            Ok((f, req)) => self.engine.invoke_then(&f, req, settle).await,
+            Err(e) => settle(Err(e)),
+        }
     }
 
     /// Invoke with `DryRun`: checks that the function and qualifier resolve.
@@ -175,6 +204,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.payload, format!("{ARN}:1 2"), "version 1's warm sandbox");
+    }
+
+    /// `invoke_then` settles with the result while the slot is held, and settles a target
+    /// that does not resolve with its error (a poller commits or retries there).
+    #[tokio::test]
+    async fn invoke_then_settles_the_result_or_the_error() {
+        let f = fixture_with(reporter());
+        let l = &f.lambda;
+        create(&f, "f", "one").await;
+        let r = l
+            .invoke_then("f", None, call("{}"), |r| {
+                assert_eq!(l.engine().inflight(), 1, "the slot is still held");
+                r.unwrap().payload
+            })
+            .await;
+        assert_eq!(r, format!("{ARN} 1"));
+        let e = l
+            .invoke_then("nope", None, call("{}"), |r| r.unwrap_err())
+            .await;
+        assert_eq!(
+            e.message,
+            "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST"
+        );
     }
 
     #[tokio::test]
