@@ -131,6 +131,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening kinesis.db: {e}"))?;
+    // EventBridge Scheduler: its own database beside hako.db.
+    let scheduler = hako_scheduler::Scheduler::open(
+        &data_dir.join("scheduler.db"),
+        hako_scheduler::SchedulerConfig::new(&args.region, &args.account_id),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("opening scheduler.db: {e}"))?;
     let mut tasks = Supervisor::new();
     {
         let kinesis = kinesis.clone();
@@ -191,20 +198,26 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         });
     }
-    // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis. Sandboxes reach
+    // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler. Sandboxes reach
     // the same door on the listener they open in their own network.
     let lambda_api = hako_control_api::router(lambda);
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
         .path(
             "/metrics",
-            metrics_router(engine.clone(), sqs.clone(), kinesis.clone()),
+            metrics_router(
+                engine.clone(),
+                sqs.clone(),
+                kinesis.clone(),
+                scheduler.clone(),
+            ),
         )
         .path("/_hako/", lambda_api.clone())
         .service(&known::LAMBDA, lambda_api)
         .service(&known::SQS, sqs_api.clone())
         .service_in(&known::SQS, hako_front_door::Protocol::Query, sqs_api)
         .service(&known::KINESIS, hako_kinesis::api::router(kinesis))
+        .service(&known::SCHEDULER, hako_scheduler::api::router(scheduler))
         .build();
     if let Some(warmer) = crate::warmer::start(
         engine.clone(),
@@ -336,6 +349,7 @@ fn metrics_router(
     engine: Arc<Engine>,
     sqs: hako_sqs::Sqs,
     kinesis: hako_kinesis::Kinesis,
+    scheduler: hako_scheduler::Scheduler,
 ) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
@@ -343,6 +357,7 @@ fn metrics_router(
             let engine = engine.clone();
             let sqs = sqs.clone();
             let kinesis = kinesis.clone();
+            let scheduler = scheduler.clone();
             async move {
                 // One exposition: each part's text without its `# EOF`, then one at the end.
                 let mut text = String::new();
@@ -350,6 +365,7 @@ fn metrics_router(
                     engine.render_metrics(),
                     sqs.render_metrics(),
                     kinesis.render_metrics(),
+                    scheduler.render_metrics(),
                 ] {
                     text.push_str(part.trim_end().trim_end_matches("# EOF").trim_end());
                     text.push('\n');
