@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use hako_kinesis::ShardRecord;
 use hako_lambda::Invocation;
+use hako_model::event_filter::{FilterCriteria, FilterSource};
 use hako_model::Error;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
@@ -102,6 +103,8 @@ pub(crate) struct ShardCtx {
     tracker: Mutex<Tracker>,
     /// The function's role by its revision (for `invokeIdentityArn`).
     role: Mutex<Option<(String, String)>>,
+    /// The mapping's FilterCriteria (empty: every record passes).
+    filter: FilterCriteria,
 }
 
 impl ShardCtx {
@@ -115,7 +118,16 @@ impl ShardCtx {
         let stream_name = hako_kinesis::model::parse_stream_arn(&settings.stream_arn)
             .map(|(_, _, name)| name.to_string())
             .unwrap_or_default();
+        // The patterns were checked when the mapping was created or updated; a stored one this
+        // Hako cannot read stops nothing: it is said, and every record passes.
+        let filter = FilterCriteria::parse_stored(FilterSource::Kinesis, &settings.filter_patterns)
+            .unwrap_or_else(|e| {
+                tracing::error!(mapping = %settings.uuid, error = %e.message(),
+                    "the mapping's filter criteria cannot be read: records are not filtered");
+                FilterCriteria::default()
+            });
         ShardCtx {
+            filter,
             deps,
             settings,
             status,
@@ -182,6 +194,11 @@ impl ShardCtx {
             for rec in batch.records {
                 after = Some(rec.sequence_number.clone());
                 let ordinal = this.tracker.lock().push(&rec.sequence_number);
+                if !this.passes_filter(&rec) {
+                    StreamStatus::add(&this.status.filtered_out, 1);
+                    this.done(0, [ordinal], &WindowChange::Keep);
+                    continue;
+                }
                 let lane = lane_of(&rec.partition_key, lanes);
                 let item = Item { ordinal, rec };
                 tokio::select! {
@@ -336,6 +353,17 @@ impl ShardCtx {
                 return;
             }
         }
+    }
+
+    /// Whether a record passes the mapping's FilterCriteria (matched on the record as the
+    /// event carries it, its data decoded).
+    fn passes_filter(&self, rec: &ShardRecord) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let (role, region) = (self.role(), self.deps.lambda.region().region.clone());
+        let v = event::record(&self.source(&role, &region), rec);
+        self.filter.matches_kinesis_record(&v)
     }
 
     /// What the event says of the records' source.

@@ -692,6 +692,41 @@ async fn a_stop_settles_the_batch_in_flight() {
     stop(r).await;
 }
 
+/// FilterCriteria: records whose data (base64-decoded JSON) matches no pattern never reach
+/// the function, and the checkpoint moves past them (the developer guide,
+/// "Using event filtering with a Kinesis event source").
+#[tokio::test]
+async fn records_the_filter_drops_are_skipped_and_checkpointed() {
+    let (f, _) = fixture().await;
+    put(&f, "k", "{\"kind\":\"keep\",\"n\":1}");
+    put(&f, "k", "{\"kind\":\"drop\",\"n\":2}");
+    put(&f, "k", "not json");
+    let last = put(&f, "k", "{\"kind\":\"drop\",\"n\":4}");
+    let r = start(
+        &f,
+        StreamSettings {
+            filter_patterns: vec!["{\"data\":{\"kind\":[\"keep\"]}}".into()],
+            ..settings()
+        },
+    );
+    eventually("checkpoint at the last record", || {
+        f.deps
+            .store
+            .checkpoint("m1", "shardId-000000000000")
+            .unwrap()
+            == Checkpoint::After(Some(last.clone()))
+    })
+    .await;
+    assert_eq!(flat(&f), strings(&["{\"kind\":\"keep\",\"n\":1}"]));
+    assert_eq!(
+        r.status
+            .filtered_out
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    stop(r).await;
+}
+
 /// With a ParallelizationFactor, batches of different keys run at once but each key's records
 /// keep their order.
 #[tokio::test]
