@@ -90,6 +90,9 @@ pub struct StreamConfig {
     /// How long to wait before trying again when the stream cannot be read (deleted,
     /// still being created).
     pub unavailable_delay: Duration,
+    /// Multiplies MaximumRecordAgeInSeconds (1 = AWS's; the binary's hidden
+    /// `--async-delay-scale` sets it for the end-to-end tests, which cannot wait a minute).
+    pub record_age_scale: f64,
 }
 
 impl Default for StreamConfig {
@@ -98,6 +101,7 @@ impl Default for StreamConfig {
             retry_delay: Duration::from_millis(100),
             retry_delay_max: Duration::from_secs(5),
             unavailable_delay: Duration::from_secs(1),
+            record_age_scale: 1.0,
         }
     }
 }

@@ -397,7 +397,10 @@ impl ShardCtx {
                 return;
             }
             if s.maximum_record_age_seconds >= 0 {
-                let cutoff = self.now_ms() - s.maximum_record_age_seconds * 1000;
+                let max_age_ms = (s.maximum_record_age_seconds as f64
+                    * 1000.0
+                    * self.deps.config.record_age_scale) as i64;
+                let cutoff = self.now_ms() - max_age_ms;
                 let old = part
                     .items
                     .iter()

@@ -157,6 +157,7 @@ async fn fixture() -> (Fixture, Arc<tokio::sync::Notify>) {
             retry_delay: Duration::from_millis(1),
             retry_delay_max: Duration::from_millis(2),
             unavailable_delay: Duration::from_millis(5),
+            record_age_scale: 1.0,
         },
     };
     (
