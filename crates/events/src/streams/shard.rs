@@ -159,6 +159,7 @@ impl ShardCtx {
             tasks.spawn(this.clone().lane(lane, rx));
         }
         let mut watch = this.deps.kinesis.subscribe(&this.stream_name);
+        let mut unreadable = false;
         'reading: loop {
             watch.borrow_and_update();
             let read = this.deps.kinesis.read_shard(
@@ -168,10 +169,17 @@ impl ShardCtx {
                 READ_LIMIT,
             );
             let batch = match read {
-                Ok(b) => b,
+                Ok(b) => {
+                    unreadable = false;
+                    b
+                }
                 Err(e) => {
-                    tracing::warn!(mapping = %this.settings.uuid, shard = %this.shard_id,
-                        error = %e.message, "cannot read the shard");
+                    // Said once per outage (a deleted stream would say it every second).
+                    if !unreadable {
+                        tracing::warn!(mapping = %this.settings.uuid, shard = %this.shard_id,
+                            error = %e.message, "cannot read the shard; trying again every second");
+                    }
+                    unreadable = true;
                     tokio::select! {
                         _ = this.cancel.cancelled() => break,
                         _ = tokio::time::sleep(this.deps.config.unavailable_delay) => continue,
