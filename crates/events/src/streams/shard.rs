@@ -741,7 +741,7 @@ impl ShardCtx {
 }
 
 /// The lane of a partition key: records of one key always go to the same lane.
-fn lane_of(partition_key: &str, lanes: u32) -> u32 {
+pub(super) fn lane_of(partition_key: &str, lanes: u32) -> u32 {
     if lanes <= 1 {
         return 0;
     }

@@ -181,3 +181,51 @@ fn write_window(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checkpoints and windows survive reopening the file, and a deleted mapping's go.
+    #[test]
+    fn checkpoints_and_windows_persist_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("esm.db");
+        let s = StreamStore::open(&path).unwrap();
+        assert_eq!(s.checkpoint("m", "shard-0").unwrap(), Checkpoint::None);
+        s.commit("m", "shard-0", None, None).unwrap();
+        assert_eq!(
+            s.checkpoint("m", "shard-0").unwrap(),
+            Checkpoint::After(None)
+        );
+        let w = WindowState {
+            start_ms: 60_000,
+            state: "{\"n\":1}".into(),
+        };
+        s.commit(
+            "m",
+            "shard-0",
+            Some("42"),
+            Some((1, &WindowChange::Set(w.clone()))),
+        )
+        .unwrap();
+        s.commit("other", "shard-0", Some("7"), None).unwrap();
+        drop(s);
+        let s = StreamStore::open(&path).unwrap();
+        assert_eq!(
+            s.checkpoint("m", "shard-0").unwrap(),
+            Checkpoint::After(Some("42".into()))
+        );
+        assert_eq!(s.window("m", "shard-0", 1).unwrap(), Some(w));
+        assert_eq!(s.window("m", "shard-0", 0).unwrap(), None);
+        s.set_window("m", "shard-0", 1, &WindowChange::Clear)
+            .unwrap();
+        assert_eq!(s.window("m", "shard-0", 1).unwrap(), None);
+        s.forget("m").unwrap();
+        assert_eq!(s.checkpoint("m", "shard-0").unwrap(), Checkpoint::None);
+        assert_eq!(
+            s.checkpoint("other", "shard-0").unwrap(),
+            Checkpoint::After(Some("7".into()))
+        );
+    }
+}

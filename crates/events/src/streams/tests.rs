@@ -773,6 +773,92 @@ async fn parallelization_keeps_order_per_partition_key() {
     stop(r).await;
 }
 
+/// With a ParallelizationFactor a failing batch blocks only its lane: records of keys in
+/// other lanes keep flowing meanwhile.
+#[tokio::test]
+async fn a_failing_lane_does_not_block_the_others() {
+    let (f, gate) = fixture().await;
+    let key_a = "a".to_string();
+    let lane_a = super::shard::lane_of(&key_a, 2);
+    let key_b = (0..100)
+        .map(|i| format!("b{i}"))
+        .find(|k| super::shard::lane_of(k, 2) != lane_a)
+        .unwrap();
+    put(&f, &key_a, "slow");
+    put(&f, &key_a, "a-after");
+    put(&f, &key_b, "b1");
+    put(&f, &key_b, "b2");
+    let r = start(
+        &f,
+        StreamSettings {
+            batch_size: 1,
+            parallelization_factor: 2,
+            ..settings()
+        },
+    );
+    eventually("b's records while a's lane is held", || {
+        let all = flat(&f);
+        all.contains(&"b2".to_string()) && all.contains(&"slow".to_string())
+    })
+    .await;
+    assert!(!flat(&f).contains(&"a-after".to_string()), "a's lane waits");
+    // The checkpoint stays before the held record until it is done.
+    assert_eq!(
+        f.deps
+            .store
+            .checkpoint("m1", "shardId-000000000000")
+            .unwrap(),
+        Checkpoint::After(None)
+    );
+    gate.notify_one();
+    eventually("a-after", || flat(&f).contains(&"a-after".to_string())).await;
+    let last = f
+        .deps
+        .kinesis
+        .latest_sequence_number(STREAM, "shardId-000000000000")
+        .unwrap();
+    eventually("checkpoint at the end", || {
+        f.deps
+            .store
+            .checkpoint("m1", "shardId-000000000000")
+            .unwrap()
+            == Checkpoint::After(last.clone())
+    })
+    .await;
+    stop(r).await;
+}
+
+/// A window whose end passes with no new record is closed by a final invocation on time.
+#[tokio::test]
+async fn a_tumbling_window_ends_on_time_without_new_records() {
+    let (f, _) = fixture().await;
+    // 150 ms (of the virtual clock, which the lane's timer measures in real time) before the
+    // end of a 60-second window.
+    let end = (f.clock.now_ms() / 60_000 + 1) * 60_000;
+    f.clock.set(end - 150);
+    put(&f, "k", "a");
+    let r = start(
+        &f,
+        StreamSettings {
+            tumbling_window_seconds: 60,
+            ..settings()
+        },
+    );
+    eventually("the final invocation", || f.events.lock().len() == 2).await;
+    let evs = f.events.lock().clone();
+    assert_eq!(evs[1]["isFinalInvokeForWindow"], true);
+    assert_eq!(evs[1]["state"], serde_json::json!({"count": 1}));
+    eventually("the window's state gone", || {
+        f.deps
+            .store
+            .window("m1", "shardId-000000000000", 0)
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    stop(r).await;
+}
+
 /// Tumbling windows: the state the function returns comes back in the next invocation of the
 /// same window; a record of a later window closes the window with a final invocation (no
 /// records, isFinalInvokeForWindow) and the next window starts with an empty state.
