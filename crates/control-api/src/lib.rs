@@ -11,6 +11,7 @@ mod aliases;
 mod concurrency;
 pub mod error;
 mod event_config;
+mod function_urls;
 mod functions;
 mod invoke;
 mod layers;
@@ -117,6 +118,17 @@ pub fn router(state: Arc<Lambda>) -> Router {
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(event_config::list),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            get(function_urls::get)
+                .post(function_urls::create)
+                .put(function_urls::update)
+                .delete(function_urls::delete),
+        )
+        .route(
+            "/2021-10-31/functions/{name}/urls",
+            get(function_urls::list),
         )
         .route(
             "/2016-08-19/account-settings",

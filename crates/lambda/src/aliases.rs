@@ -41,9 +41,12 @@ pub struct Target {
 impl Lambda {
     /// Forgets the cached aliases of `name`.
     pub(crate) fn invalidate_aliases(&self, name: &str) {
-        let mut c = self.aliases.write();
-        c.generation += 1;
-        c.by_function.remove(name);
+        {
+            let mut c = self.aliases.write();
+            c.generation += 1;
+            c.by_function.remove(name);
+        }
+        self.invalidate_urls(name);
     }
 
     /// The alias `alias` of function `name`, from the cache (loaded once per change).

@@ -16,6 +16,7 @@ mod account;
 mod aliases;
 mod concurrency;
 mod event_config;
+mod function_urls;
 mod functions;
 mod invoke;
 mod layers;
@@ -50,6 +51,8 @@ pub struct Lambda {
     resolved: RwLock<HashMap<(String, String), Arc<ResolvedFunction>>>,
     /// Aliases by function, for the invoke path (see `aliases.rs`).
     aliases: RwLock<aliases::AliasCache>,
+    /// Function URLs by URL id, for requests to them (see `function_urls.rs`).
+    urls: RwLock<HashMap<String, Arc<hako_model::function_url::FunctionUrlRecord>>>,
     /// Serialises control-plane writes (one at a time: they are short, and a write reads what
     /// it checks and writes it under the lock).
     writes: tokio::sync::Mutex<()>,
@@ -73,6 +76,7 @@ impl Lambda {
             clock,
             resolved: RwLock::new(HashMap::new()),
             aliases: RwLock::new(aliases::AliasCache::default()),
+            urls: RwLock::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
             async_wake: tokio::sync::Notify::new(),
         })

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_filter;
 pub mod event_invoke;
 pub mod function;
+pub mod function_url;
 pub mod layer;
 pub mod limits;
 pub mod names;

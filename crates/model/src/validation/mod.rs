@@ -30,6 +30,9 @@ use crate::error::{Error, ErrorKind};
 /// Java's `String.matches` does).
 pub struct Pattern {
     text: &'static str,
+    /// What is matched when `text` uses lookaround the `regex` crate lacks in a place
+    /// [`NOT_ALL_DIGITS`] does not cover: an equivalent expression without it.
+    matcher: Option<&'static str>,
     re: OnceLock<regex::Regex>,
 }
 
@@ -41,6 +44,17 @@ impl Pattern {
     pub const fn new(text: &'static str) -> Pattern {
         Pattern {
             text,
+            matcher: None,
+            re: OnceLock::new(),
+        }
+    }
+
+    /// A pattern shown as `text` (AWS's, with lookaround) and matched as `matcher`, an
+    /// equivalent expression the `regex` crate can run.
+    pub const fn equivalent(text: &'static str, matcher: &'static str) -> Pattern {
+        Pattern {
+            text,
+            matcher: Some(matcher),
             re: OnceLock::new(),
         }
     }
@@ -52,9 +66,10 @@ impl Pattern {
 
     /// Whether the whole of `s` matches.
     pub fn matches(&self, s: &str) -> bool {
-        let (body, not_all_digits) = match self.text.strip_prefix(NOT_ALL_DIGITS) {
+        let text = self.matcher.unwrap_or(self.text);
+        let (body, not_all_digits) = match text.strip_prefix(NOT_ALL_DIGITS) {
             Some(rest) => (rest, true),
-            None => (self.text, false),
+            None => (text, false),
         };
         if not_all_digits && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return false;

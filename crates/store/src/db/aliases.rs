@@ -15,7 +15,7 @@ fn encode_alias(a: &AliasRecord) -> Result<String, Error> {
 }
 
 /// Removes what is configured on one qualifier (a version or an alias) of a function: its
-/// provisioned concurrency and its event invoke configuration. Called inside the transaction
+/// provisioned concurrency, its event invoke configuration and its function URL. Called inside the transaction
 /// that deletes the qualifier.
 pub(super) fn delete_qualifier_configs(
     conn: &Connection,
@@ -25,6 +25,7 @@ pub(super) fn delete_qualifier_configs(
     for sql in [
         "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
         "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
+        "DELETE FROM function_urls WHERE function_name = ?1 AND qualifier = ?2",
     ] {
         conn.execute(sql, params![function_name, qualifier])
             .map_err(db_err)?;
@@ -99,7 +100,7 @@ impl Db {
     }
 
     /// Deletes one alias and what is configured on it (provisioned concurrency, event invoke
-    /// configuration); `false` if there was none.
+    /// configuration, function URL); `false` if there was none.
     pub fn delete_alias(&self, function_name: &str, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
         let tx = conn.unchecked_transaction().map_err(db_err)?;

@@ -100,6 +100,16 @@ const MIGRATIONS: &[Migration] = &[
             last_version INTEGER NOT NULL
          );",
     ),
+    // 7: function URLs, one per qualifier ($LATEST or an alias), found by URL id when served.
+    Migration::Sql(
+        "CREATE TABLE function_urls (
+            function_name TEXT NOT NULL,
+            qualifier TEXT NOT NULL,
+            url_id TEXT NOT NULL UNIQUE,
+            record TEXT NOT NULL,
+            PRIMARY KEY (function_name, qualifier)
+         );",
+    ),
 ];
 
 /// Brings the database on `conn` to the newest schema, one transaction per step.

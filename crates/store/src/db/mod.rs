@@ -1,9 +1,9 @@
 //! The embedded database: function records (one per version), aliases, provisioned concurrency
-//! configurations, layer versions and function logs in SQLite (WAL mode), with schema migrations
+//! configurations, layer versions, function URLs and function logs in SQLite (WAL mode), with schema migrations
 //! keyed by `PRAGMA user_version`.
 //!
 //! One file per kind of record: `functions.rs` (functions and their versions), `aliases.rs`,
-//! `provisioned.rs`, `layers.rs`, `logs.rs`; `records.rs` is how a function record is stored
+//! `provisioned.rs`, `layers.rs`, `function_urls.rs`, `logs.rs`; `records.rs` is how a function record is stored
 //! (its environment sealed), `migrations.rs` the schema steps. The asynchronous queue's tables
 //! are `queue.rs`'s.
 //!
@@ -17,6 +17,7 @@
 //! path never touches the database (the engine caches resolved functions in memory).
 
 mod aliases;
+mod function_urls;
 mod functions;
 mod layers;
 mod logs;
