@@ -28,6 +28,8 @@ use super::{result, StartingPosition, StreamDeps, StreamSettings, StreamStatus};
 
 /// The most a synchronous invocation's payload may be (6 MB, Lambda's quota).
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+/// The largest state a tumbling window keeps (1 MB per shard, the developer guide).
+const MAX_WINDOW_STATE: usize = 1024 * 1024;
 /// Records read from the shard at a time.
 const READ_LIMIT: usize = 10_000;
 
@@ -298,7 +300,7 @@ impl ShardCtx {
                         },
                         _ = sleep_opt(wait) => {
                             if let Some(w) = window.take() {
-                                if !self.final_invoke(lane, &w, window_ms).await {
+                                if !self.final_invoke(lane, &w, window_ms, false).await {
                                     // Stopped: the window's state stays stored.
                                     return;
                                 }
@@ -342,7 +344,7 @@ impl ShardCtx {
                 // A record of a later window closes the open one first.
                 if let Some(w) = window.take() {
                     if w.start_ms != first_window {
-                        if !self.final_invoke(lane, &w, window_ms).await {
+                        if !self.final_invoke(lane, &w, window_ms, false).await {
                             return;
                         }
                     } else {
@@ -357,6 +359,23 @@ impl ShardCtx {
                 }
             }
             self.deliver(lane, batch, &mut window).await;
+            // A state past 1 MB ends the window early; the window goes on with a fresh state
+            // (the developer guide's tumbling window page; aws_lambda_events'
+            // `is_window_terminated_early`: "Subsequent invoke will continue the same window with
+            // a fresh state").
+            if let Some(w) = window.take() {
+                if w.state.len() > MAX_WINDOW_STATE {
+                    if !self.final_invoke(lane, &w, window_ms, true).await {
+                        return;
+                    }
+                    window = Some(WindowState {
+                        start_ms: w.start_ms,
+                        state: "{}".into(),
+                    });
+                } else {
+                    window = Some(w);
+                }
+            }
             if self.cancel.is_cancelled() {
                 return;
             }
@@ -690,10 +709,11 @@ impl ShardCtx {
         self.done(0, items.iter().map(|i| i.ordinal), &WindowChange::Keep);
     }
 
-    /// The last invocation of a tumbling window (no records, the final state); tried until it
-    /// succeeds (the developer guide: a failed final invocation suspends the shard until one
-    /// succeeds). False when the mapping stopped first.
-    async fn final_invoke(&self, lane: u32, w: &WindowState, window_ms: i64) -> bool {
+    /// The last invocation of a tumbling window (no records, the final state), or with `early`
+    /// the one that ends a window whose state outgrew its limit (`isWindowTerminatedEarly`, not
+    /// final: the window goes on); tried until it succeeds (the developer guide: a failed final
+    /// invocation suspends the shard until one succeeds). False when the mapping stopped first.
+    async fn final_invoke(&self, lane: u32, w: &WindowState, window_ms: i64, early: bool) -> bool {
         let s = &self.settings;
         let mut delay = self.deps.config.retry_delay;
         loop {
@@ -706,8 +726,8 @@ impl ShardCtx {
                 start_ms: w.start_ms,
                 end_ms: w.start_ms + window_ms,
                 state: &w.state,
-                is_final: true,
-                terminated_early: false,
+                is_final: !early,
+                terminated_early: early,
             };
             let inv = Invocation {
                 payload: event::event(&src, &[], Some(&ev)).into(),

@@ -103,7 +103,10 @@ fn runtime(
             }
             if ev.get("window").is_some() {
                 let before = ev["state"]["count"].as_u64().unwrap_or(0);
-                let state = serde_json::json!({"count": before + records.len() as u64});
+                let mut state = serde_json::json!({"count": before + records.len() as u64});
+                if data.iter().any(|d| d == "big") {
+                    state["pad"] = Value::String("x".repeat(1_100_000));
+                }
                 return Reply::ok(&serde_json::json!({"state": state}).to_string());
             }
             match partial {
@@ -894,6 +897,35 @@ async fn tumbling_windows_carry_state_and_end_with_a_final_invocation() {
     assert_eq!(evs[2]["state"], serde_json::json!({"count": 2}));
     assert_eq!(evs[3]["state"], serde_json::json!({}));
     assert_eq!(evs[3]["window"]["start"], "2023-11-14T22:14:00Z");
+    stop(r).await;
+}
+
+/// A window state past 1 MB ends the window early: an invocation with isWindowTerminatedEarly
+/// and that state, then the same window goes on with a fresh state.
+#[tokio::test]
+async fn a_window_state_past_1_mb_terminates_the_window_early() {
+    let (f, _) = fixture().await;
+    put(&f, "k", "big");
+    put(&f, "k", "a");
+    let r = start(
+        &f,
+        StreamSettings {
+            batch_size: 1,
+            tumbling_window_seconds: 60,
+            ..settings()
+        },
+    );
+    eventually("three invocations", || f.events.lock().len() == 3).await;
+    let evs = f.events.lock().clone();
+    assert_eq!(evs[1]["isWindowTerminatedEarly"], true);
+    assert_eq!(evs[1]["isFinalInvokeForWindow"], false);
+    assert_eq!(evs[1]["Records"], serde_json::json!([]));
+    assert_eq!(evs[1]["state"]["count"], 1);
+    assert_eq!(evs[2]["state"], serde_json::json!({}));
+    assert_eq!(
+        evs[2]["window"], evs[0]["window"],
+        "the same window goes on"
+    );
     stop(r).await;
 }
 
