@@ -25,12 +25,11 @@ def client(hako, service: str):
 
 
 # (service, call, kwargs, HTTP status, code, message): the protocol of each is botocore's model's
-# (logs: json 1.1, sts and iam: query, s3: rest-xml). SQS, Kinesis and Scheduler are served
-# (test_sqs.py, test_kinesis.py, test_scheduler.py); no REST-JSON service is left unserved among
-# the known ones, so that protocol's shape is tested in crates/front-door/tests/routing.rs.
+# (sts and iam: query, s3: rest-xml). SQS, Kinesis, Scheduler and CloudWatch Logs are served
+# (test_sqs.py, test_kinesis.py, test_scheduler.py, test_logs.py); no REST-JSON service is left
+# unserved among the known ones, so that protocol's shape is tested in
+# crates/front-door/tests/routing.rs.
 FOREIGN = [
-    ("logs", "describe_log_groups", {}, 400, "UnknownOperationException",
-     "Hako does not serve CloudWatch Logs yet (DescribeLogGroups)"),
     ("sts", "get_caller_identity", {}, 400, "InvalidAction",
      "Hako does not serve STS yet (GetCallerIdentity)"),
     # Sent unsigned (botocore: `authtype: none`): only its Action names STS.

@@ -50,7 +50,7 @@ pub(crate) struct ServeArgs {
     /// and clients get the other CPU) took ~10 % off the warm c1 median; c32 throughput moved
     /// within the noise (-2 % on average with the process backend, +15 % with linux). The
     /// thread also runs the API's database calls: the log writer gives the connection up
-    /// between chunks (`Db::append_logs`), so a flood of function output does not stall it.
+    /// between chunks (`hako_logs::Logs::ingest`, in `logs.db`), so a flood of function output does not stall it.
     #[arg(long, env = "HAKO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// Kinesis: enforce AWS's per-shard write rates (1,000 records and 1 MiB per second per

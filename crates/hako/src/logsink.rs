@@ -1,5 +1,6 @@
-//! Function logs to the database: lines are appended to an in-memory buffer, and one writer
-//! thread inserts them in batches every few milliseconds. The invoke path never wakes another
+//! Function logs to CloudWatch Logs (`hako_logs`, `logs.db`): lines are appended to an
+//! in-memory buffer, and one writer thread stores them in batches every few milliseconds
+//! (`Logs::ingest`, which creates the function's group and stream when missing). The invoke path never wakes another
 //! thread to log (a cross-CPU wake-up costs ~20 µs here). A function flooding its output fills the
 //! buffer; lines past its bound are dropped and counted, and the server keeps serving.
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hako_engine::{LogRecord, LogSink};
-use hako_store::{Db, LogLine};
+use hako_logs::{IngestLine, Logs};
 use parking_lot::Mutex;
 
 /// Lines held in memory at most before new ones are dropped.
@@ -24,9 +25,7 @@ pub(crate) struct DbSink {
 }
 
 impl DbSink {
-    pub(crate) fn start(
-        db: Arc<Db>,
-    ) -> std::io::Result<(Arc<DbSink>, std::thread::JoinHandle<()>)> {
+    pub(crate) fn start(logs: Logs) -> std::io::Result<(Arc<DbSink>, std::thread::JoinHandle<()>)> {
         let sink = Arc::new(DbSink {
             buf: Mutex::new(Vec::with_capacity(1024)),
             dropped: AtomicU64::new(0),
@@ -35,7 +34,7 @@ impl DbSink {
         let s = sink.clone();
         let handle = std::thread::Builder::new()
             .name("hako-logs".into())
-            .spawn(move || s.writer(&db))?;
+            .spawn(move || s.writer(&logs))?;
         Ok((sink, handle))
     }
 
@@ -44,22 +43,22 @@ impl DbSink {
         self.stop.store(true, Ordering::Release);
     }
 
-    fn writer(&self, db: &Db) {
+    fn writer(&self, logs: &Logs) {
         let mut batch = Vec::with_capacity(1024);
         loop {
             let stopping = self.stop.load(Ordering::Acquire);
             std::mem::swap(&mut *self.buf.lock(), &mut batch);
             if !batch.is_empty() {
-                let lines: Vec<LogLine> = batch
+                let lines: Vec<IngestLine> = batch
                     .drain(..)
-                    .map(|r| LogLine {
-                        log_group: r.group.to_string(),
-                        log_stream: r.stream.to_string(),
+                    .map(|r| IngestLine {
+                        group: r.group,
+                        stream: r.stream,
                         timestamp_ms: r.timestamp_ms,
                         message: r.message,
                     })
                     .collect();
-                if let Err(e) = db.append_logs(&lines) {
+                if let Err(e) = logs.ingest(&lines) {
                     tracing::error!(error = %e, lines = lines.len(), "cannot write function logs");
                 }
             }

@@ -88,7 +88,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let (sink, log_thread) = DbSink::start(db.clone()).context("starting the log writer")?;
+    // CloudWatch Logs: its own database beside hako.db; it owns function logs. Lines an older
+    // Hako kept in hako.db's `logs` table move there first.
+    let logs = hako_logs::Logs::open(
+        &data_dir.join("logs.db"),
+        hako_logs::LogsConfig::new(&args.region, &args.account_id),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("opening logs.db: {e}"))?;
+    {
+        let (db, logs) = (db.clone(), logs.clone());
+        tokio::task::spawn_blocking(move || move_legacy_logs(&db, &logs))
+            .await
+            .context("moving the old function logs")??;
+    }
+    let (sink, log_thread) = DbSink::start(logs.clone()).context("starting the log writer")?;
     let isolation = crate::backend::choose(&args).await?;
     let engine = Engine::new(
         EngineConfig {
@@ -163,6 +177,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
     {
+        let logs = logs.clone();
+        // Retention: events older than their group's retention are deleted; the events of
+        // deleted groups and streams are purged.
+        tasks.spawn("logs-housekeeping", Restart::OnPanic, move |stop| {
+            let logs = logs.clone();
+            async move {
+                let mut tick = tokio::time::interval(LOGS_HOUSEKEEPING);
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    let l = logs.clone();
+                    match tokio::task::spawn_blocking(move || l.housekeep()).await {
+                        Ok(Ok(n)) if n > 0 => tracing::debug!(events = n, "logs retention"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "logs housekeeping"),
+                        _ => {}
+                    }
+                }
+            }
+        });
+    }
+    {
         let lambda = lambda.clone();
         let cfg = hako_events::AsyncQueueConfig {
             delay_scale: args.async_delay_scale,
@@ -198,7 +235,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         });
     }
-    // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler. Sandboxes reach
+    // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler,
+    // CloudWatch Logs. Sandboxes reach
     // the same door on the listener they open in their own network.
     let lambda_api = hako_control_api::router(lambda);
     let sqs_api = hako_sqs::api::router(sqs.clone());
@@ -210,6 +248,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 sqs.clone(),
                 kinesis.clone(),
                 scheduler.clone(),
+                logs.clone(),
             ),
         )
         .path("/_hako/", lambda_api.clone())
@@ -218,6 +257,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .service_in(&known::SQS, hako_front_door::Protocol::Query, sqs_api)
         .service(&known::KINESIS, hako_kinesis::api::router(kinesis))
         .service(&known::SCHEDULER, hako_scheduler::api::router(scheduler))
+        .service(&known::LOGS, hako_logs::api::router(logs))
         .build();
     if let Some(warmer) = crate::warmer::start(
         engine.clone(),
@@ -338,6 +378,60 @@ const DRAIN_AFTER_SECOND_SIGNAL: Duration = Duration::from_millis(500);
 const TASKS_STOP_WITHIN: Duration = Duration::from_secs(2);
 /// How often Kinesis deletes records past their retention.
 const KINESIS_HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How often CloudWatch Logs deletes events past their group's retention.
+const LOGS_HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+/// Lines moved from hako.db's old `logs` table in one transaction of `logs.db`.
+const LEGACY_MOVE_CHUNK: usize = 10_000;
+
+/// Moves the function logs an older Hako kept in hako.db's `logs` table into `logs.db`, once:
+/// each chunk is imported with its watermark in one transaction of `logs.db`, then deleted from
+/// hako.db, so a move interrupted anywhere resumes without losing or doubling a line.
+fn move_legacy_logs(db: &Db, logs: &hako_logs::Logs) -> Result<()> {
+    let mut after = logs
+        .legacy_watermark()
+        .map_err(|e| anyhow::anyhow!("reading logs.db: {e}"))?;
+    let mut moved = 0usize;
+    loop {
+        let rows = db
+            .legacy_logs(None, after, LEGACY_MOVE_CHUNK)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        let last = *last;
+        if moved == 0 {
+            say("moving the function logs of hako.db into logs.db (once)");
+        }
+        let lines: Vec<(i64, hako_logs::IngestLine)> = rows
+            .into_iter()
+            .map(|(id, l)| {
+                (
+                    id,
+                    hako_logs::IngestLine {
+                        group: l.log_group.into(),
+                        stream: l.log_stream.into(),
+                        timestamp_ms: l.timestamp_ms,
+                        message: l.message,
+                    },
+                )
+            })
+            .collect();
+        moved += lines.len();
+        logs.import_legacy(&lines)
+            .map_err(|e| anyhow::anyhow!("writing logs.db: {e}"))?;
+        after = last;
+    }
+    // Lines imported before a crash, and those just imported.
+    if after > 0 {
+        db.delete_legacy_logs(after)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    }
+    if moved > 0 {
+        say(&format!("moved {moved} function log lines into logs.db"));
+    }
+    Ok(())
+}
 
 /// A line for the person who runs Hako (stderr, beside the log).
 fn say(line: &str) {
@@ -350,6 +444,7 @@ fn metrics_router(
     sqs: hako_sqs::Sqs,
     kinesis: hako_kinesis::Kinesis,
     scheduler: hako_scheduler::Scheduler,
+    logs: hako_logs::Logs,
 ) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
@@ -358,6 +453,7 @@ fn metrics_router(
             let sqs = sqs.clone();
             let kinesis = kinesis.clone();
             let scheduler = scheduler.clone();
+            let logs = logs.clone();
             async move {
                 // One exposition: each part's text without its `# EOF`, then one at the end.
                 let mut text = String::new();
@@ -366,6 +462,7 @@ fn metrics_router(
                     sqs.render_metrics(),
                     kinesis.render_metrics(),
                     scheduler.render_metrics(),
+                    logs.render_metrics(),
                 ] {
                     text.push_str(part.trim_end().trim_end_matches("# EOF").trim_end());
                     text.push('\n');
@@ -471,6 +568,8 @@ pub(crate) fn streams(args: StreamsArgs) -> Result<()> {
     Ok(())
 }
 
+/// `hako logs FUNCTION`: the function's log group, read from `logs.db` beside a running server
+/// (and the lines an older Hako kept in hako.db, until a server moved them).
 pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     let path = args.data_dir.join("hako.db");
     if !path.exists() {
@@ -484,26 +583,58 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
         .log_group_of(&args.function)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?
         .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
-    let mut after = 0;
+    let logs_path = args.data_dir.join("logs.db");
+    let mut logs = None;
     let mut out = std::io::stdout().lock();
-    loop {
-        let lines = db
-            .read_logs(&group, after, 1000)
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        for (id, l) in &lines {
-            let ts =
-                time::OffsetDateTime::from_unix_timestamp_nanos(l.timestamp_ms as i128 * 1_000_000)
+    let print = |out: &mut std::io::StdoutLock<'_>, ts_ms: i64, stream: &str, message: &str| {
+        let ts = time::OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
-                    .and_then(|t| {
-                        t.format(&time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
-                    .unwrap_or_default();
-            writeln!(out, "{ts} {} {}", l.log_stream, l.message)?;
-            after = *id;
+            })
+            .unwrap_or_default();
+        writeln!(out, "{ts} {stream} {message}")
+    };
+    // Lines not yet moved out of hako.db (a data dir no server of this version has opened):
+    // those past what logs.db says it imported.
+    let mut legacy_after = 0;
+    let mut after = 0;
+    loop {
+        if logs.is_none() && logs_path.exists() {
+            logs = Some(
+                hako_logs::Logs::open_read_only(
+                    &logs_path,
+                    hako_logs::LogsConfig::new("", ""),
+                    Arc::new(hako_model::clock::SystemClock),
+                )
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", logs_path.display()))?,
+            );
+            if let Some(l) = &logs {
+                legacy_after = legacy_after.max(l.legacy_watermark().unwrap_or(0));
+            }
+        }
+        let mut full = false;
+        let legacy = db
+            .legacy_logs(Some(&group), legacy_after, 1000)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        for (id, l) in &legacy {
+            print(&mut out, l.timestamp_ms, &l.log_stream, &l.message)?;
+            legacy_after = *id;
+        }
+        full |= legacy.len() == 1000;
+        if let Some(l) = &logs {
+            let events = l
+                .tail(&group, after, 1000)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", logs_path.display()))?;
+            for e in &events {
+                print(&mut out, e.timestamp_ms, &e.stream, &e.message)?;
+                after = e.id;
+            }
+            full |= events.len() == 1000;
         }
         out.flush()?;
-        if lines.len() == 1000 {
+        if full {
             continue;
         }
         if !args.follow {

@@ -1,0 +1,292 @@
+"""CloudWatch Logs through boto3, the aws CLI v1 (.venv) and v2 (/usr/bin/aws `logs tail
+--follow`), against the real binary; functions' output in their `/aws/lambda/NAME` group.
+
+AWS's answers asserted here come from LocalStack's AWS-recorded snapshots
+(tests/aws/services/logs/*.snapshot.json of localstack/localstack): test_logs_groups
+(`test_create_log_group_duplicate_error`: "The specified log group already exists",
+`test_describe_log_groups_prefix_and_pattern_error`), test_logs_streams
+(`test_create_log_stream_duplicate_error`, `test_describe_log_streams_with_log_group_identifier`:
+ValidationException), test_logs_events (`test_resource_does_not_exist`: "The specified log group
+does not exist." / "... log stream does not exist.", `test_put_log_events_wrong_order`,
+`test_get_log_events_invalid_token`, `test_get_log_events_limit_validation`,
+`test_put_log_events_too_old`). Retention's deletions are tested in virtual time in the crate's
+unit tests (crates/logs/src/tests.rs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import (CREDENTIALS, HAKO_BIN, REGION, aws_cli_env, boto_lambda_client, create_function,
+                      expect_client_error, fixture_zip, metric_sample, run_aws, scrape_metrics,
+                      unique_name, wait_for)
+
+ECHO = "rust-echo"
+ACCOUNT = "123456789012"
+STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
+AWS_V2 = Path("/usr/bin/aws")
+
+
+def logs_client(endpoint):
+    return boto3.session.Session().client(
+        "logs", endpoint_url=endpoint, region_name=REGION,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}), **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def logs(hako):
+    return logs_client(hako.endpoint)
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def echo_function(lambda_client):
+    name = unique_name("logs")
+    create_function(lambda_client, name, "provided.al2023", "bootstrap", fixture_zip(ECHO))
+    return name
+
+
+def invoke(lambda_client, name, line):
+    r = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"log": line}).encode())
+    assert r["StatusCode"] == 200
+    return r["ResponseMetadata"]["RequestId"]
+
+
+def test_groups_streams_and_events(logs):
+    g = f"/app/{unique_name('g')}"
+    logs.create_log_group(logGroupName=g, tags={"env": "testing1"})
+    msg = expect_client_error("ResourceAlreadyExistsException", 400, logs.create_log_group,
+                              logGroupName=g)
+    assert msg == "The specified log group already exists"
+    logs.create_log_stream(logGroupName=g, logStreamName="s")
+    msg = expect_client_error("ResourceAlreadyExistsException", 400, logs.create_log_stream,
+                              logGroupName=g, logStreamName="s")
+    assert msg == "The specified log stream already exists"
+    t = now_ms()
+    r = logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[
+        {"timestamp": t - 3, "message": "INFO start"},
+        {"timestamp": t - 2, "message": json.dumps({"level": "ERROR", "latency": 250})},
+        {"timestamp": t - 1, "message": "ERROR db timeout"},
+    ])
+    assert "rejectedLogEventsInfo" not in r and r["nextSequenceToken"]
+    # Too old (14 days) and too new (2 hours): reported, the rest kept.
+    r = logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[
+        {"timestamp": t - 15 * 86_400_000, "message": "ancient"},
+        {"timestamp": t, "message": "INFO done"},
+    ])
+    assert r["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
+    msg = expect_client_error("InvalidParameterException", 400, logs.put_log_events,
+                              logGroupName=g, logStreamName="s",
+                              logEvents=[{"timestamp": t, "message": "b"}, {"timestamp": t - 1, "message": "a"}])
+    assert msg == "Log events in a single PutLogEvents request must be in chronological order."
+    # GetLogEvents: from the head, then the same token back at the end.
+    p = logs.get_log_events(logGroupName=g, logStreamName="s", startFromHead=True, limit=3)
+    assert [e["message"] for e in p["events"]][0] == "INFO start"
+    assert re.fullmatch(r"f/\d{56}/s", p["nextForwardToken"]), p["nextForwardToken"]
+    assert re.fullmatch(r"b/\d{56}/s", p["nextBackwardToken"]), p["nextBackwardToken"]
+    p2 = logs.get_log_events(logGroupName=g, logStreamName="s", startFromHead=True,
+                             nextToken=p["nextForwardToken"])
+    assert [e["message"] for e in p2["events"]] == ["INFO done"]
+    p3 = logs.get_log_events(logGroupName=g, logStreamName="s", startFromHead=True,
+                             nextToken=p2["nextForwardToken"])
+    assert p3["events"] == [] and p3["nextForwardToken"] == p2["nextForwardToken"]
+    # Default: the latest first page.
+    last = logs.get_log_events(logGroupName=g, logStreamName="s", limit=1)
+    assert [e["message"] for e in last["events"]] == ["INFO done"]
+    msg = expect_client_error("InvalidParameterException", 400, logs.get_log_events,
+                              logGroupName=g, logStreamName="s", nextToken="bogus")
+    assert msg == "The specified nextToken is invalid."
+    msg = expect_client_error("InvalidParameterException", 400, logs.get_log_events,
+                              logGroupName=g, logStreamName="s", limit=10001)
+    assert msg == ("1 validation error detected: Value '10001' at 'limit' failed to satisfy "
+                   "constraint: Member must have value less than or equal to 10000")
+    # FilterLogEvents: terms, exclusions, OR, JSON.
+    def flt(pattern, **kw):
+        return [e["message"] for e in logs.filter_log_events(logGroupName=g, filterPattern=pattern, **kw)["events"]]
+    assert flt("ERROR") == [json.dumps({"level": "ERROR", "latency": 250}), "ERROR db timeout"]
+    assert flt("INFO -done") == ["INFO start"]
+    assert flt("?timeout ?done") == ["ERROR db timeout", "INFO done"]
+    assert flt('{ $.level = "ERROR" && $.latency > 200 }') == [json.dumps({"level": "ERROR", "latency": 250})]
+    assert flt('"db timeout"') == ["ERROR db timeout"]
+    assert len(flt("", startTime=t - 2, endTime=t - 1)) == 2
+    # The paginator walks every page.
+    pages = list(logs.get_paginator("filter_log_events").paginate(
+        logGroupName=g, PaginationConfig={"PageSize": 1}))
+    assert sum(len(p["events"]) for p in pages) == 4
+    # Streams and groups.
+    s = logs.describe_log_streams(logGroupName=g)["logStreams"][0]
+    assert s["logStreamName"] == "s" and s["lastEventTimestamp"] == t
+    assert s["arn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{g}:log-stream:s"
+    grp = logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"]
+    assert [x["logGroupName"] for x in grp] == [g]
+    assert grp[0]["arn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{g}:*"
+    assert grp[0]["storedBytes"] > 0
+    msg = expect_client_error("InvalidParameterException", 400, logs.describe_log_groups,
+                              logGroupNamePrefix="a", logGroupNamePattern="b")
+    assert msg == "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+    msg = expect_client_error("ValidationException", 400, logs.describe_log_streams,
+                              logGroupName=g, logGroupIdentifier=g)
+    assert msg == "LogGroup name and LogGroup ARN are mutually exclusive parameters."
+    # Retention: AWS's values only.
+    logs.put_retention_policy(logGroupName=g, retentionInDays=7)
+    assert logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"][0]["retentionInDays"] == 7
+    expect_client_error("InvalidParameterException", 400, logs.put_retention_policy,
+                        logGroupName=g, retentionInDays=2)
+    logs.delete_retention_policy(logGroupName=g)
+    assert "retentionInDays" not in logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"][0]
+    # Tags, both APIs.
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{g}"
+    logs.tag_resource(resourceArn=arn, tags={"test1": "val1"})
+    logs.tag_log_group(logGroupName=g, tags={"test2": "val2"})
+    assert logs.list_tags_log_group(logGroupName=g)["tags"] == {"env": "testing1", "test1": "val1", "test2": "val2"}
+    logs.untag_resource(resourceArn=arn, tagKeys=["env", "test1"])
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"test2": "val2"}
+    # Deletion.
+    logs.delete_log_stream(logGroupName=g, logStreamName="s")
+    msg = expect_client_error("ResourceNotFoundException", 400, logs.get_log_events,
+                              logGroupName=g, logStreamName="s")
+    assert msg == "The specified log stream does not exist."
+    logs.delete_log_group(logGroupName=g)
+    msg = expect_client_error("ResourceNotFoundException", 400, logs.describe_log_streams,
+                              logGroupName=g)
+    assert msg == "The specified log group does not exist."
+
+
+def test_function_output_lands_in_its_group_with_aws_stream_names(hako, logs, lambda_client):
+    name = echo_function(lambda_client)
+    marker = f"hello-{uuid.uuid4().hex}"
+    rid = invoke(lambda_client, name, marker)
+    group = f"/aws/lambda/{name}"
+
+    def found():
+        # The writer stores lines every ~20 ms; until then the group does not exist.
+        try:
+            return logs.filter_log_events(logGroupName=group, filterPattern=f'"{marker}"')["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+    events = wait_for(found, "the function's line in its group", timeout_s=5)
+    assert STREAM_NAME.match(events[0]["logStreamName"]), events[0]["logStreamName"]
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupName"] == group
+    streams = logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime", descending=True)
+    assert streams["logStreams"][0]["logStreamName"] == events[0]["logStreamName"]
+    # The platform lines are there too.
+    all_lines = wait_for(lambda: (m := [e["message"] for e in logs.filter_log_events(
+        logGroupName=group)["events"]]) and any(x.startswith("REPORT") for x in m) and m, "REPORT")
+    assert f"START RequestId: {rid} Version: $LATEST" in all_lines
+    # Metrics of the group.
+    text = scrape_metrics(hako.endpoint)
+    assert f'hako_logs_incoming_log_events_total{{log_group="{group}"}}' in text
+
+
+def test_aws_cli_v1(hako):
+    def aws(*args):
+        rc, out, err = run_aws(hako.endpoint, "logs", *args, parse_json=True)
+        assert rc == 0, err
+        return out
+
+    g = unique_name("cli")
+    aws("create-log-group", "--log-group-name", g)
+    aws("create-log-stream", "--log-group-name", g, "--log-stream-name", "s")
+    t = now_ms()
+    aws("put-log-events", "--log-group-name", g, "--log-stream-name", "s", "--log-events",
+        f"timestamp={t},message=hello-cli", f"timestamp={t + 1},message=bye-cli")
+    got = aws("get-log-events", "--log-group-name", g, "--log-stream-name", "s", "--start-from-head")
+    assert [e["message"] for e in got["events"]] == ["hello-cli", "bye-cli"]
+    f = aws("filter-log-events", "--log-group-name", g, "--filter-pattern", "bye")
+    assert [e["message"] for e in f["events"]] == ["bye-cli"]
+    assert [x["logGroupName"] for x in aws("describe-log-groups", "--log-group-name-prefix", g)["logGroups"]] == [g]
+    rc, _, err = run_aws(hako.endpoint, "logs", "describe-log-streams", "--log-group-name", "nope-" + g)
+    assert rc != 0 and "ResourceNotFoundException" in err and "The specified log group does not exist." in err
+    aws("delete-log-group", "--log-group-name", g)
+
+
+@pytest.mark.skipif(not AWS_V2.exists(), reason="Debian's awscli (v2) is not installed")
+def test_aws_cli_v2_logs_tail_follow_shows_a_new_line(hako, lambda_client):
+    """`aws logs tail GROUP --follow --since 5m` of aws CLI v2, unchanged. Debian's 2.9.19 polls
+    FilterLogEvents (interleaved, startTime of the newest event seen) and sleeps 5 s between
+    polls (`FollowLogEventsGenerator._TIME_TO_SLEEP`), so a new line shows within one poll."""
+    name = echo_function(lambda_client)
+    group = f"/aws/lambda/{name}"
+    invoke(lambda_client, name, "before-tail")
+    # Without --follow: what is there.
+    p = subprocess.run([str(AWS_V2), "--endpoint-url", hako.endpoint, "logs", "tail", group, "--since", "5m"],
+                       capture_output=True, timeout=60, env=aws_cli_env())
+    assert p.returncode == 0, p.stderr.decode()
+    assert "before-tail" in p.stdout.decode()
+    proc = subprocess.Popen([str(AWS_V2), "--endpoint-url", hako.endpoint, "logs", "tail", group,
+                             "--follow", "--since", "5m", "--format", "short"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=aws_cli_env())
+    lines: list[str] = []
+    seen = threading.Event()
+    marker = f"tail-{uuid.uuid4().hex}"
+
+    def reader():
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if marker in lines[-1]:
+                seen.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    try:
+        # The first poll shows the line already there.
+        wait_for(lambda: any("before-tail" in l for l in lines), "the first poll", timeout_s=20)
+        start = time.monotonic()
+        invoke(lambda_client, name, marker)
+        # One poll interval of the CLI (5 s) and its request.
+        assert seen.wait(timeout=12), (lines, proc.poll())
+        print(f"aws logs tail --follow showed the line after {time.monotonic() - start:.2f} s")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_hako_logs_and_the_move_of_lines_an_older_hako_kept(hako_factory):
+    """A data dir of an older Hako keeps function logs in hako.db's `logs` table: `hako logs`
+    reads them before any server moved them, a server moves them into logs.db once at start
+    (then they are served by the Logs API), and nothing is lost or doubled."""
+    server = hako_factory()
+    c = boto_lambda_client(server.endpoint)
+    name = echo_function(c)
+    invoke(c, name, "new-line")
+    group = f"/aws/lambda/{name}"
+    wait_for(lambda: "new-line" in subprocess.run(
+        [str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
+        capture_output=True, timeout=30).stdout.decode(), "hako logs")
+    server.stop()
+    db = sqlite3.connect(server.data_dir / "hako.db")
+    t = now_ms() - 60_000
+    db.executemany("INSERT INTO logs (log_group, log_stream, ts_ms, message) VALUES (?, ?, ?, ?)",
+                   [(group, "2024/01/01/[$LATEST]" + "0" * 32, t + i, f"old-line-{i}") for i in range(3)])
+    db.commit()
+    db.close()
+    out = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert all(f"old-line-{i}" in text for i in range(3)) and "new-line" in text
+    server.start()
+    logs = logs_client(server.endpoint)
+    msgs = [e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern="old")["events"]]
+    assert msgs == ["old-line-0", "old-line-1", "old-line-2"]
+    db = sqlite3.connect(server.data_dir / "hako.db")
+    assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 0
+    db.close()
+    # After the move `hako logs` prints each line once.
+    text = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
+                          capture_output=True, timeout=30).stdout.decode()
+    assert text.count("old-line-1") == 1 and text.count("new-line") == 1, text
