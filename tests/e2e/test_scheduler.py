@@ -13,13 +13,17 @@ Next-fire computation (cron with L/W/#, time zones, DST) is tested in virtual ti
 
 import datetime
 import json
+import re
+import subprocess
 import time
+import zoneinfo
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import (CREDENTIALS, REGION, expect_client_error, unique_name)
+from conftest import (CREDENTIALS, HAKO_BIN, REGION, create_function, expect_client_error,
+                      make_zip, metric_sample, scrape_metrics, unique_name, wait_for)
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler-role"
@@ -174,3 +178,155 @@ def test_aws_cli(aws):
     assert rc == 0, err
     rc, out, err = aws("scheduler", "get-schedule", "--name", name)
     assert rc != 0 and "ResourceNotFoundException" in err and f"Schedule {name} does not exist." in err
+
+
+# -- firing ----------------------------------------------------------------------------------
+
+def at_in(seconds, tz="UTC"):
+    """An at() expression `seconds` from now, as wall-clock time in `tz`."""
+    t = datetime.datetime.now(zoneinfo.ZoneInfo(tz)) + datetime.timedelta(seconds=seconds)
+    return f"at({t.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def make_queue(sqs, name, **attrs):
+    url = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def receive(sqs, url, wait_s=20, **kw):
+    """One long poll (bounded by WaitTimeSeconds); the messages."""
+    return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=wait_s, MaxNumberOfMessages=10,
+                               MessageAttributeNames=["All"], AttributeNames=["All"],
+                               **kw).get("Messages", [])
+
+
+def receive_until(sqs, url, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = receive(sqs, url, wait_s=max(1, min(20, int(deadline - time.monotonic()))))
+        if got:
+            return got, time.time()
+    pytest.fail(f"no message on {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def sqs(hako):
+    return client(hako.endpoint, "sqs")
+
+
+def test_an_at_schedule_fires_once_to_a_queue_in_its_time_zone(scheduler, sqs):
+    url, arn = make_queue(sqs, unique_name("sched-target"))
+    off_url, off_arn = make_queue(sqs, unique_name("sched-off"))
+    name = unique_name("at")
+    expr = at_in(3, "America/New_York")
+    due = time.time() + 3
+    scheduler.create_schedule(Name=name, ScheduleExpression=expr,
+                              ScheduleExpressionTimezone="America/New_York",
+                              FlexibleTimeWindow={"Mode": "OFF"},
+                              Target=target(arn, Input=json.dumps({"from": "at"})))
+    # A disabled one, due sooner, never fires.
+    scheduler.create_schedule(Name=unique_name("off"), ScheduleExpression=at_in(1),
+                              FlexibleTimeWindow={"Mode": "OFF"}, State="DISABLED",
+                              Target=target(off_arn))
+    got, arrived = receive_until(sqs, url)
+    assert [json.loads(m["Body"]) for m in got] == [{"from": "at"}]
+    # At its second (60-second precision on AWS; Hako fires at the second it names).
+    assert int(due) - 1 <= arrived <= due + 2.5, (due, arrived)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    assert receive(sqs, url, wait_s=2) == [], "fired once"
+    assert receive(sqs, off_url, wait_s=1) == [], "a disabled schedule never fires"
+    # It stays (ActionAfterCompletion NONE), done.
+    assert scheduler.get_schedule(Name=name)["State"] == "ENABLED"
+
+
+def test_a_fifo_queue_target_and_delete_after_completion(scheduler, sqs):
+    url, arn = make_queue(sqs, unique_name("sched") + ".fifo", FifoQueue="true")
+    name = unique_name("fifo")
+    scheduler.create_schedule(Name=name, ScheduleExpression=at_in(2),
+                              FlexibleTimeWindow={"Mode": "OFF"},
+                              ActionAfterCompletion="DELETE",
+                              Target=target(arn, Input="hello fifo",
+                                            SqsParameters={"MessageGroupId": "g1"}))
+    got, _ = receive_until(sqs, url)
+    assert got[0]["Body"] == "hello fifo"
+    assert got[0]["Attributes"]["MessageGroupId"] == "g1"
+    wait_for(lambda: not scheduler.list_schedules(NamePrefix=name)["Schedules"],
+             "the completed schedule deleted", timeout_s=10)
+
+
+APP = r'''
+import json
+
+def handler(event, context):
+    print("SCHEDULED " + json.dumps(event))
+    return event
+'''
+
+
+def test_a_lambda_target_is_invoked_with_the_input(hako, scheduler, lambda_client):
+    fn = unique_name("sched-fn")
+    create_function(lambda_client, fn, "python3.11", "app.handler", make_zip({"app.py": APP}))
+    scheduler.create_schedule(
+        Name=unique_name("to-fn"), ScheduleExpression=at_in(2),
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=target(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}",
+                      Input=json.dumps({"job": 42})))
+
+    def ran():
+        p = subprocess.run([str(HAKO_BIN), "logs", fn, "--data-dir", str(hako.data_dir)],
+                           capture_output=True, timeout=30)
+        return re.findall(r"SCHEDULED (\{.*\})", p.stdout.decode(errors="replace"))
+    lines = wait_for(ran, "the scheduled invocation's log line", timeout_s=60, step_s=0.5)
+    assert [json.loads(x) for x in lines] == [{"job": 42}]
+
+
+def test_an_unserved_target_goes_to_the_dead_letter_queue(hako, scheduler, sqs):
+    url, dlq = make_queue(sqs, unique_name("sched-dlq"))
+    name = unique_name("universal")
+    before = metric_sample(scrape_metrics(hako.endpoint),
+                           "hako_scheduler_invocations_sent_to_dead_letter_count_total")
+    scheduler.create_schedule(
+        Name=name, ScheduleExpression=at_in(1), FlexibleTimeWindow={"Mode": "OFF"},
+        Target=target("arn:aws:scheduler:::aws-sdk:sns:publish", Input='{"Message": "hi"}',
+                      DeadLetterConfig={"Arn": dlq},
+                      RetryPolicy={"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}))
+    got, _ = receive_until(sqs, url)
+    m = got[0]
+    a = {k: v["StringValue"] for k, v in m["MessageAttributes"].items()}
+    assert m["Body"] == '{"Message": "hi"}'
+    assert a["SCHEDULE_ARN"] == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}"
+    assert a["TARGET_ARN"] == "arn:aws:scheduler:::aws-sdk:sns:publish"
+    assert a["ERROR_CODE"] == "UnsupportedTarget"
+    assert a["RETRY_ATTEMPTS"] == "0"
+    assert a["IS_PAYLOAD_TRUNCATED"] == "false"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a["SCHEDULED_TIME"])
+    assert len(a["EXECUTION_ID"]) == 36
+    text = scrape_metrics(hako.endpoint)
+    assert metric_sample(text, "hako_scheduler_invocations_sent_to_dead_letter_count_total") >= before + 1
+    assert metric_sample(text, "hako_scheduler_invocation_attempt_count_total") >= 1
+
+
+def test_a_firing_due_while_hako_was_down_fires_once_when_it_comes_back(hako_factory):
+    server = hako_factory()
+    sch = client(server.endpoint, "scheduler")
+    q = client(server.endpoint, "sqs")
+    qname = unique_name("sched-restart")
+    url, arn = make_queue(q, qname)
+    sch.create_schedule(Name=unique_name("missed"), ScheduleExpression=at_in(3),
+                        FlexibleTimeWindow={"Mode": "OFF"},
+                        Target=target(arn, Input="missed while down"))
+    server.stop()
+    time.sleep(5)  # past its time, Hako down
+    server.start()
+    q = client(server.endpoint, "sqs")
+    url = q.get_queue_url(QueueName=qname)["QueueUrl"]
+    got, _ = receive_until(q, url, timeout_s=20)
+    assert [m["Body"] for m in got] == ["missed while down"]
+    q.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    # Not again after another restart.
+    server.stop()
+    server.start()
+    q = client(server.endpoint, "sqs")
+    url = q.get_queue_url(QueueName=qname)["QueueUrl"]
+    assert receive(q, url, wait_s=3) == []

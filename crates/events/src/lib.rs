@@ -1,7 +1,8 @@
 //! Everything that invokes Lambda functions later: today the asynchronous invocation queue's
 //! workers (`Event` invocations, their retries and destinations) and the stream pollers of
-//! event source mappings (`streams`: Kinesis); the queue pollers and the schedules belong here
-//! too.
+//! event source mappings (`streams`: Kinesis), and the firing of EventBridge Scheduler's
+//! schedules (`schedules`; `schedule` is the async queue's retry schedule); the queue pollers
+//! belong here too.
 //!
 //! Invariant: built on the application layer (`hako_lambda`) and the engine, never on HTTP; it
 //! reaches functions only through the engine's invoke entry point and never touches sandboxes.
@@ -10,6 +11,7 @@
 
 mod queue;
 pub mod schedule;
+pub mod schedules;
 pub mod streams;
 #[cfg(test)]
 mod testing;

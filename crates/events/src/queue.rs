@@ -1023,14 +1023,7 @@ mod tests {
 
     /// The messages waiting in queue `name` (received at once, not deleted).
     async fn messages(f: &Fixture, name: &str) -> Vec<hako_sqs::wire::Message> {
-        let req = hako_sqs::wire::ReceiveMessageRequest {
-            queue_url: Some(format!("http://127.0.0.1:9/123456789012/{name}")),
-            message_attribute_names: vec!["All".into()],
-            max_number_of_messages: Some(10),
-            wait_time_seconds: Some(0),
-            ..Default::default()
-        };
-        sqs(f).receive(req).await.unwrap().messages
+        crate::testing::sqs_messages(sqs(f), name).await
     }
 
     async fn set_dead_letter_queue(f: &Fixture, arn: &str) {

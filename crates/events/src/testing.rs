@@ -75,3 +75,16 @@ fn package() -> String {
     }
     base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
 }
+
+/// The messages waiting in SQS queue `name` of the default account (received at once, with
+/// every message attribute, not deleted).
+pub(crate) async fn sqs_messages(sqs: &hako_sqs::Sqs, name: &str) -> Vec<hako_sqs::wire::Message> {
+    let req = hako_sqs::wire::ReceiveMessageRequest {
+        queue_url: Some(format!("http://127.0.0.1:9/123456789012/{name}")),
+        message_attribute_names: vec!["All".into()],
+        max_number_of_messages: Some(10),
+        wait_time_seconds: Some(0),
+        ..Default::default()
+    };
+    sqs.receive(req).await.unwrap().messages
+}

@@ -217,6 +217,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
     {
+        // Schedules: sleeps until the next one is due or one changes; a firing taken is in
+        // scheduler.db until delivered, so a restart neither loses nor repeats it.
+        let scheduler = scheduler.clone();
+        let targets = hako_events::schedules::ScheduleTargets {
+            lambda: lambda.clone(),
+            sqs: Some(sqs.clone()),
+        };
+        tasks.spawn("schedules", Restart::OnPanic, move |stop| {
+            hako_events::schedules::run(scheduler.clone(), targets.clone(), stop)
+        });
+    }
+    {
         let engine = engine.clone();
         tasks.spawn("idle-reaper", Restart::OnPanic, move |stop| {
             let engine = engine.clone();

@@ -22,6 +22,8 @@ pub struct Delivery {
     pub attempts: i64,
     /// The target as it was when the schedule fired.
     pub target: Target,
+    /// The error of the last attempt (`CODE: message`), if one failed.
+    pub last_error: Option<String>,
 }
 
 /// A schedule as `hako schedules` shows it.
@@ -84,6 +86,7 @@ impl Scheduler {
                         run_ms: due_ms + wait,
                         attempts: 0,
                         target: serde_json::to_string(&target).unwrap_or_default(),
+                        last_error: None,
                     },
                 )?;
                 taken += 1;
@@ -119,6 +122,7 @@ impl Scheduler {
                     due_ms: r.due_ms,
                     attempts: r.attempts,
                     target,
+                    last_error: r.last_error,
                 })
             })
             .collect()

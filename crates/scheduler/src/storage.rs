@@ -78,6 +78,7 @@ pub(crate) struct DeliveryRow {
     pub run_ms: i64,
     pub attempts: i64,
     pub target: String,
+    pub last_error: Option<String>,
 }
 
 fn group_row(r: &sql::Row<'_>) -> sql::Result<GroupRow> {
@@ -165,10 +166,10 @@ pub(crate) fn set_tags(tx: &Transaction<'_>, name: &str, tags: &str, now: i64) -
     Ok(())
 }
 
-/// Deletes a group, its schedules and their pending deliveries; whether it existed.
+/// Deletes a group and its schedules; whether it existed. Firings already taken stay and are
+/// delivered.
 pub(crate) fn delete_group(tx: &Transaction<'_>, name: &str) -> sql::Result<bool> {
     tx.execute("DELETE FROM schedules WHERE grp = ?1", [name])?;
-    tx.execute("DELETE FROM deliveries WHERE grp = ?1", [name])?;
     Ok(tx.execute("DELETE FROM groups WHERE name = ?1", [name])? > 0)
 }
 
@@ -286,7 +287,8 @@ pub(crate) fn insert_delivery(tx: &Transaction<'_>, d: &DeliveryRow) -> sql::Res
 
 pub(crate) fn due_deliveries(c: &Connection, now: i64) -> sql::Result<Vec<DeliveryRow>> {
     let mut st = c.prepare_cached(
-        "SELECT id, execution_id, grp, name, due_ms, run_ms, attempts, target FROM deliveries \
+        "SELECT id, execution_id, grp, name, due_ms, run_ms, attempts, target, last_error \
+         FROM deliveries \
          WHERE run_ms <= ?1 ORDER BY run_ms, id",
     )?;
     let rows = st.query_map([now], |r| {
@@ -299,6 +301,7 @@ pub(crate) fn due_deliveries(c: &Connection, now: i64) -> sql::Result<Vec<Delive
             run_ms: r.get(5)?,
             attempts: r.get(6)?,
             target: r.get(7)?,
+            last_error: r.get(8)?,
         })
     })?;
     rows.collect()

@@ -552,6 +552,19 @@ impl Sqs {
         body: String,
         attributes: MessageAttributes,
     ) -> Result<SendMessageResult, SqsError> {
+        self.send_message_in_group(queue_arn, body, attributes, None, None)
+    }
+
+    /// [`Sqs::send_message`] with a FIFO queue's MessageGroupId and MessageDeduplicationId
+    /// (EventBridge Scheduler's SQS targets: `SqsParameters.MessageGroupId`).
+    pub fn send_message_in_group(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: MessageAttributes,
+        group_id: Option<&str>,
+        deduplication_id: Option<&str>,
+    ) -> Result<SendMessageResult, SqsError> {
         let name = model::name_of_arn(queue_arn).ok_or_else(SqsError::no_queue)?;
         let account = &self.inner.region.account_id;
         if queue_arn != self.arn(name) {
@@ -561,6 +574,8 @@ impl Sqs {
             queue_url: Some(name.to_string()),
             message_body: Some(body),
             message_attributes: attributes,
+            message_group_id: group_id.map(str::to_string),
+            message_deduplication_id: deduplication_id.map(str::to_string),
             ..Default::default()
         };
         self.send(
