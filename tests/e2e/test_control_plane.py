@@ -310,10 +310,10 @@ def test_account_settings(lambda_client):
 
 def test_unimplemented_operation_names_itself(lambda_client):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
-        lambda_client.list_event_source_mappings()
+        lambda_client.list_code_signing_configs()
     code, status, msg = error_of(ei)
     assert status == 501
-    assert "ListEventSourceMappings" in msg
+    assert "ListCodeSigningConfigs" in msg
 
 
 def test_malformed_json_body(hako):

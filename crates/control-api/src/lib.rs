@@ -11,6 +11,7 @@ mod aliases;
 mod concurrency;
 pub mod error;
 mod event_config;
+mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod invoke;
@@ -129,6 +130,20 @@ pub fn router(state: Arc<Lambda>) -> Router {
         .route(
             "/2021-10-31/functions/{name}/urls",
             get(function_urls::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            get(event_source_mappings::list).post(event_source_mappings::create),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
         )
         .route(
             "/2016-08-19/account-settings",

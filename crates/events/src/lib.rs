@@ -9,6 +9,7 @@
 //! Each long-lived task takes a `CancellationToken` from the binary's supervisor and stops when
 //! it is cancelled.
 
+pub mod esm;
 mod queue;
 pub mod schedule;
 pub mod schedules;

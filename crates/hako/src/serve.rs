@@ -152,6 +152,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening scheduler.db: {e}"))?;
+    // Event source mappings: Lambda asks SQS and Kinesis whether a mapped queue or stream exists.
+    {
+        let k = kinesis.clone();
+        lambda.set_event_sources(Arc::new(hako_events::esm::Sources::new(
+            sqs.clone(),
+            move |arn| k.shard_ids(arn).is_ok(),
+        )));
+    }
+    let esm_metrics = Arc::new(hako_events::esm::EsmMetrics::new());
+    // The stream pollers' shard checkpoints, in their own database beside hako.db.
+    let stream_store = Arc::new(
+        hako_events::streams::StreamStore::open(&data_dir.join("esm.db"))
+            .map_err(|e| anyhow::anyhow!("opening esm.db: {e}"))?,
+    );
     let mut tasks = Supervisor::new();
     {
         let kinesis = kinesis.clone();
@@ -229,6 +243,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
         });
     }
     {
+        let lambda = lambda.clone();
+        let cfg = hako_events::esm::EsmConfig {
+            sqs: sqs.clone(),
+            metrics: esm_metrics.clone(),
+            streams: Some(hako_events::esm::StreamPollers {
+                kinesis: kinesis.clone(),
+                store: stream_store.clone(),
+                config: hako_events::streams::StreamConfig::default(),
+            }),
+        };
+        // One poller per enabled mapping, each under a child of this token.
+        tasks.spawn("event-source-mappings", Restart::OnPanic, move |stop| {
+            hako_events::esm::supervise(lambda.clone(), cfg.clone(), stop)
+        });
+    }
+    {
         let engine = engine.clone();
         tasks.spawn("idle-reaper", Restart::OnPanic, move |stop| {
             let engine = engine.clone();
@@ -261,6 +291,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 kinesis.clone(),
                 scheduler.clone(),
                 logs.clone(),
+                esm_metrics.clone(),
             ),
         )
         .path("/_hako/", lambda_api.clone())
@@ -457,6 +488,7 @@ fn metrics_router(
     kinesis: hako_kinesis::Kinesis,
     scheduler: hako_scheduler::Scheduler,
     logs: hako_logs::Logs,
+    esm: Arc<hako_events::esm::EsmMetrics>,
 ) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
@@ -466,6 +498,7 @@ fn metrics_router(
             let kinesis = kinesis.clone();
             let scheduler = scheduler.clone();
             let logs = logs.clone();
+            let esm = esm.clone();
             async move {
                 // One exposition: each part's text without its `# EOF`, then one at the end.
                 let mut text = String::new();
@@ -475,6 +508,7 @@ fn metrics_router(
                     kinesis.render_metrics(),
                     scheduler.render_metrics(),
                     logs.render_metrics(),
+                    esm.render(),
                 ] {
                     text.push_str(part.trim_end().trim_end_matches("# EOF").trim_end());
                     text.push('\n');

@@ -16,6 +16,7 @@ mod account;
 mod aliases;
 mod concurrency;
 mod event_config;
+mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod invoke;
@@ -36,6 +37,7 @@ use hako_store::{CodeStore, Db};
 use parking_lot::RwLock;
 
 pub use crate::aliases::Target;
+pub use crate::event_source_mappings::{EventSources, QueueSource};
 pub use crate::invoke::Invocation;
 pub use crate::versions::{page, Paging};
 
@@ -58,6 +60,10 @@ pub struct Lambda {
     writes: tokio::sync::Mutex<()>,
     /// Wakes the asynchronous queue's dispatcher (an event was queued or a worker is free).
     async_wake: tokio::sync::Notify,
+    /// Where event source mappings' queues and streams are (set once by the binary).
+    event_sources: std::sync::OnceLock<Arc<dyn EventSources>>,
+    /// Wakes the event source mappings' supervisor (a mapping changed).
+    esm_changed: tokio::sync::Notify,
 }
 
 impl Lambda {
@@ -79,6 +85,8 @@ impl Lambda {
             urls: RwLock::new(HashMap::new()),
             writes: tokio::sync::Mutex::new(()),
             async_wake: tokio::sync::Notify::new(),
+            event_sources: std::sync::OnceLock::new(),
+            esm_changed: tokio::sync::Notify::new(),
         })
     }
 

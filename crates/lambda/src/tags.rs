@@ -1,4 +1,4 @@
-//! Tags: TagResource, UntagResource, ListTags on a function's ARN.
+//! Tags: TagResource, UntagResource, ListTags on a function's ARN or an event source mapping's.
 //!
 //! Tags belong to the function (they are kept on its `$LATEST` record and returned by
 //! GetFunction); versions and aliases cannot be tagged, as on AWS. Tags are not part of what a
@@ -17,9 +17,16 @@ use hako_model::{Error, ErrorKind, FunctionRef};
 
 use crate::Lambda;
 
+/// What a taggable resource ARN names.
+enum Tagged {
+    Function(String),
+    Mapping(String),
+}
+
 impl Lambda {
-    /// The function a taggable resource ARN names; it must exist and be unqualified.
-    fn tagged_function(&self, resource: &str) -> Result<String, Error> {
+    /// The resource a taggable resource ARN names: a function (it must exist and be
+    /// unqualified) or an event source mapping (it must exist).
+    fn tagged(&self, resource: &str) -> Result<Tagged, Error> {
         let mut v = Violations::new();
         v.string("resource", resource, &shapes::TAGGABLE_RESOURCE);
         v.finish()?;
@@ -30,8 +37,14 @@ impl Lambda {
                 Constraint::Pattern(&shapes::TAGGABLE_RESOURCE_PATTERN),
             )
         };
-        if resource.split(':').nth(5) != Some("function") {
-            return Err(bad());
+        match resource.split(':').nth(5) {
+            Some("function") => {}
+            Some("event-source-mapping") => {
+                let uuid = resource.split(':').nth(6).ok_or_else(bad)?;
+                self.tagged_mapping(resource, uuid)?;
+                return Ok(Tagged::Mapping(uuid.to_string()));
+            }
+            _ => return Err(bad()),
         }
         let r = FunctionRef::parse(resource, &self.region).map_err(|e| {
             if e.kind == ErrorKind::ResourceNotFound {
@@ -46,7 +59,18 @@ impl Lambda {
             ));
         }
         self.latest(&r.name)?;
-        Ok(r.name)
+        Ok(Tagged::Function(r.name))
+    }
+
+    /// Changes the tags of what `resource` names.
+    fn update_tagged<F>(&self, resource: &str, f: F) -> Result<(), Error>
+    where
+        F: FnOnce(&mut BTreeMap<String, String>) -> Result<(), Error>,
+    {
+        match self.tagged(resource)? {
+            Tagged::Function(name) => self.update_tags(&name, f),
+            Tagged::Mapping(uuid) => self.update_mapping_tags(&uuid, f),
+        }
     }
 
     fn update_tags<F>(&self, name: &str, f: F) -> Result<(), Error>
@@ -79,8 +103,7 @@ impl Lambda {
         }
         validate_tags(&tags)?;
         let _w = self.writes.lock().await;
-        let name = self.tagged_function(resource)?;
-        self.update_tags(&name, |current| {
+        self.update_tagged(resource, |current| {
             let mut merged = current.clone();
             merged.extend(tags);
             if merged.len() > TAGS_MAX {
@@ -102,8 +125,7 @@ impl Lambda {
         v.list("tagKeys", keys, &shapes::TAG_KEY_LIST);
         v.finish()?;
         let _w = self.writes.lock().await;
-        let name = self.tagged_function(resource)?;
-        self.update_tags(&name, |current| {
+        self.update_tagged(resource, |current| {
             for k in keys {
                 current.remove(k);
             }
@@ -113,8 +135,10 @@ impl Lambda {
 
     /// ListTags.
     pub fn list_tags(&self, resource: &str) -> Result<ListTagsResponse, Error> {
-        let name = self.tagged_function(resource)?;
-        let rec = self.latest(&name)?;
-        Ok(ListTagsResponse { tags: rec.tags })
+        let tags = match self.tagged(resource)? {
+            Tagged::Function(name) => self.latest(&name)?.tags,
+            Tagged::Mapping(uuid) => self.tagged_mapping(resource, &uuid)?.tags,
+        };
+        Ok(ListTagsResponse { tags })
     }
 }

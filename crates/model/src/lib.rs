@@ -8,6 +8,7 @@ pub mod alias;
 pub mod clock;
 pub mod concurrency;
 pub mod error;
+pub mod esm;
 pub mod event_filter;
 pub mod event_invoke;
 pub mod function;

@@ -1351,6 +1351,63 @@ impl Sqs {
         Ok(BatchResult { successful, failed })
     }
 
+    // ---- for event source mappings (Lambda's pollers, in-process) ----
+
+    /// The name of the queue `queue_arn` names, if it is one of this SQS's.
+    fn name_of_own_arn<'a>(&self, queue_arn: &'a str) -> Option<&'a str> {
+        let name = model::name_of_arn(queue_arn)?;
+        (queue_arn == self.arn(name)).then_some(name)
+    }
+
+    /// Whether the queue `queue_arn` names is a FIFO queue; `None` when there is no such queue.
+    pub fn queue_is_fifo(&self, queue_arn: &str) -> Option<bool> {
+        let name = self.name_of_own_arn(queue_arn)?;
+        self.inner.state.lock().queues.get(name).map(Queue::fifo)
+    }
+
+    /// ReceiveMessage for a poller: up to `max` (1 to 10) messages of the queue `queue_arn`
+    /// with every system and message attribute, waiting up to `wait_s` seconds (0 to 20) for
+    /// one. Dropping the future while it waits takes nothing from the queue.
+    pub async fn receive_for_poller(
+        &self,
+        queue_arn: &str,
+        max: usize,
+        wait_s: i64,
+    ) -> Result<Vec<Message>, SqsError> {
+        let name = self
+            .name_of_own_arn(queue_arn)
+            .ok_or_else(SqsError::no_queue)?;
+        let req = ReceiveMessageRequest {
+            queue_url: Some(name.to_string()),
+            attribute_names: vec!["All".into()],
+            message_attribute_names: vec!["All".into()],
+            max_number_of_messages: Some(max.clamp(1, 10) as i64),
+            wait_time_seconds: Some(wait_s.clamp(0, 20)),
+            ..Default::default()
+        };
+        Ok(self.receive(req).await?.messages)
+    }
+
+    /// Deletes the messages of the queue `queue_arn` that these receipt handles (of a poller's
+    /// receives) name, in one transaction: a handle whose message is gone or was received again
+    /// since deletes nothing. The number deleted.
+    pub fn delete_received(&self, queue_arn: &str, handles: &[String]) -> Result<usize, SqsError> {
+        let name = self
+            .name_of_own_arn(queue_arn)
+            .ok_or_else(SqsError::no_queue)?
+            .to_string();
+        let seqs: Vec<i64> = {
+            let st = self.inner.state.lock();
+            let q = st.queues.get(&name).ok_or_else(SqsError::no_queue)?;
+            handles
+                .iter()
+                .filter_map(|h| Self::resolve_handle(q, h).ok().flatten())
+                .collect()
+        };
+        self.delete_many(&name, &seqs)?;
+        Ok(seqs.len())
+    }
+
     // ---- stats ----
 
     /// Counts of every queue, by name (messages past their retention period deleted first).

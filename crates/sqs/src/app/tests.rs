@@ -666,3 +666,55 @@ fn stats_leave_out_messages_past_their_retention() {
     clock.advance(60_000);
     assert_eq!(sqs.stats()[0].0.visible, 0);
 }
+
+/// What Lambda's pollers use: receive by ARN with every attribute, delete by handles in one go
+/// (a handle received again since deletes nothing).
+#[tokio::test]
+async fn a_poller_receives_by_arn_and_deletes_what_it_handled() {
+    let (sqs, clock) = setup();
+    let url = create(&sqs, "q", &[("VisibilityTimeout", "5")]);
+    let arn = "arn:aws:sqs:us-east-1:123456789012:q";
+    assert_eq!(sqs.queue_is_fifo(arn), Some(false));
+    assert_eq!(
+        sqs.queue_is_fifo("arn:aws:sqs:us-east-1:123456789012:nope"),
+        None
+    );
+    assert_eq!(
+        sqs.queue_is_fifo("arn:aws:sqs:eu-west-1:123456789012:q"),
+        None
+    );
+    create(&sqs, "f.fifo", &[("FifoQueue", "true")]);
+    assert_eq!(
+        sqs.queue_is_fifo("arn:aws:sqs:us-east-1:123456789012:f.fifo"),
+        Some(true)
+    );
+    for i in 0..3 {
+        send(&sqs, &url, &format!("m{i}"));
+    }
+    let got = sqs.receive_for_poller(arn, 10, 0).await.unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].attributes["ApproximateReceiveCount"], "1");
+    assert!(got[0].attributes.contains_key("SentTimestamp"));
+    assert!(got[0]
+        .attributes
+        .contains_key("ApproximateFirstReceiveTimestamp"));
+    // m0's visibility ends and it is received again: its old handle deletes nothing.
+    clock.advance(5_000);
+    let again = sqs.receive_for_poller(arn, 10, 0).await.unwrap();
+    assert_eq!(again.len(), 3);
+    let stale: Vec<String> = got.iter().map(|m| m.receipt_handle.clone()).collect();
+    assert_eq!(sqs.delete_received(arn, &stale).unwrap(), 0);
+    let fresh: Vec<String> = again[..2]
+        .iter()
+        .map(|m| m.receipt_handle.clone())
+        .collect();
+    assert_eq!(sqs.delete_received(arn, &fresh).unwrap(), 2);
+    clock.advance(5_000);
+    let left = sqs.receive_for_poller(arn, 10, 0).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].attributes["ApproximateReceiveCount"], "3");
+    assert!(sqs
+        .receive_for_poller("arn:aws:sqs:us-east-1:123456789012:nope", 1, 0)
+        .await
+        .is_err());
+}

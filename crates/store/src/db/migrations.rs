@@ -110,6 +110,18 @@ const MIGRATIONS: &[Migration] = &[
             PRIMARY KEY (function_name, qualifier)
          );",
     ),
+    // 8: event source mappings (one record each, keyed by UUID; the function and source columns
+    // for the lists by function and by source).
+    Migration::Sql(
+        "CREATE TABLE event_source_mappings (
+            uuid TEXT PRIMARY KEY,
+            function_name TEXT NOT NULL,
+            event_source_arn TEXT NOT NULL,
+            record TEXT NOT NULL
+         );
+         CREATE INDEX event_source_mappings_by_function ON event_source_mappings (function_name);
+         CREATE INDEX event_source_mappings_by_source ON event_source_mappings (event_source_arn);",
+    ),
 ];
 
 /// Brings the database on `conn` to the newest schema, one transaction per step.

@@ -17,6 +17,7 @@
 //! path never touches the database (the engine caches resolved functions in memory).
 
 mod aliases;
+mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod layers;
