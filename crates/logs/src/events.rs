@@ -239,6 +239,7 @@ impl Logs {
             None => Key::START,
         };
         let pattern = filter::parse(i.filter_pattern.as_deref().unwrap_or(""))?;
+        let must = pattern.prefilter();
         let streams: Option<Vec<(i64, String)>> =
             match (&i.log_stream_names, &i.log_stream_name_prefix) {
                 (Some(names), _) => {
@@ -269,7 +270,7 @@ impl Logs {
         if ids.as_ref().is_none_or(|ids| !ids.is_empty()) {
             'scan: loop {
                 let rows = self.inner.db.read(|c| {
-                    storage::group_events(c, g.id, ids.as_deref(), range, cursor, SCAN_BATCH)
+                    storage::group_events(c, g.id, ids.as_deref(), &must, range, cursor, SCAN_BATCH)
                 })?;
                 let n = rows.len();
                 for r in rows {

@@ -366,8 +366,65 @@ impl JsonParser<'_> {
     }
 }
 
+/// Text a message must contain for a pattern to match it, so the database can skip the others
+/// before they are read out (`Prefilter::sql`); [`Pattern::matches`] still decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefilter {
+    /// Every one must occur.
+    pub all: Vec<String>,
+    /// None may occur (terms' exclusions).
+    pub none: Vec<String>,
+    /// One at least must occur, when any (terms' `?` alternatives).
+    pub any: Vec<String>,
+    /// JSON: a string value may be written with escapes (`\u0045RROR`), so a message with a
+    /// backslash passes whatever `all` says.
+    pub unless_escaped: bool,
+}
+
+fn json_literals(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::And(a, b) => {
+            json_literals(a, out);
+            json_literals(b, out);
+        }
+        Expr::Cmp(_, Op::Eq, Literal::Text(t)) => {
+            // The longest run without a wildcard must occur (an empty one says nothing).
+            if let Some(run) = t
+                .split('*')
+                .max_by_key(|r| r.len())
+                .filter(|r| !r.is_empty())
+            {
+                out.push(run.to_string());
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Pattern {
-    /// Whether the pattern needs the message parsed as JSON.
+    /// What a matching message must contain.
+    pub fn prefilter(&self) -> Prefilter {
+        match self {
+            Pattern::All => Prefilter::default(),
+            Pattern::Terms(t) => Prefilter {
+                all: t.all.clone(),
+                none: t.none.clone(),
+                any: t.any.clone(),
+                unless_escaped: false,
+            },
+            Pattern::Json(e) => {
+                let mut all = Vec::new();
+                json_literals(e, &mut all);
+                Prefilter {
+                    all,
+                    unless_escaped: true,
+                    ..Prefilter::default()
+                }
+            }
+        }
+    }
+
+    /// Whether the pattern matches a message.
     pub fn matches(&self, message: &str) -> bool {
         match self {
             Pattern::All => true,
@@ -521,6 +578,21 @@ mod tests {
         assert_eq!(e.message, "Invalid character(s) in term ':'");
         assert_eq!(e.code, crate::Code::InvalidParameter);
         assert!(parse("[ip, user]").is_err());
+    }
+
+    #[test]
+    fn prefilters_name_what_a_match_must_contain() {
+        assert_eq!(parse("ERROR -x ?y").unwrap().prefilter().all, ["ERROR"]);
+        let p = parse(r#"{ $.level = "ERR*" && $.n > 3 && $.a = "b" || $.c = "d" }"#).unwrap();
+        // An || at the top: nothing is required.
+        assert!(p.prefilter().all.is_empty());
+        let p = parse(r#"{ $.level = "*RRR*OR" && $.a = "bb" }"#).unwrap();
+        assert_eq!(p.prefilter().all, ["RRR", "bb"]);
+        assert!(p.prefilter().unless_escaped);
+        // A value written with an escape still matches (the prefilter lets it through).
+        assert!(parse(r#"{ $.level = "ERROR" }"#)
+            .unwrap()
+            .matches(r#"{"level":"\u0045RROR"}"#));
     }
 
     #[test]

@@ -359,6 +359,10 @@ pub(crate) struct Range {
     pub end: i64,
 }
 
+// Every query of events names `events` first in a CROSS JOIN: SQLite then walks the events'
+// index in the order asked for, instead of looping over streams and sorting (38 s for a page of
+// a group of a million events, measured).
+
 /// Events of one stream in the range strictly after `after` (ascending) or strictly before
 /// `before` (descending), at most `limit`.
 pub(crate) fn stream_events(
@@ -371,25 +375,25 @@ pub(crate) fn stream_events(
 ) -> Sql<Vec<EventRow>> {
     let sql = if forward {
         "SELECT e.id, s.name, e.ts_ms, e.ingest_ms, e.message FROM events e
-         JOIN streams s ON s.id = e.stream_id
-         WHERE e.stream_id = ?1 AND e.ts_ms >= ?2 AND e.ts_ms < ?3 AND e.ts_ms >= ?4 AND (e.ts_ms, e.id) > (?4, ?5)
+         CROSS JOIN streams s ON s.id = e.stream_id
+         WHERE e.stream_id = ?1 AND e.ts_ms >= ?2 AND e.ts_ms < ?3 AND (e.ts_ms, e.id) > (?4, ?5)
          ORDER BY e.ts_ms, e.id LIMIT ?6"
     } else {
         "SELECT e.id, s.name, e.ts_ms, e.ingest_ms, e.message FROM events e
-         JOIN streams s ON s.id = e.stream_id
-         WHERE e.stream_id = ?1 AND e.ts_ms >= ?2 AND e.ts_ms < ?3 AND e.ts_ms <= ?4 AND (e.ts_ms, e.id) < (?4, ?5)
+         CROSS JOIN streams s ON s.id = e.stream_id
+         WHERE e.stream_id = ?1 AND e.ts_ms >= ?2 AND e.ts_ms < ?3 AND (e.ts_ms, e.id) < (?4, ?5)
          ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?6"
+    };
+    // One range on the index's time (SQLite uses one lower and one upper bound of a column:
+    // given two, it may take the weaker and scan from the start).
+    let (lo, hi) = if forward {
+        (range.start.max(from.ts_ms), range.end)
+    } else {
+        (range.start, range.end.min(from.ts_ms.saturating_add(1)))
     };
     let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map(
-        params![
-            stream,
-            range.start,
-            range.end,
-            from.ts_ms,
-            from.id,
-            limit as i64
-        ],
+        params![stream, lo, hi, from.ts_ms, from.id, limit as i64],
         event_row,
     )?;
     rows.collect()
@@ -401,6 +405,7 @@ pub(crate) fn group_events(
     c: &Connection,
     group: i64,
     streams: Option<&[i64]>,
+    must: &crate::filter::Prefilter,
     range: Range,
     after: Key,
     limit: usize,
@@ -412,24 +417,45 @@ pub(crate) fn group_events(
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
         ),
     };
+    // What a match must contain is checked by SQLite, so most events are never read out.
+    let escaped = if must.unless_escaped {
+        " OR instr(e.message, '\\') > 0"
+    } else {
+        ""
+    };
+    let mut texts = String::new();
+    if !must.all.is_empty() {
+        let all: Vec<String> = (0..must.all.len())
+            .map(|k| format!("instr(e.message, ?{}) > 0", k + 7))
+            .collect();
+        texts.push_str(&format!(" AND (({}){escaped})", all.join(" AND ")));
+    }
+    let first = 7 + must.all.len();
+    for k in 0..must.none.len() {
+        texts.push_str(&format!(" AND instr(e.message, ?{}) = 0", first + k));
+    }
+    let first = first + must.none.len();
+    if !must.any.is_empty() {
+        let any: Vec<String> = (0..must.any.len())
+            .map(|k| format!("instr(e.message, ?{}) > 0", first + k))
+            .collect();
+        texts.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, s.name, e.ts_ms, e.ingest_ms, e.message FROM events e
-         JOIN streams s ON s.id = e.stream_id
+         CROSS JOIN streams s ON s.id = e.stream_id
          WHERE e.group_id = ?1 {only} AND e.ts_ms >= ?2 AND e.ts_ms < ?3
-           AND e.ts_ms >= ?4 AND (e.ts_ms, e.id) > (?4, ?5)
+           AND (e.ts_ms, e.id) > (?4, ?5){texts}
          ORDER BY e.ts_ms, e.id LIMIT ?6"
     ))?;
-    let rows = stmt.query_map(
-        params![
-            group,
-            range.start,
-            range.end,
-            after.ts_ms,
-            after.id,
-            limit as i64
-        ],
-        event_row,
-    )?;
+    let lo = range.start.max(after.ts_ms);
+    let lim = limit as i64;
+    let mut values: Vec<&dyn hako_store::service_db::sql::ToSql> =
+        vec![&group, &lo, &range.end, &after.ts_ms, &after.id, &lim];
+    for t in must.all.iter().chain(&must.none).chain(&must.any) {
+        values.push(t);
+    }
+    let rows = stmt.query_map(values.as_slice(), event_row)?;
     rows.collect()
 }
 
@@ -442,7 +468,7 @@ pub(crate) fn group_events_by_id(
 ) -> Sql<Vec<EventRow>> {
     let mut stmt = c.prepare_cached(
         "SELECT e.id, s.name, e.ts_ms, e.ingest_ms, e.message FROM events e
-         JOIN streams s ON s.id = e.stream_id
+         CROSS JOIN streams s ON s.id = e.stream_id
          WHERE e.group_id = ?1 AND e.id > ?2 ORDER BY e.id LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![group, after, limit as i64], event_row)?;

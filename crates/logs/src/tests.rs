@@ -747,3 +747,88 @@ fn tags_by_arn_and_by_group_name() {
         .unwrap_err();
     assert_eq!(e.code, Code::ResourceNotFound);
 }
+
+/// FilterLogEvents over one million lines (issue 14 asks <= 1 s). Run with
+/// `cargo test --release -p hako-logs -- --ignored --nocapture filter_over_a_million`.
+#[test]
+#[ignore = "a measurement: run in release"]
+fn filter_over_a_million_lines() {
+    let (l, _) = logs();
+    let g: Arc<str> = "/aws/lambda/big".into();
+    let streams: Vec<Arc<str>> = (0..10)
+        .map(|i| Arc::from(format!("s{i}").as_str()))
+        .collect();
+    let t = std::time::Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..1_000_000i64 {
+        batch.push(IngestLine {
+            group: g.clone(),
+            stream: streams[(i % 10) as usize].clone(),
+            timestamp_ms: NOW - 1_000_000 + i,
+            message: if i % 100_000 == 7 {
+                format!(r#"{{"level":"ERROR","n":{i},"msg":"needle"}}"#)
+            } else {
+                format!(
+                    r#"{{"level":"INFO","n":{i},"msg":"request handled in {} ms"}}"#,
+                    i % 97
+                )
+            },
+        });
+        if batch.len() == 10_000 {
+            l.ingest(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    println!("ingested 1,000,000 lines in {:?}", t.elapsed());
+    for pattern in ["needle", r#"{ $.level = "ERROR" }"#, "handled -INFO"] {
+        let t = std::time::Instant::now();
+        let mut found = 0;
+        let mut token = None;
+        let mut calls = 0;
+        loop {
+            let o = l
+                .filter_log_events(FilterLogEventsInput {
+                    log_group_name: Some(g.to_string()),
+                    filter_pattern: Some(pattern.into()),
+                    next_token: token,
+                    ..Default::default()
+                })
+                .unwrap();
+            calls += 1;
+            found += o.events.len();
+            token = o.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        println!(
+            "FilterLogEvents {pattern:?}: {found} events, {calls} call(s), {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+#[test]
+fn the_database_prefilter_never_hides_a_match() {
+    let (l, _) = logs();
+    group(&l, "g");
+    stream(&l, "g", "s");
+    put(
+        &l,
+        "g",
+        "s",
+        &[
+            (NOW - 3, r#"{"level":"\u0045RROR"}"#),
+            (NOW - 2, r#"{"level":"ERROR"}"#),
+            (NOW - 1, r#"{"level":"INFO"}"#),
+        ],
+    );
+    let o = l
+        .filter_log_events(FilterLogEventsInput {
+            log_group_name: Some("g".into()),
+            filter_pattern: Some(r#"{ $.level = "ERROR" }"#.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(o.events.len(), 2, "{:?}", o.events);
+}
