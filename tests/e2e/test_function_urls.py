@@ -185,3 +185,194 @@ def test_deleting_the_function_deletes_its_urls(lambda_client):
                     make_zip({"index.py": ECHO}))
     assert err(lambda_client.get_function_url_config, FunctionName=name) == (
         "ResourceNotFoundException", 404, NOT_FOUND)
+
+
+# -- serving ----------------------------------------------------------------------------------
+APP = """
+import base64, json
+def handler(event, context):
+    mode = (event.get("queryStringParameters") or {}).get("mode")
+    if mode == "error":
+        raise RuntimeError("boom")
+    if mode == "plain":
+        return {"hello": "world", "n": [1, 2]}
+    if mode == "string":
+        return "just text"
+    if mode == "binary":
+        return {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
+                "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
+    return {"statusCode": 201,
+            "headers": {"content-type": "application/json", "x-custom": "yes"},
+            "cookies": ["c1=v1; Path=/", "c2=v2"],
+            "body": json.dumps({"event": event, "arn": context.invoked_function_arn,
+                                "version": context.function_version,
+                                "request_id": context.aws_request_id})}
+"""
+
+HTTP_TIMEOUT_S = 30
+
+
+def url_id(url: str) -> str:
+    m = URL_RE.fullmatch(url)
+    assert m, url
+    return m.group(1)
+
+
+def request(hako, method: str, path: str, host: str | None = None, body: bytes | None = None,
+            headers: list[tuple[str, str]] = ()):
+    """One HTTP/1.1 request to the server (Host set when given), bounded; (status, headers as a
+    list of pairs, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", hako.port, timeout=HTTP_TIMEOUT_S)
+    try:
+        conn.putrequest(method, path, skip_host=host is not None, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        for k, v in headers:
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def header(headers, name):
+    return [v for k, v in headers if k.lower() == name.lower()]
+
+
+@pytest.fixture(scope="module")
+def app(lambda_client):
+    name = py_function(lambda_client, APP)
+    v = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion=v)
+    url = lambda_client.create_function_url_config(
+        FunctionName=name, AuthType="NONE",
+        Cors={"AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+              "AllowHeaders": ["x-custom"], "ExposeHeaders": ["x-custom"], "MaxAge": 600})
+    return name, url_id(url["FunctionUrl"])
+
+
+def test_the_request_becomes_the_payload_format_2_event(hako, app):
+    name, uid = app
+    host = f"{uid}.lambda-url.{REGION}.on.aws"
+    status, headers, body = request(
+        hako, "POST", "/some/path?q=1&q=2&z=a%20b", host=host, body=b'{"k": "v"}',
+        headers=[("Content-Type", "application/json"), ("User-Agent", "url-test/1"),
+                 ("X-Rep", "a"), ("X-Rep", "b"), ("Cookie", "s1=x; s2=y")])
+    assert status == 201, body
+    # Cookies as Set-Cookie (the guide's cookies example), the function's headers kept.
+    assert header(headers, "set-cookie") == ["c1=v1; Path=/", "c2=v2"]
+    assert header(headers, "x-custom") == ["yes"]
+    out = json.loads(body)
+    e = out["event"]
+    assert e["version"] == "2.0" and e["routeKey"] == "$default"
+    assert e["rawPath"] == "/some/path"
+    assert e["rawQueryString"] == "q=1&q=2&z=a%20b"
+    assert e["queryStringParameters"] == {"q": "1,2", "z": "a b"}
+    assert e["cookies"] == ["s1=x", "s2=y"]
+    assert "cookie" not in e["headers"]
+    assert e["headers"]["x-rep"] == "a,b"
+    assert e["headers"]["host"] == host
+    assert e["headers"]["user-agent"] == "url-test/1"
+    assert e["body"] == '{"k": "v"}' and e["isBase64Encoded"] is False
+    rc = e["requestContext"]
+    assert rc["accountId"] == "anonymous"
+    assert rc["apiId"] == rc["domainPrefix"] == uid
+    assert rc["domainName"] == host
+    assert rc["http"] == {"method": "POST", "path": "/some/path", "protocol": "HTTP/1.1",
+                          "sourceIp": "127.0.0.1", "userAgent": "url-test/1"}
+    assert rc["routeKey"] == rc["stage"] == "$default"
+    assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", rc["time"]), rc["time"]
+    assert isinstance(rc["timeEpoch"], int)
+    # One request id: the event's, the function's context and the answer's header.
+    assert rc["requestId"] == out["request_id"] == header(headers, "x-amzn-requestid")[0]
+    assert out["arn"].endswith(f":function:{name}") and out["version"] == "$LATEST"
+
+
+def test_local_dns_names_and_the_path_form_reach_the_url(hako, app):
+    _, uid = app
+    status, _, body = request(hako, "GET", "/x",
+                              host=f"{uid.upper()}.lambda-url.{REGION}.localhost:{hako.port}")
+    assert status == 201
+    assert json.loads(body)["event"]["rawPath"] == "/x"
+    status, _, body = request(hako, "GET", f"/_hako/urls/{uid}/deep/er?mode=plain")
+    assert (status, json.loads(body)) == (200, {"hello": "world", "n": [1, 2]})
+    status, _, body = request(hako, "GET", f"/_hako/urls/{uid}")
+    e = json.loads(body)["event"]
+    assert e["rawPath"] == "/"
+    assert e["requestContext"]["domainName"] == f"{uid}.lambda-url.{REGION}.on.aws"
+
+
+def test_binary_bodies_both_ways(hako, app):
+    _, uid = app
+    data = bytes(range(256))
+    status, _, body = request(hako, "PUT", f"/_hako/urls/{uid}/bin", body=data,
+                              headers=[("Content-Type", "application/octet-stream")])
+    e = json.loads(body)["event"]
+    assert e["isBase64Encoded"] is True and base64.b64decode(e["body"]) == data
+    status, headers, body = request(hako, "GET", f"/_hako/urls/{uid}/?mode=binary")
+    assert status == 200 and body == data
+    assert header(headers, "content-type") == ["application/octet-stream"]
+
+
+def test_inferred_answers_and_a_function_error(hako, app):
+    _, uid = app
+    # A plain object: 200 application/json, compact (LocalStack's AWS-recorded
+    # TestLambdaURL::test_lambda_url_invocation[dict]); a string as its text ([string]).
+    status, headers, body = request(hako, "GET", f"/_hako/urls/{uid}/?mode=plain")
+    assert (status, body) == (200, b'{"hello":"world","n":[1,2]}')
+    assert header(headers, "content-type") == ["application/json"]
+    status, headers, body = request(hako, "GET", f"/_hako/urls/{uid}/?mode=string")
+    assert (status, body) == (200, b"just text")
+    # A function error: 502 "Internal Server Error" (test_lambda_url_invocation_exception).
+    status, _, body = request(hako, "GET", f"/_hako/urls/{uid}/?mode=error")
+    assert (status, body) == (502, b"Internal Server Error")
+
+
+def test_cors_preflight_and_response_headers(hako, app):
+    _, uid = app
+    path = f"/_hako/urls/{uid}/"
+    status, headers, body = request(hako, "OPTIONS", path, headers=[
+        ("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST")])
+    assert (status, body) == (200, b""), "answered without the function (its answer is 201)"
+    assert header(headers, "access-control-allow-origin") == ["https://app.example"]
+    assert header(headers, "access-control-allow-methods") == ["GET,POST"]
+    assert header(headers, "access-control-allow-headers") == ["x-custom"]
+    assert header(headers, "access-control-max-age") == ["600"]
+    status, headers, _ = request(hako, "GET", path, headers=[("Origin", "https://app.example")])
+    assert status == 201
+    assert header(headers, "access-control-allow-origin") == ["https://app.example"]
+    assert header(headers, "access-control-expose-headers") == ["x-custom"]
+    status, headers, _ = request(hako, "GET", path, headers=[("Origin", "https://evil.example")])
+    assert status == 201
+    assert not [k for k, _ in headers if k.lower().startswith("access-control-")]
+
+
+def test_an_alias_url_runs_the_alias_and_a_deleted_url_is_unknown(hako, lambda_client, app):
+    name, _ = app
+    url = lambda_client.create_function_url_config(FunctionName=name, Qualifier="live",
+                                                   AuthType="NONE")
+    uid = url_id(url["FunctionUrl"])
+    status, _, body = request(hako, "GET", "/", host=f"{uid}.lambda-url.{REGION}.on.aws")
+    out = json.loads(body)
+    assert status == 201
+    assert out["arn"].endswith(f":function:{name}:live") and out["version"] == "1"
+    lambda_client.delete_function_url_config(FunctionName=name, Qualifier="live")
+    # An unknown URL id: 403 {"Message":null} (TestLambdaURL::test_lambda_url_non_existing_url).
+    status, headers, body = request(hako, "GET", "/", host=f"{uid}.lambda-url.{REGION}.on.aws")
+    assert (status, body) == (403, b'{"Message":null}')
+    assert header(headers, "x-amzn-errortype") == ["AccessDeniedException"]
+    assert header(headers, "content-type") == ["application/json"]
+
+
+def test_hako_urls_lists_them(hako, app):
+    import subprocess
+    from conftest import hako_cmd, hako_env
+    name, uid = app
+    p = subprocess.run(hako_cmd("urls", "--data-dir", str(hako.data_dir)), capture_output=True,
+                       text=True, timeout=30, env=hako_env())
+    assert p.returncode == 0, p.stderr
+    line = next(l for l in p.stdout.splitlines() if l.startswith(name))
+    assert f"https://{uid}.lambda-url.{REGION}.on.aws/" in line and f"/_hako/urls/{uid}/" in line

@@ -99,6 +99,7 @@ pub(crate) async fn invoke(
         client_context: client_context(&headers)?,
         trace_id: header(&headers, "x-amzn-trace-id").map(str::to_string),
         log_tail,
+        request_id: None,
     };
     let lambda = &st.0;
     match kind {

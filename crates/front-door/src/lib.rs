@@ -195,6 +195,14 @@ impl Default for Limits {
     }
 }
 
+/// The address of the client a request came from (the TCP peer), put in every request's
+/// extensions by [`serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// Which requests a claim takes (see [`Builder::claim`]): it looks at the head only.
+pub type Claim = Arc<dyn Fn(&Request<Body>) -> bool + Send + Sync>;
+
 /// One route entry: a service, the protocol it is served in, and its router.
 struct Route {
     service: &'static AwsService,
@@ -203,6 +211,9 @@ struct Route {
 }
 
 struct Inner {
+    /// Requests that are no AWS API call (function URLs, chosen by their `Host`): handed on as
+    /// they are, ahead of everything else, and answered as their router answers.
+    claims: Vec<(Claim, Router)>,
     routes: Vec<Route>,
     /// Hako's own endpoints (`/metrics`, `/_hako/`): by path prefix, no AWS protocol.
     paths: Vec<(&'static str, Router)>,
@@ -241,6 +252,7 @@ impl std::fmt::Debug for FrontDoor {
 /// Builds a [`FrontDoor`].
 #[derive(Default)]
 pub struct Builder {
+    claims: Vec<(Claim, Router)>,
     routes: Vec<Route>,
     paths: Vec<(&'static str, Router)>,
     limits: Limits,
@@ -269,6 +281,15 @@ impl Builder {
         self
     }
 
+    /// Hands the requests `claim` takes to `router` as they are, ahead of every AWS service and
+    /// of Hako's own endpoints, and answers what it answers: no protocol, no reshaping of its
+    /// errors. For traffic that is not an AWS API call (function URLs, by `Host`); the claim is
+    /// asked of every request, so it must be cheap (a header lookup and a comparison).
+    pub fn claim(mut self, claim: Claim, router: Router) -> Builder {
+        self.claims.push((claim, router));
+        self
+    }
+
     /// Serves Hako's own endpoints under `prefix` (e.g. `/metrics`, `/_hako/`) with `router`,
     /// ahead of every AWS service and without an AWS protocol.
     pub fn path(mut self, prefix: &'static str, router: Router) -> Builder {
@@ -284,6 +305,7 @@ impl Builder {
     pub fn build(self) -> FrontDoor {
         FrontDoor {
             inner: Arc::new(Inner {
+                claims: self.claims,
                 routes: self.routes,
                 paths: self.paths,
                 limits: self.limits,
@@ -311,6 +333,9 @@ impl FrontDoor {
         inner
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some((_, router)) = inner.claims.iter().find(|(claim, _)| claim(&req)) {
+            return oneshot(router, req).await;
+        }
         let path = req.uri().path();
         if let Some((_, router)) = inner.paths.iter().find(|(p, _)| path.starts_with(p)) {
             let (method, uri) = (req.method().clone(), req.uri().clone());

@@ -59,10 +59,10 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(cfg.header_read_timeout);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     if !is_connection_error(&e) {
                         // Out of file descriptors and the like: wait a little, as axum does.
@@ -87,7 +87,8 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let door = door.clone();
             async move {
-                let req = req.map(|b| Body::new(TimeoutBody::new(b, body_timeout)));
+                let mut req = req.map(|b| Body::new(TimeoutBody::new(b, body_timeout)));
+                req.extensions_mut().insert(crate::PeerAddr(peer));
                 Ok::<_, Infallible>(door.handle(req).await)
             }
         });

@@ -383,3 +383,37 @@ async fn an_unsigned_query_request_is_found_by_its_action() {
         "Hako does not know the action GetCallerIdentity without a SigV4 credential scope naming its service"
     );
 }
+
+/// A claim takes its requests ahead of every service and path, and its answers go out as they
+/// are (a 502 with a plain body is not put in any protocol's shape).
+#[tokio::test]
+async fn a_claim_takes_its_requests_first_and_is_answered_as_is() {
+    let claim: hako_front_door::Claim = std::sync::Arc::new(|r: &Request<Body>| {
+        r.headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("claimed."))
+    });
+    let claimed =
+        Router::new().fallback(|| async { (StatusCode::BAD_GATEWAY, "Internal Server Error") });
+    let door = FrontDoor::builder()
+        .claim(claim, claimed)
+        .service(&known::LAMBDA, lambda())
+        .build();
+    let req = Request::get("/2015-03-31/functions/f")
+        .header("host", "claimed.example:9000")
+        .header("authorization", auth("lambda"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = call(&door, req).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body, "Internal Server Error");
+    assert!(headers.get("x-amzn-errortype").is_none());
+    let req = Request::get("/2015-03-31/functions/f")
+        .header("host", "127.0.0.1:9000")
+        .header("authorization", auth("lambda"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&door, req).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "lambda get f"));
+}

@@ -132,6 +132,16 @@ pub(crate) struct QueuesArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub(crate) struct UrlsArgs {
+    /// Hako's data directory (its `hako.db` is read, never written).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// The region the server answers as (the URLs' `<region>`).
+    #[arg(long, env = "HAKO_REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub(crate) struct StreamsArgs {
     /// Hako's data directory (its `kinesis.db` is read, never written).
     #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]

@@ -30,6 +30,8 @@ enum Command {
     Logs(config::LogsArgs),
     /// List the SQS queues with their message counts (read-only, beside a running server).
     Queues(config::QueuesArgs),
+    /// List the function URLs of a data directory (read-only, beside a running server).
+    Urls(config::UrlsArgs),
     /// List the Kinesis streams of a data directory, with their shards and records.
     Streams(config::StreamsArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
@@ -60,6 +62,7 @@ fn main() -> Result<()> {
         Command::Logs(args) => serve::logs(args),
         Command::Queues(args) => serve::queues(args),
         Command::Streams(args) => serve::streams(args),
+        Command::Urls(args) => serve::urls(args),
         Command::Keys(args) => serve::keys(args),
         Command::Runtimes(args) => serve::runtimes(args),
         Command::Bench(args) => {

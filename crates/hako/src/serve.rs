@@ -14,7 +14,9 @@ use hako_store::{CodeStore, Db, Keyring};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs, StreamsArgs};
+use crate::config::{
+    KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs, StreamsArgs, UrlsArgs,
+};
 use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
 use crate::signals::{self, Signals};
@@ -280,9 +282,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler,
     // CloudWatch Logs. Sandboxes reach
     // the same door on the listener they open in their own network.
-    let lambda_api = hako_control_api::router(lambda);
+    let lambda_api = hako_control_api::router(lambda.clone());
+    let urls = hako_function_urls::router(lambda.clone());
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
+        // Function URLs first, by Host (or the path form): no AWS API call.
+        .claim(Arc::new(hako_function_urls::claims), urls)
         .path(
             "/metrics",
             metrics_router(
@@ -347,6 +352,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         writeln!(out, "hako listening on http://{addr}")?;
         out.flush()?;
     }
+    let url_count = lambda.all_function_urls().map(|u| u.len()).unwrap_or(0);
+    tracing::info!(
+        urls = url_count,
+        "function URLs served here: Host <url-id>.lambda-url.{}.on.aws (or .localhost) on http://{addr}/, or http://{addr}/_hako/urls/<url-id>/ (`hako urls` lists them)",
+        args.region
+    );
     tracing::info!(%addr, data_dir = %data_dir.display(), "hako serving");
 
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
@@ -524,6 +535,54 @@ fn metrics_router(
             }
         }),
     )
+}
+
+/// `hako urls`: every function URL of the data dir, read from `hako.db` beside a running server.
+pub(crate) fn urls(args: UrlsArgs) -> Result<()> {
+    let path = args.data_dir.join("hako.db");
+    if !path.exists() {
+        anyhow::bail!("no database at {}: is --data-dir right?", path.display());
+    }
+    let db = hako_store::Db::open_read_only(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let urls = db
+        .list_function_urls(None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    if urls.is_empty() {
+        writeln!(out, "no function URLs")?;
+        return Ok(());
+    }
+    let width = |f: &dyn Fn(&hako_model::function_url::FunctionUrlRecord) -> usize, min: usize| {
+        urls.iter().map(f).max().unwrap_or(min).max(min)
+    };
+    let fw = width(&|u| u.function_name.len(), 8);
+    let qw = width(&|u| u.qualifier.len(), 9);
+    writeln!(
+        out,
+        "{:<fw$}  {:<qw$}  {:<7}  {:<15}  {:<62}  PATH FORM",
+        "FUNCTION", "QUALIFIER", "AUTH", "MODE", "URL"
+    )?;
+    for u in &urls {
+        let auth = match u.auth_type {
+            hako_model::function_url::AuthType::None => "NONE",
+            hako_model::function_url::AuthType::AwsIam => "AWS_IAM",
+        };
+        let mode = match u.mode() {
+            hako_model::function_url::InvokeMode::Buffered => "BUFFERED",
+            hako_model::function_url::InvokeMode::ResponseStream => "RESPONSE_STREAM",
+        };
+        writeln!(
+            out,
+            "{:<fw$}  {:<qw$}  {:<7}  {:<15}  {:<62}  /_hako/urls/{}/",
+            u.function_name,
+            u.qualifier,
+            auth,
+            mode,
+            hako_model::function_url::function_url(&u.url_id, &args.region),
+            u.url_id
+        )?;
+    }
+    Ok(())
 }
 
 /// `hako queues`: every SQS queue with its counts, read from `sqs.db` beside a running server.

@@ -20,6 +20,9 @@ pub struct Invocation {
     pub trace_id: Option<String>,
     /// Whether the caller wants the log tail.
     pub log_tail: bool,
+    /// The request id to run under (a function URL puts it in its event first); a new one when
+    /// `None`.
+    pub request_id: Option<String>,
 }
 
 impl Lambda {
@@ -72,7 +75,7 @@ impl Lambda {
             client_context: inv.client_context,
             trace_id: inv.trace_id,
             log_tail: inv.log_tail,
-            request_id: None,
+            request_id: inv.request_id,
         };
         Ok((f, req))
     }
