@@ -376,3 +376,77 @@ def test_hako_urls_lists_them(hako, app):
     assert p.returncode == 0, p.stderr
     line = next(l for l in p.stdout.splitlines() if l.startswith(name))
     assert f"https://{uid}.lambda-url.{REGION}.on.aws/" in line and f"/_hako/urls/{uid}/" in line
+
+
+POWERTOOLS_APP = """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.shared.cookies import Cookie
+
+app = APIGatewayHttpResolver()
+
+@app.get("/hello/<name>")
+def hello(name):
+    ev = app.current_event
+    return {"hello": name, "x": ev.get_query_string_value("x"), "cookies": ev.cookies,
+            "agent": ev.request_context.http.user_agent}
+
+@app.post("/echo")
+def echo():
+    return Response(status_code=201, content_type=content_types.TEXT_PLAIN,
+                    body=app.current_event.decoded_body,
+                    cookies=[Cookie(name="session", value="abc")])
+
+def handler(event, context):
+    return app.resolve(event, context)
+"""
+
+
+def package_with_powertools(code: str) -> bytes:
+    """A zip of `index.py` and aws_lambda_powertools with its dependencies (pure Python), from
+    the test's own environment."""
+    import importlib
+    from pathlib import Path
+    files: dict[str, bytes] = {"index.py": code.encode()}
+    for mod in ("aws_lambda_powertools", "jmespath", "typing_extensions"):
+        m = importlib.import_module(mod)
+        path = Path(m.__file__)
+        if path.name == "__init__.py":
+            root = path.parent
+            for f in root.rglob("*"):
+                if f.is_file() and "__pycache__" not in f.parts and f.suffix in (".py", ".typed", ".json"):
+                    files[str(Path(mod) / f.relative_to(root))] = f.read_bytes()
+        else:
+            files[path.name] = path.read_bytes()
+    return make_zip(files)
+
+
+def test_a_powertools_http_resolver_app_behind_a_url(hako, lambda_client):
+    name = unique_name("pt")
+    create_function(lambda_client, name, "python3.11", "index.handler",
+                    package_with_powertools(POWERTOOLS_APP), Timeout=30, MemorySize=256)
+    uid = url_id(lambda_client.create_function_url_config(FunctionName=name,
+                                                          AuthType="NONE")["FunctionUrl"])
+    host = f"{uid}.lambda-url.{REGION}.on.aws"
+    status, headers, body = request(hako, "GET", "/hello/ann?x=1", host=host,
+                                    headers=[("Cookie", "a=1; b=2"), ("User-Agent", "pt/1")])
+    assert status == 200, body
+    assert json.loads(body) == {"hello": "ann", "x": "1", "cookies": ["a=1", "b=2"],
+                                "agent": "pt/1"}
+    status, headers, body = request(hako, "POST", "/echo", host=host, body=b"\x00\x01bin",
+                                    headers=[("Content-Type", "application/octet-stream")])
+    assert (status, body) == (201, b"\x00\x01bin")
+    assert header(headers, "content-type") == ["text/plain"]
+    assert [c.split(";")[0] for c in header(headers, "set-cookie")] == ["session=abc"]
+    status, _, body = request(hako, "GET", "/nowhere", host=host)
+    assert status == 404, body
+
+
+def test_a_request_past_six_mb_is_refused(hako, app):
+    _, uid = app
+    # Invoke's 6 MB (6,291,456 bytes) request limit applies to the event.
+    status, _, body = request(hako, "POST", f"/_hako/urls/{uid}/", body=b"x" * (6_291_456 + 1),
+                              headers=[("Content-Type", "text/plain")])
+    assert status == 413, body
+    status, _, _ = request(hako, "POST", f"/_hako/urls/{uid}/", body=b"x" * 1_000_000,
+                           headers=[("Content-Type", "text/plain")])
+    assert status == 201

@@ -165,7 +165,12 @@ async fn serve(State(lambda): State<Arc<Lambda>>, req: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = match axum::body::to_bytes(body, INVOKE_REQUEST_MAX_BYTES).await {
         Ok(b) => b,
-        Err(_) => return lambda_error(&too_large(), &request_id),
+        Err(e) if is_length_limit(&e) => return lambda_error(&too_large(), &request_id),
+        // The client stopped sending or sent a broken body: nothing to answer it well with.
+        Err(e) => {
+            tracing::debug!(error = %e, "a function URL request's body could not be read");
+            return (StatusCode::BAD_REQUEST, "Bad Request").into_response();
+        }
     };
     let now_ms = lambda.clock().now_ms();
     let canonical;
@@ -243,6 +248,18 @@ async fn serve(State(lambda): State<Arc<Lambda>>, req: Request) -> Response {
     }
     set_request_id(&mut r, &request_id);
     r
+}
+
+/// Whether reading a body failed on its length limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn too_large() -> hako_model::Error {
