@@ -16,6 +16,10 @@
 //!   event is durably queued), the 202 latency, and the time from the 202 to
 //!   the start of the event's invocation (from the server's own histogram,
 //!   `handler_start.rs`).
+//! - `url`: the function's URL (found with GetFunctionUrlConfig, addressed by
+//!   its `Host`) beside a direct Invoke of the same function in the same run:
+//!   the Invoke's latency first, then the URL's, and the difference at p50 and
+//!   p99 (`url_overhead_us`).
 //! - `sqs-send`, `sqs-cycle`, `sqs-longpoll`, `kinesis-put`: queues and
 //!   streams over the JSON protocols boto3 speaks, requests signed with SigV4
 //!   (`--access-key-id` & co.); each run creates its own queue or stream and
@@ -78,6 +82,15 @@ pub enum Mode {
     SqsLongpoll,
     /// Kinesis PutRecords: records/s.
     KinesisPut,
+    /// A function URL request beside a direct Invoke of the same function.
+    Url,
+}
+
+/// What a URL request costs over a direct Invoke (microseconds, URL minus Invoke).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct UrlOverhead {
+    pub p50: i64,
+    pub p99: i64,
 }
 
 impl Mode {
@@ -92,6 +105,7 @@ impl Mode {
             Mode::SqsCycle => "sqs-cycle",
             Mode::SqsLongpoll => "sqs-longpoll",
             Mode::KinesisPut => "kinesis-put",
+            Mode::Url => "url",
         }
     }
 
@@ -101,7 +115,7 @@ impl Mode {
             Mode::SqsCycle => Some(queues::Workload::SqsCycle),
             Mode::SqsLongpoll => Some(queues::Workload::SqsLongpoll),
             Mode::KinesisPut => Some(queues::Workload::KinesisPut),
-            Mode::Warm | Mode::Cold | Mode::HttpBaseline | Mode::Async => None,
+            Mode::Warm | Mode::Cold | Mode::HttpBaseline | Mode::Async | Mode::Url => None,
         }
     }
 }
@@ -409,7 +423,7 @@ impl Plan {
                 "in-process loopback server, concurrency {}, warmup {:?}, measuring {:?}",
                 self.concurrency, self.warmup, self.duration
             ),
-            Mode::Warm | Mode::Async => format!(
+            Mode::Warm | Mode::Async | Mode::Url => format!(
                 "{} function {:?}, concurrency {}, warmup {:?}, measuring {:?}",
                 self.endpoint,
                 self.function.as_deref().unwrap_or(""),
@@ -452,6 +466,7 @@ impl Plan {
                 report
             }
             Mode::Cold => self.run_cold(run, machine).await,
+            Mode::Url => self.run_url(run, machine).await,
             Mode::SqsSend | Mode::SqsCycle | Mode::SqsLongpoll | Mode::KinesisPut => {
                 self.run_queue(run, machine).await
             }
@@ -490,6 +505,8 @@ impl Plan {
             items_per_s: None,
             send_latency_us: None,
             ack_to_receive_us: None,
+            invoke_latency_us: None,
+            url_overhead_us: None,
             machine: machine.clone(),
             timestamp: String::new(),
         }
@@ -575,6 +592,55 @@ impl Plan {
                 }
             });
         }
+        r.timestamp = report::now_rfc3339();
+        Ok(r)
+    }
+
+    /// The URL mode: a direct Invoke's load, then the same load on the function's URL.
+    async fn run_url(&self, run: u32, machine: &Machine) -> Result<Report> {
+        let endpoint = Endpoint::parse(&self.endpoint)?;
+        let function = self.function.clone().context("url mode needs --function")?;
+        let host = url_host(&endpoint, &function, self.request_timeout).await?;
+        let invoke = self
+            .run_load(endpoint.clone(), self.endpoint.clone(), run, machine)
+            .await?;
+        let template = RequestTemplate::new(&endpoint, Method::POST, "/", self.payload.clone())?
+            .with_header(
+                http::header::HOST,
+                HeaderValue::from_str(&host).context("URL host")?,
+            );
+        let spec = load::LoadSpec {
+            endpoint,
+            template,
+            concurrency: self.concurrency,
+            warmup: self.warmup,
+            duration: self.duration,
+            expected: StatusCode::OK,
+            request_timeout: self.request_timeout,
+        };
+        let outcome = on_load_thread(self.client_threads, move || load::run_load(spec)).await?;
+        let secs = outcome.measured.as_secs_f64();
+        let ok = outcome.requests - outcome.errors.total().min(outcome.requests);
+        let mut r = self.base_report(run, self.endpoint.clone(), machine);
+        r.requests = outcome.requests + invoke.requests;
+        r.errors = outcome.errors.total() + invoke.errors;
+        r.error_detail = outcome.errors;
+        r.warmup_s = Some(round(self.warmup.as_secs_f64(), 3));
+        r.duration_s = round(secs, 3);
+        r.throughput_per_s = Some(if secs > 0.0 {
+            round(ok as f64 / secs, 1)
+        } else {
+            0.0
+        });
+        r.latency_us = stats::summarize_u64(&outcome.latencies_us);
+        r.invoke_latency_us = Some(invoke.latency_us);
+        r.url_overhead_us = Some(match (r.latency_us, invoke.latency_us) {
+            (Some(u), Some(i)) => Some(UrlOverhead {
+                p50: u.p50 as i64 - i.p50 as i64,
+                p99: u.p99 as i64 - i.p99 as i64,
+            }),
+            _ => None,
+        });
         r.timestamp = report::now_rfc3339();
         Ok(r)
     }
@@ -750,14 +816,54 @@ fn summary_line(r: &Report) -> String {
         Some(Some(i)) => format!("; Init Duration p50 {} ms, max {} ms", i.p50, i.max),
         _ => String::new(),
     };
+    let overhead = match r.url_overhead_us {
+        Some(Some(o)) => format!(
+            "; over a direct Invoke: p50 {:+} us, p99 {:+} us",
+            o.p50, o.p99
+        ),
+        _ => String::new(),
+    };
     let items = match (r.items, r.items_per_s) {
         (Some(n), Some(per_s)) => format!("; {n} {} = {per_s}/s", items_unit(r.mode)),
         _ => String::new(),
     };
     format!(
-        "{} run {}: {} requests, {} errors in {:.3} s{tput}; {lat}{init}{items}",
+        "{} run {}: {} requests, {} errors in {:.3} s{tput}; {lat}{init}{items}{overhead}",
         r.mode, r.run, r.requests, r.errors, r.duration_s
     )
+}
+
+/// The `Host` of `function`'s URL (`<url-id>.lambda-url.<region>.on.aws`), from
+/// GetFunctionUrlConfig.
+async fn url_host(endpoint: &Endpoint, function: &str, timeout: Duration) -> Result<String> {
+    let template = RequestTemplate::new(
+        endpoint,
+        Method::GET,
+        &format!("/2021-10-31/functions/{function}/url"),
+        Bytes::new(),
+    )?;
+    let get = async {
+        let mut conn = endpoint.connect(timeout).await?;
+        conn.round_trip_collect(template.build()).await
+    };
+    let (parts, body) = tokio::time::timeout(timeout, get)
+        .await
+        .context("GetFunctionUrlConfig timed out")??;
+    if parts.status != StatusCode::OK {
+        bail!(
+            "GetFunctionUrlConfig of {function:?} answered {}: {} (create one: aws lambda create-function-url-config --function-name {function} --auth-type NONE)",
+            parts.status,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).context("GetFunctionUrlConfig's answer")?;
+    let url = v["FunctionUrl"].as_str().context("no FunctionUrl")?;
+    let host = url
+        .strip_prefix("https://")
+        .map(|h| h.trim_end_matches('/'))
+        .context("FunctionUrl is not https://...")?;
+    Ok(host.to_string())
 }
 
 fn items_unit(mode: &str) -> &'static str {

@@ -85,6 +85,13 @@ pub struct Report {
     /// the message (0 when the message arrived before the acknowledgement).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ack_to_receive_us: Option<Option<Summary<u64>>>,
+    /// url: the direct Invoke of the same function, measured just before the URL requests in the
+    /// same run (`latency_us` is the URL's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoke_latency_us: Option<Option<Summary<u64>>>,
+    /// url: what a URL request costs over the direct Invoke, p50 and p99 (URL minus Invoke).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_overhead_us: Option<Option<crate::UrlOverhead>>,
     /// Where it ran.
     pub machine: Machine,
     /// When it finished (RFC 3339, UTC).
