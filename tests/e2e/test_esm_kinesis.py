@@ -25,7 +25,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import (CREDENTIALS, HAKO_BIN, REGION, ROLE, HakoServer, boto_lambda_client,
-                      fixture_zip, run_aws, unique_name, wait_for)
+                      fixture_zip, metric_sample, run_aws, scrape_metrics, unique_name, wait_for)
 
 ACCOUNT = "123456789012"
 SCALE = 0.05
@@ -231,6 +231,19 @@ def test_retries_run_out_then_the_on_failure_queue_gets_awss_record(aws, server)
     assert info["shardId"] == "shardId-000000000000"
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == seq
     assert info["batchSize"] == 1 and info["streamArn"] == arn
+    # The mapping's metrics (AWS's names): three invocations of one record each, two failed,
+    # one record sent to the OnFailure destination.
+    # (The supervisor copies a stream poller's counts out every second.)
+    want = {"polled_event_count_total": 2, "invoked_event_count_total": 3,
+            "failed_invoke_event_count_total": 2,
+            "on_failure_destination_delivered_event_count_total": 1}
+
+    def counted():
+        text = scrape_metrics(server.endpoint)
+        got = {k: metric_sample(text, f"hako_lambda_esm_{k}", fn) for k in want}
+        return got == want and text
+    text = wait_for(counted, what=f"the mapping's metrics {want}", timeout_s=5)
+    assert "hako_lambda_esm_iterator_age_milliseconds{" in text
 
 
 def test_a_failing_batch_blocks_its_shard_until_it_succeeds(aws, server):
@@ -294,6 +307,8 @@ def test_a_record_failing_by_partial_responses_runs_out_of_retries(aws, server):
     assert body["requestContext"]["approximateInvokeCount"] == 4
     assert body["responseContext"]["functionError"] is None
     assert body["KinesisBatchInfo"]["startSequenceNumber"] == seq
+    cs = wait_calls(server, fn, lambda cs: len(cs) >= 4, "four invocations")
+    time.sleep(0.3)
     assert ids(calls(server, fn)) == ["ok1", "bad", "bad", "bad", "bad"]
 
 
