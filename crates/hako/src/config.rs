@@ -58,7 +58,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "HAKO_KINESIS_SHARD_WRITE_LIMITS")]
     pub kinesis_shard_write_limits: bool,
     /// For tests only (hidden from --help): multiplies every asynchronous-invocation retry
-    /// delay, throttle backoff and the maximum event age (1: AWS's schedule). The end-to-end
+    /// delay, throttle backoff and the maximum event age, and stream event source mappings'
+    /// MaximumRecordAgeInSeconds (1: AWS's schedule). The end-to-end
     /// tests drive the real binary, whose clock they cannot move, and use e.g. 0.01 to run
     /// the whole schedule in seconds; the schedule itself is unit-tested in virtual time
     /// (`hako_events::schedule`).

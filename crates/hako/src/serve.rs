@@ -252,7 +252,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             streams: Some(hako_events::esm::StreamPollers {
                 kinesis: kinesis.clone(),
                 store: stream_store.clone(),
-                config: hako_events::streams::StreamConfig::default(),
+                config: hako_events::streams::StreamConfig {
+                    record_age_scale: args.async_delay_scale,
+                    ..Default::default()
+                },
             }),
         };
         // One poller per enabled mapping, each under a child of this token.
