@@ -11,6 +11,7 @@ from conftest import FIXTURES_BUILD, fixture_zip, make_zip
 # name -> (files that must be in the package, whether it is a provided.al2023 bootstrap package)
 PACKAGES = {
     "rust-echo": (["bootstrap"], True),
+    "rust-kinesis": (["bootstrap"], True),
     "python-ric": (["bootstrap", "app.py", "awslambdaric/__main__.py", "awslambdaric/bootstrap.py"], True),
     "node-ric": (["bootstrap", "index.mjs", "node_modules/aws-lambda-ric/bin/index.mjs",
                   "node_modules/aws-lambda-ric/dist/index.mjs",
