@@ -153,6 +153,16 @@ pub(crate) struct StreamsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub(crate) struct SchedulesArgs {
+    /// Hako's data directory (its `scheduler.db` is read, never written).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub(crate) struct KeysArgs {
     #[command(subcommand)]
     pub command: KeysCommand,

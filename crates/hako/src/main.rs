@@ -34,6 +34,8 @@ enum Command {
     Urls(config::UrlsArgs),
     /// List the Kinesis streams of a data directory, with their shards and records.
     Streams(config::StreamsArgs),
+    /// List the EventBridge Scheduler schedules of a data directory, with their next due time.
+    Schedules(config::SchedulesArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
     Keys(config::KeysArgs),
     /// The managed runtimes: `hako runtimes` lists them, `hako runtimes install NAME...`
@@ -63,6 +65,7 @@ fn main() -> Result<()> {
         Command::Queues(args) => serve::queues(args),
         Command::Streams(args) => serve::streams(args),
         Command::Urls(args) => serve::urls(args),
+        Command::Schedules(args) => serve::schedules(args),
         Command::Keys(args) => serve::keys(args),
         Command::Runtimes(args) => serve::runtimes(args),
         Command::Bench(args) => {

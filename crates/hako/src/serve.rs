@@ -15,7 +15,7 @@ use hako_store::{CodeStore, Db, Keyring};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    KeysArgs, KeysCommand, LogsArgs, QueuesArgs, ServeArgs, StreamsArgs, UrlsArgs,
+    KeysArgs, KeysCommand, LogsArgs, QueuesArgs, SchedulesArgs, ServeArgs, StreamsArgs, UrlsArgs,
 };
 use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
@@ -626,19 +626,28 @@ pub(crate) fn queues(args: QueuesArgs) -> Result<()> {
     Ok(())
 }
 
+/// The path of a service's database `file` in `data_dir`; `None` when a server of that data dir
+/// never made it, an error when `data_dir` is no Hako data directory.
+fn service_db(data_dir: &std::path::Path, file: &str) -> Result<Option<std::path::PathBuf>> {
+    let path = data_dir.join(file);
+    if path.exists() {
+        return Ok(Some(path));
+    }
+    if !data_dir.join("hako.db").exists() {
+        anyhow::bail!(
+            "no Hako data directory at {}: is --data-dir right?",
+            data_dir.display()
+        );
+    }
+    Ok(None)
+}
+
 /// `hako streams`: every Kinesis stream of the data dir, read beside a running server.
 pub(crate) fn streams(args: StreamsArgs) -> Result<()> {
-    let path = args.data_dir.join("kinesis.db");
-    if !path.exists() {
-        // A data dir whose server never started Kinesis: no stream.
-        if !args.data_dir.join("hako.db").exists() {
-            anyhow::bail!(
-                "no Hako data directory at {}: is --data-dir right?",
-                args.data_dir.display()
-            );
-        }
+    // A data dir whose server never started Kinesis: no stream.
+    let Some(path) = service_db(&args.data_dir, "kinesis.db")? else {
         return Ok(());
-    }
+    };
     // Region and account only name ARNs, which this listing does not print.
     let kinesis = hako_kinesis::Kinesis::open_read_only(
         &path,
@@ -671,6 +680,57 @@ pub(crate) fn streams(args: StreamsArgs) -> Result<()> {
             out,
             "{:<32} {:<9} {:<12} {:>6} {:>9}h {:>10} {:>12}",
             s.name, s.status, s.mode, s.shards, s.retention_hours, s.records, s.bytes
+        )?;
+    }
+    Ok(())
+}
+
+/// `hako schedules`: every schedule of the data dir with its next due time and the firings not
+/// yet delivered, read from `scheduler.db` beside a running server.
+pub(crate) fn schedules(args: SchedulesArgs) -> Result<()> {
+    // A data dir whose server never started the Scheduler: no schedule.
+    let Some(path) = service_db(&args.data_dir, "scheduler.db")? else {
+        return Ok(());
+    };
+    // Region and account only name ARNs, which this listing does not print.
+    let scheduler = hako_scheduler::Scheduler::open_read_only(
+        &path,
+        hako_scheduler::SchedulerConfig::new("", ""),
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let schedules = scheduler
+        .schedule_counts()
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let next = |ms: Option<i64>| ms.map_or_else(|| "-".to_string(), hako_model::clock::iso8601_ms);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for s in &schedules {
+            let line = serde_json::json!({
+                "group": s.group, "name": s.name, "state": s.state,
+                "expression": s.expression, "target": s.target_arn,
+                "next": s.next_ms.map(hako_model::clock::iso8601_ms), "pending": s.pending,
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16} {:<24} {:<9} {:<32} {:<24} {:>7}  TARGET",
+        "GROUP", "SCHEDULE", "STATE", "EXPRESSION", "NEXT", "PENDING"
+    )?;
+    for s in &schedules {
+        writeln!(
+            out,
+            "{:<16} {:<24} {:<9} {:<32} {:<24} {:>7}  {}",
+            s.group,
+            s.name,
+            s.state,
+            s.expression,
+            next(s.next_ms),
+            s.pending,
+            s.target_arn
         )?;
     }
     Ok(())
