@@ -91,9 +91,14 @@ impl Logs {
             .map(|e| (e.timestamp.unwrap_or(0), e.message.as_deref().unwrap_or("")))
             .collect();
         if !accepted.is_empty() {
-            self.inner
+            let stored = self
+                .inner
                 .db
                 .write(|tx| storage::insert_events(tx, g.id, s.id, &accepted, now))?;
+            if !stored {
+                // Deleted since it was looked up.
+                return Err(Error::stream_not_found());
+            }
             let bytes: usize = accepted.iter().map(|(_, m)| m.len()).sum();
             self.inner
                 .metrics

@@ -189,26 +189,14 @@ impl Logs {
             let resolved = self.inner.db.write(|tx| {
                 let mut out = Vec::with_capacity(runs.len());
                 for ((key, events), cached) in runs.iter().zip(&cached) {
-                    let (g, s) = match cached {
-                        Some(ids) => *ids,
-                        None => {
-                            let g = match storage::group_id(tx, &key.0)? {
-                                Some(g) => g,
-                                None => storage::insert_group(
-                                    tx,
-                                    &key.0,
-                                    now,
-                                    "STANDARD",
-                                    &Default::default(),
-                                )?,
-                            };
-                            let s = match storage::stream_by_name(tx, g, &key.1)? {
-                                Some(s) => s.id,
-                                None => storage::insert_stream(tx, g, &key.1, now)?,
-                            };
-                            (g, s)
+                    // Cached ids of a stream deleted since are looked up (or made) again.
+                    if let Some((g, s)) = cached {
+                        if storage::insert_events(tx, *g, *s, events, now)? {
+                            out.push((*g, *s));
+                            continue;
                         }
-                    };
+                    }
+                    let (g, s) = resolve_or_create(tx, &key.0, &key.1, now)?;
                     storage::insert_events(tx, g, s, events, now)?;
                     out.push((g, s));
                 }
@@ -286,22 +274,9 @@ impl Logs {
                 let (g, s) = match ids.get(&key) {
                     Some(x) => *x,
                     None => {
-                        let g = match storage::group_id(tx, &l.group)? {
-                            Some(g) => g,
-                            None => storage::insert_group(
-                                tx,
-                                &l.group,
-                                l.timestamp_ms,
-                                "STANDARD",
-                                &Default::default(),
-                            )?,
-                        };
-                        let s = match storage::stream_by_name(tx, g, &l.stream)? {
-                            Some(s) => s.id,
-                            None => storage::insert_stream(tx, g, &l.stream, l.timestamp_ms)?,
-                        };
-                        ids.insert(key, (g, s));
-                        (g, s)
+                        let x = resolve_or_create(tx, &l.group, &l.stream, l.timestamp_ms)?;
+                        ids.insert(key, x);
+                        x
                     }
                 };
                 storage::insert_events(
@@ -353,6 +328,24 @@ impl Logs {
         }
         Ok(removed)
     }
+}
+
+/// The ids of a (group, stream), both made (at `now`) when missing, as Lambda does.
+fn resolve_or_create(
+    tx: &hako_store::service_db::sql::Transaction<'_>,
+    group: &str,
+    stream: &str,
+    now: i64,
+) -> hako_store::service_db::sql::Result<(i64, i64)> {
+    let g = match storage::group_id(tx, group)? {
+        Some(g) => g,
+        None => storage::insert_group(tx, group, now, "STANDARD", &Default::default())?,
+    };
+    let s = match storage::stream_by_name(tx, g, stream)? {
+        Some(s) => s.id,
+        None => storage::insert_stream(tx, g, stream, now)?,
+    };
+    Ok((g, s))
 }
 
 #[cfg(test)]

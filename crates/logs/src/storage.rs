@@ -316,40 +316,43 @@ pub(crate) fn stream_ids(
     rows.collect()
 }
 
-/// Appends events of one stream (already in the caller's order) and updates its counters.
+/// Appends events of one stream (already in the caller's order) and updates its counters;
+/// false (and nothing written) when the stream no longer exists (deleted since its id was
+/// looked up), so no event is ever stored for a stream that is gone.
 pub(crate) fn insert_events(
     tx: &Transaction<'_>,
     group: i64,
     stream: i64,
     events: &[(i64, &str)],
     ingest_ms: i64,
-) -> Sql<()> {
+) -> Sql<bool> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(true);
+    }
+    let bytes: i64 = events.iter().map(|(_, m)| m.len() as i64).sum();
+    let first = events.iter().map(|(t, _)| *t).min().unwrap_or(0);
+    let last = events.iter().map(|(t, _)| *t).max().unwrap_or(0);
+    let updated = tx
+        .prepare_cached(
+            "UPDATE streams SET
+                first_event_ms = min(coalesce(first_event_ms, ?2), ?2),
+                last_event_ms = max(coalesce(last_event_ms, ?3), ?3),
+                last_ingestion_ms = ?4,
+                stored_bytes = stored_bytes + ?5
+             WHERE id = ?1 AND group_id = ?6",
+        )?
+        .execute(params![stream, first, last, ingest_ms, bytes, group])?;
+    if updated == 0 {
+        return Ok(false);
     }
     let mut stmt = tx.prepare_cached(
         "INSERT INTO events (group_id, stream_id, ts_ms, ingest_ms, message)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let mut bytes = 0i64;
-    let mut first = i64::MAX;
-    let mut last = i64::MIN;
     for (ts, msg) in events {
         stmt.execute(params![group, stream, ts, ingest_ms, msg])?;
-        bytes += msg.len() as i64;
-        first = first.min(*ts);
-        last = last.max(*ts);
     }
-    tx.prepare_cached(
-        "UPDATE streams SET
-            first_event_ms = min(coalesce(first_event_ms, ?2), ?2),
-            last_event_ms = max(coalesce(last_event_ms, ?3), ?3),
-            last_ingestion_ms = ?4,
-            stored_bytes = stored_bytes + ?5
-         WHERE id = ?1",
-    )?
-    .execute(params![stream, first, last, ingest_ms, bytes])?;
-    Ok(())
+    Ok(true)
 }
 
 /// A time range of events, `start` inclusive, `end` exclusive.

@@ -832,3 +832,38 @@ fn the_database_prefilter_never_hides_a_match() {
         .unwrap();
     assert_eq!(o.events.len(), 2, "{:?}", o.events);
 }
+
+#[test]
+fn ingest_never_writes_into_a_stream_deleted_behind_its_cache() {
+    let (l, _) = logs();
+    let line = |m: &str| IngestLine {
+        group: "/aws/lambda/f".into(),
+        stream: "s".into(),
+        timestamp_ms: NOW,
+        message: m.into(),
+    };
+    l.ingest(&[line("one")]).unwrap();
+    // The stream goes without the cache hearing of it (a deletion racing a batch).
+    let (_, s) = l.find_stream("/aws/lambda/f", "s").unwrap();
+    l.inner
+        .db
+        .write(|tx| storage::delete_stream(tx, s.id))
+        .unwrap();
+    l.ingest(&[line("two")]).unwrap();
+    let (_, again) = l.find_stream("/aws/lambda/f", "s").unwrap();
+    assert_ne!(again.id, s.id, "a new stream");
+    assert_eq!(again.stored_bytes, 3);
+    let all = l.tail("/aws/lambda/f", 0, 10).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+        ["two"]
+    );
+    // The old stream's event is purged and nothing else is left behind.
+    assert_eq!(l.housekeep().unwrap(), 1);
+    let n: i64 = l
+        .inner
+        .db
+        .read(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(n, 1);
+}
