@@ -407,6 +407,31 @@ def test_kill9_mid_delivery_loses_nothing_and_keeps_order(hako_factory):
     assert repeats <= 2 * 2, f"only the batches in flight repeat (2 shards of 2): {repeats}"
 
 
+def test_disable_stops_delivery_and_enable_and_restart_resume_from_the_checkpoint(hako_factory):
+    """Disabling a mapping stops delivery within a second; enabling it again, or restarting
+    Hako, resumes after the last checkpointed record: nothing lost, nothing delivered twice."""
+    s = hako_factory(extra_args=["--async-delay-scale", str(SCALE)])
+    c = Clients(s.endpoint)
+    fn = consumer(c)
+    name, arn = stream(c)
+    uuid = mapping(c, fn, arn)
+    put(c, name, "one")
+    wait_calls(s, fn, lambda cs: "one" in ids(cs), "the first record")
+    c.lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    wait_for(lambda: c.lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled",
+             what="mapping Disabled", timeout_s=1)
+    put(c, name, "two")
+    time.sleep(1.5)
+    assert ids(calls(s, fn)) == ["one"], "nothing delivered while disabled"
+    c.lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    wait_calls(s, fn, lambda cs: "two" in ids(cs), "the record put while disabled")
+    s.restart()
+    c = Clients(s.endpoint)
+    put(c, name, "three")
+    cs = wait_calls(s, fn, lambda cs: "three" in ids(cs), "the record put after the restart")
+    assert ids(cs) == ["one", "two", "three"]
+
+
 # -- latency ---------------------------------------------------------------------------------
 
 def test_put_record_reaches_an_idle_mapping_within_milliseconds(aws, server):
