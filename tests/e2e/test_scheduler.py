@@ -183,7 +183,8 @@ def test_aws_cli(aws):
 # -- firing ----------------------------------------------------------------------------------
 
 def at_in(seconds, tz="UTC"):
-    """An at() expression `seconds` from now, as wall-clock time in `tz`."""
+    """An at() expression `seconds` from now (to the second: at least 3 s, so that a slow create
+    does not find it past: an at() already past when created never fires), wall-clock in `tz`."""
     return due_in(seconds, tz)[0]
 
 
@@ -225,7 +226,7 @@ def test_an_at_schedule_fires_once_to_a_queue_in_its_time_zone(scheduler, sqs):
     url, arn = make_queue(sqs, unique_name("sched-target"))
     off_url, off_arn = make_queue(sqs, unique_name("sched-off"))
     name = unique_name("at")
-    expr, due = due_in(3, "America/New_York")
+    expr, due = due_in(4, "America/New_York")
     scheduler.create_schedule(Name=name, ScheduleExpression=expr,
                               ScheduleExpressionTimezone="America/New_York",
                               FlexibleTimeWindow={"Mode": "OFF"},
@@ -250,7 +251,7 @@ def test_an_at_schedule_fires_once_to_a_queue_in_its_time_zone(scheduler, sqs):
 def test_a_fifo_queue_target_and_delete_after_completion(scheduler, sqs):
     url, arn = make_queue(sqs, unique_name("sched") + ".fifo", FifoQueue="true")
     name = unique_name("fifo")
-    scheduler.create_schedule(Name=name, ScheduleExpression=at_in(2),
+    scheduler.create_schedule(Name=name, ScheduleExpression=at_in(3),
                               FlexibleTimeWindow={"Mode": "OFF"},
                               ActionAfterCompletion="DELETE",
                               Target=target(arn, Input="hello fifo",
@@ -275,7 +276,7 @@ def test_a_lambda_target_is_invoked_with_the_input(hako, scheduler, lambda_clien
     fn = unique_name("sched-fn")
     create_function(lambda_client, fn, "python3.11", "app.handler", make_zip({"app.py": APP}))
     scheduler.create_schedule(
-        Name=unique_name("to-fn"), ScheduleExpression=at_in(2),
+        Name=unique_name("to-fn"), ScheduleExpression=at_in(3),
         FlexibleTimeWindow={"Mode": "OFF"},
         Target=target(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}",
                       Input=json.dumps({"job": 42})))
@@ -294,7 +295,7 @@ def test_an_unserved_target_goes_to_the_dead_letter_queue(hako, scheduler, sqs):
     before = metric_sample(scrape_metrics(hako.endpoint),
                            "hako_scheduler_invocations_sent_to_dead_letter_count_total")
     scheduler.create_schedule(
-        Name=name, ScheduleExpression=at_in(1), FlexibleTimeWindow={"Mode": "OFF"},
+        Name=name, ScheduleExpression=at_in(3), FlexibleTimeWindow={"Mode": "OFF"},
         Target=target("arn:aws:scheduler:::aws-sdk:sns:publish", Input='{"Message": "hi"}',
                       DeadLetterConfig={"Arn": dlq},
                       RetryPolicy={"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}))
