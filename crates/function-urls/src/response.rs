@@ -97,6 +97,17 @@ pub fn answer(payload: &[u8]) -> Result<Answer, Unanswerable> {
             })
         }
     }
+    // Most objects that are no response (an echoed event, a plain result) never name
+    // `statusCode`: checked and compacted without building them.
+    if memchr::memmem::find(payload, b"\"statusCode\"").is_none() {
+        return Ok(
+            if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok() {
+                plain(minify(payload))
+            } else {
+                plain(Bytes::copy_from_slice(payload))
+            },
+        );
+    }
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(payload) else {
         return Ok(plain(Bytes::copy_from_slice(payload)));
     };
