@@ -450,3 +450,17 @@ def test_a_request_past_six_mb_is_refused(hako, app):
     status, _, _ = request(hako, "POST", f"/_hako/urls/{uid}/", body=b"x" * 1_000_000,
                            headers=[("Content-Type", "text/plain")])
     assert status == 201
+
+
+def test_reserved_concurrency_zero_throttles_the_url(hako, lambda_client):
+    # AWS's guide ("Deactivating function URLs"): reserved concurrency 0 throttles every request
+    # to the URL, answered 429.
+    name = py_function(lambda_client)
+    uid = url_id(lambda_client.create_function_url_config(FunctionName=name,
+                                                          AuthType="NONE")["FunctionUrl"])
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    status, headers, body = request(hako, "GET", f"/_hako/urls/{uid}/")
+    assert status == 429, body
+    lambda_client.delete_function_concurrency(FunctionName=name)
+    status, _, _ = request(hako, "GET", f"/_hako/urls/{uid}/")
+    assert status == 200
