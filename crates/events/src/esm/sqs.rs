@@ -40,6 +40,13 @@ use super::{EsmConfig, MappingMetrics};
 /// to 1,000 concurrent invocations; the engine's account limit bounds them further).
 const DEFAULT_MAX_CONCURRENCY: usize = 1000;
 
+/// AWS's scaling of a standard queue's pollers ("Configuring scaling behavior for SQS event
+/// source mappings"): five concurrent batches at first, then up to 300 more per minute while
+/// messages keep coming (five more per second here).
+const SCALE_START: usize = 5;
+const SCALE_STEP: usize = 5;
+const SCALE_EVERY: Duration = Duration::from_secs(1);
+
 /// A long poll's wait, as AWS's pollers use (20 s, SQS's maximum).
 const LONG_POLL_S: i64 = 20;
 
@@ -111,6 +118,10 @@ impl Poller {
             return;
         };
         tracing::info!(uuid = %me.m.uuid, queue = %me.m.event_source_arn, function = %me.m.function_name, "sqs poller started");
+        // AWS's scaling: five batches at a time, then up to 300 more per minute while every
+        // one is busy, back to five when the queue goes idle.
+        let mut scale = SCALE_START;
+        let mut grown = tokio::time::Instant::now();
         loop {
             // Room for one more batch (a batch ending frees it; with no room at all, as under
             // reserved concurrency 0, the limit is looked at again every second).
@@ -119,15 +130,22 @@ impl Poller {
                 tokio::pin!(freed);
                 freed.as_mut().enable();
                 let limit = me.limit();
-                if me.inflight.load(Ordering::Acquire) < limit {
+                let inflight = me.inflight.load(Ordering::Acquire);
+                if inflight < limit.min(scale) {
                     break;
+                }
+                if inflight >= scale && scale < limit && grown.elapsed() >= SCALE_EVERY {
+                    scale = (scale + SCALE_STEP).min(limit);
+                    grown = tokio::time::Instant::now();
+                    continue;
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = &mut freed => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep_until(grown + SCALE_EVERY) => {}
                 }
             }
+            let polling = tokio::time::Instant::now();
             let batch = tokio::select! {
                 _ = stop.cancelled() => return,
                 b = me.gather() => b,
@@ -141,6 +159,11 @@ impl Poller {
                     }
                 }
                 Ok(msgs) => {
+                    if polling.elapsed() >= SCALE_EVERY {
+                        // The queue was idle: scaling starts over.
+                        scale = SCALE_START;
+                        grown = tokio::time::Instant::now();
+                    }
                     me.inflight.fetch_add(1, Ordering::AcqRel);
                     let me = me.clone();
                     tokio::spawn(async move {
