@@ -23,8 +23,8 @@ mod invoke;
 mod layers;
 mod provisioned;
 mod tags;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod versions;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
-//! What the unit tests of the application layer share: a `Lambda` on an in-memory database and
-//! a temporary code store, with a virtual clock; its engine runs on the fake sandbox backend, whose
-//! sandboxes run a fake runtime client (`hako_engine::testing`): no process, no root.
+//! What the unit tests of the application layer (and, with the `testing` feature, of the crates
+//! above it) share: a `Lambda` on an in-memory database and a temporary code store, with a
+//! virtual clock; its engine runs on the fake sandbox backend, whose sandboxes run a fake runtime
+//! client (`hako_engine::testing`): no process, no root.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,21 +17,27 @@ use hako_store::{CodeStore, Db};
 
 use crate::Lambda;
 
-pub(crate) const T0: i64 = 1_700_000_000_000;
+pub const T0: i64 = 1_700_000_000_000;
 
-pub(crate) struct Fixture {
-    pub(crate) lambda: Arc<Lambda>,
-    pub(crate) clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+pub struct Fixture {
+    pub lambda: Arc<Lambda>,
+    pub clock: Arc<ManualClock>,
+    /// Holds the code store: keep it as long as the `Lambda`.
+    pub dir: tempfile::TempDir,
 }
 
 /// A `Lambda` whose functions echo their payload.
-pub(crate) async fn fixture() -> Fixture {
+pub async fn fixture() -> Fixture {
     fixture_with(FakeRuntime::echo())
 }
 
 /// A `Lambda` whose functions' sandboxes run `runtime`.
-pub(crate) fn fixture_with(runtime: FakeRuntime) -> Fixture {
+pub fn fixture_with(runtime: FakeRuntime) -> Fixture {
+    fixture_with_concurrency(&runtime, 1000)
+}
+
+/// A `Lambda` whose functions' sandboxes run `runtime`, with `account_concurrency` slots.
+pub fn fixture_with_concurrency(runtime: &FakeRuntime, account_concurrency: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open_in_memory().unwrap());
     let code = Arc::new(CodeStore::open(&dir.path().join("code")).unwrap());
@@ -43,7 +50,7 @@ pub(crate) fn fixture_with(runtime: FakeRuntime) -> Fixture {
             account_id: region.account_id.clone(),
             api_endpoint: "http://127.0.0.1:9".into(),
             idle_timeout: Duration::from_secs(300),
-            account_concurrency: 1000,
+            account_concurrency,
             host_path: String::new(),
         },
         runtime.isolation(),
@@ -52,15 +59,11 @@ pub(crate) fn fixture_with(runtime: FakeRuntime) -> Fixture {
     );
     let clock = Arc::new(ManualClock::new(T0));
     let lambda = Lambda::new(db, code, engine, region, clock.clone());
-    Fixture {
-        lambda,
-        clock,
-        _dir: dir,
-    }
+    Fixture { lambda, clock, dir }
 }
 
 /// A deployment package holding a `bootstrap` that says `marker`, base64-encoded.
-pub(crate) fn package(marker: &str) -> String {
+pub fn package(marker: &str) -> String {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);
@@ -72,7 +75,7 @@ pub(crate) fn package(marker: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
 }
 
-pub(crate) fn create_request(name: &str, marker: &str) -> CreateFunctionRequest {
+pub fn create_request(name: &str, marker: &str) -> CreateFunctionRequest {
     CreateFunctionRequest {
         function_name: Some(name.into()),
         runtime: Some("provided.al2023".into()),
@@ -86,7 +89,7 @@ pub(crate) fn create_request(name: &str, marker: &str) -> CreateFunctionRequest 
     }
 }
 
-pub(crate) fn code_request(marker: &str) -> UpdateFunctionCodeRequest {
+pub fn code_request(marker: &str) -> UpdateFunctionCodeRequest {
     UpdateFunctionCodeRequest {
         zip_file: Some(package(marker)),
         ..UpdateFunctionCodeRequest::default()
@@ -94,7 +97,7 @@ pub(crate) fn code_request(marker: &str) -> UpdateFunctionCodeRequest {
 }
 
 /// Creates function `name` with a package that says `marker`.
-pub(crate) async fn create(f: &Fixture, name: &str, marker: &str) {
+pub async fn create(f: &Fixture, name: &str, marker: &str) {
     f.lambda
         .create_function(create_request(name, marker))
         .await
