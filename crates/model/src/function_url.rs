@@ -204,13 +204,18 @@ pub struct ListFunctionUrlConfigsResponse {
 /// is a `ValidationException` (LocalStack's AWS-recorded `test_url_config_exceptions`).
 pub fn validate_target(function: &str, qualifier: Option<&str>) -> Result<(), Error> {
     let mut v = Violations::new();
+    check_target(&mut v, function, qualifier);
+    v.finish()
+}
+
+/// The target's members against `FunctionUrlFunctionName` and `FunctionUrlQualifier`.
+fn check_target(v: &mut Violations, function: &str, qualifier: Option<&str>) {
     v.string(
         "functionName",
         function,
         &shapes::FUNCTION_URL_FUNCTION_NAME,
     );
     v.opt_string("qualifier", qualifier, &shapes::FUNCTION_URL_QUALIFIER);
-    v.finish()
 }
 
 /// What a Create or Update sets, checked.
@@ -246,12 +251,7 @@ fn validate(
     auth_required: bool,
 ) -> Result<UrlChanges, Error> {
     let mut v = Violations::new();
-    v.string(
-        "functionName",
-        function,
-        &shapes::FUNCTION_URL_FUNCTION_NAME,
-    );
-    v.opt_string("qualifier", qualifier, &shapes::FUNCTION_URL_QUALIFIER);
+    check_target(&mut v, function, qualifier);
     if auth_required {
         v.required("authType", req.auth_type.as_deref());
     }
