@@ -578,14 +578,23 @@ def test_kill_9_loses_no_accepted_event(hako_factory):
     failing = new_function(c, "failing")
     c.put_function_concurrency(FunctionName=slow, ReservedConcurrentExecutions=2)
     c.put_function_event_invoke_config(FunctionName=failing, MaximumRetryAttempts=2)
-    fail_rid = send(c, failing, {"fail": "crash"})
     sleepers = [send(c, slow, {"sleep": 2, "i": i}) for i in range(2)]
     queued = [send(c, slow, {"n": i}) for i in range(10)]
-    # Running (the sleepers), waiting for a retry (the failing event), queued (the rest).
-    wait_for(lambda: len(runs_of(s, failing, fail_rid)) == 1, "the first failure")
     wait_for(lambda: {r["rid"] for r in runs(s, slow)} >= set(sleepers), "the sleepers to start")
+    # The failing event is sent last, so that the kill lands in its first retry delay (0.6 s at
+    # this scale) rather than before or after it: running (the sleepers), waiting for a retry (the failing
+    # event), queued (the rest).
+    fail_rid = send(c, failing, {"fail": "crash"})
+    wait_for(lambda: len(runs_of(s, failing, fail_rid)) == 1, "the first failure", step_s=0.02)
+    # The record is written as the attempt starts; until Hako has seen the crash and stored the
+    # retry, the attempt is in flight and a kill reruns it (at least once). 0.2 s is far more than
+    # Hako takes to store it, and well inside the retry delay.
+    time.sleep(0.2)
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
+    # A sandbox outlives Hako's kill by a moment: let an attempt already started write its record.
+    time.sleep(0.3)
+    failing_at_kill = len(runs_of(s, failing, fail_rid))
     done = {r["rid"] for r in runs(s, slow)}
     assert not set(queued) <= done, "every queued event ran before the kill: nothing was tested"
     s.restart()
@@ -597,9 +606,12 @@ def test_kill_9_loses_no_accepted_event(hako_factory):
                 and len(runs_of(s, failing, fail_rid)) >= 3)
 
     wait_for(all_ran, "every accepted event to run after the restart", timeout_s=45, step_s=0.5)
-    # The failing event kept its attempt count: 3 attempts, not 3 more.
+    # The failing event kept its attempt count: 3 attempts, not 3 more. Should the host be so slow
+    # that the kill interrupted the second attempt while it ran, that attempt is run again (async
+    # delivery is at least once), and only then may a fourth run be seen.
     time.sleep(2 * 120 * scale)
-    assert len(runs_of(s, failing, fail_rid)) == 3
+    expected = {3} if failing_at_kill == 1 else {3, 4}
+    assert len(runs_of(s, failing, fail_rid)) in expected, failing_at_kill
 
 
 RECORDER = r'''
