@@ -17,6 +17,7 @@ mod functions;
 mod invoke;
 mod layers;
 mod operations;
+mod permissions;
 mod provisioned;
 mod tags;
 mod versions;
@@ -78,6 +79,14 @@ pub fn router(state: Arc<Lambda>) -> Router {
             get(aliases::get)
                 .put(aliases::update)
                 .delete(aliases::delete),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy",
+            get(permissions::get).post(permissions::add),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/policy/{sid}",
+            axum::routing::delete(permissions::remove),
         )
         .route(
             "/2017-03-31/tags/{resource}",

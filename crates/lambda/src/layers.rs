@@ -199,10 +199,7 @@ impl Lambda {
             .update_layer_version(&name, version, |rec| {
                 check_policy_revision(rec, revision_id)?;
                 if rec.policy.iter().any(|s| s.sid == statement.sid) {
-                    return Err(Error::conflict(format!(
-                        "The statement id ({}) provided already exists. Please provide a new statement id, or remove the existing statement.",
-                        statement.sid
-                    )));
+                    return Err(hako_model::permission::statement_exists(&statement.sid));
                 }
                 rec.policy.push(statement.clone());
                 rec.policy_revision_id = Some(rev.clone());
@@ -228,9 +225,7 @@ impl Lambda {
             .get_layer_version(&name, version)?
             .ok_or_else(|| layer::policy_layer_version_not_found(&arn))?;
         let (false, Some(revision_id)) = (rec.policy.is_empty(), rec.policy_revision_id) else {
-            return Err(Error::not_found(
-                "No policy is associated with the given resource.",
-            ));
+            return Err(hako_model::permission::no_policy());
         };
         Ok(GetLayerVersionPolicyResponse {
             policy: layer::policy_document(&rec.policy, &arn),
@@ -255,9 +250,7 @@ impl Lambda {
                 let before = rec.policy.len();
                 rec.policy.retain(|s| s.sid != sid);
                 if rec.policy.len() == before {
-                    return Err(Error::not_found(format!(
-                        "Statement {sid} is not found in resource policy."
-                    )));
+                    return Err(hako_model::permission::statement_not_found(sid));
                 }
                 rec.policy_revision_id = Some(rev);
                 Ok(())

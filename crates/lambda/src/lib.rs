@@ -21,6 +21,7 @@ mod function_urls;
 mod functions;
 mod invoke;
 mod layers;
+mod permissions;
 mod provisioned;
 mod tags;
 #[cfg(any(test, feature = "testing"))]

@@ -593,12 +593,7 @@ impl LayerStatement {
         let principal = if self.principal == "*" {
             serde_json::json!("*")
         } else {
-            let account = self
-                .principal
-                .strip_prefix("arn:aws:iam::")
-                .and_then(|r| r.strip_suffix(":root"))
-                .unwrap_or(&self.principal);
-            serde_json::json!({ "AWS": format!("arn:aws:iam::{account}:root") })
+            serde_json::json!({ "AWS": crate::permission::account_principal(&self.principal) })
         };
         let mut s = serde_json::json!({
             "Sid": self.sid,
@@ -616,12 +611,7 @@ impl LayerStatement {
 
 /// A layer version's policy document (GetLayerVersionPolicy's `Policy`).
 pub fn policy_document(statements: &[LayerStatement], resource: &str) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Id": "default",
-        "Statement": statements.iter().map(|s| s.to_json(resource)).collect::<Vec<_>>(),
-    })
-    .to_string()
+    crate::permission::document(statements.iter().map(|s| s.to_json(resource)).collect())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod function_url;
 pub mod layer;
 pub mod limits;
 pub mod names;
+pub mod permission;
 pub mod provisioned;
 pub mod runtime;
 pub mod validation;

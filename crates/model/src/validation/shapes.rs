@@ -480,3 +480,66 @@ pub static CORS_MAX_AGE: Shape = Shape {
     min: Some(Bound::Int(0)),
     ..Shape::NONE
 };
+
+/// `NumericLatestPublishedOrAliasQualifier` (the permission operations' `Qualifier`), with the
+/// pattern as AWS prints it (LocalStack's AWS-recorded `test_permission_exceptions`,
+/// `add_permission_fn_qualifier_invalid`).
+pub static PERMISSION_QUALIFIER: Shape = Shape {
+    max_len: Some(128),
+    min_len: Some(1),
+    pattern: Some(&PERMISSION_QUALIFIER_PATTERN),
+    ..Shape::NONE
+};
+static PERMISSION_QUALIFIER_PATTERN: Pattern =
+    Pattern::new(r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+");
+
+/// `Action` (AddPermission).
+pub static PERMISSION_ACTION: Shape = Shape {
+    max_len: Some(10_000),
+    pattern: Some(&PERMISSION_ACTION_PATTERN),
+    ..Shape::NONE
+};
+static PERMISSION_ACTION_PATTERN: Pattern = Pattern::new(r"(lambda:[*]|lambda:[a-zA-Z]+|[*])");
+
+/// `Principal` (AddPermission).
+pub static PRINCIPAL: Shape = Shape {
+    max_len: Some(2048),
+    pattern: Some(&PRINCIPAL_PATTERN),
+    ..Shape::NONE
+};
+static PRINCIPAL_PATTERN: Pattern = Pattern::new(r"[^\s]+");
+
+/// `Arn` (AddPermission's `SourceArn`).
+pub static ARN: Shape = Shape {
+    max_len: Some(10_000),
+    pattern: Some(&ARN_PATTERN),
+    ..Shape::NONE
+};
+static ARN_PATTERN: Pattern = Pattern::new(
+    r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)",
+);
+
+/// `SourceOwner` (AddPermission's `SourceAccount`).
+pub static SOURCE_OWNER: Shape = Shape {
+    max_len: Some(12),
+    pattern: Some(&SOURCE_OWNER_PATTERN),
+    ..Shape::NONE
+};
+static SOURCE_OWNER_PATTERN: Pattern = Pattern::new(r"\d{12}");
+
+/// `EventSourceToken`.
+pub static EVENT_SOURCE_TOKEN: Shape = Shape {
+    max_len: Some(256),
+    pattern: Some(&EVENT_SOURCE_TOKEN_PATTERN),
+    ..Shape::NONE
+};
+static EVENT_SOURCE_TOKEN_PATTERN: Pattern = Pattern::new(r"[a-zA-Z0-9._\-]+");
+
+/// `NamespacedStatementId` (RemovePermission's path).
+pub static NAMESPACED_STATEMENT_ID: Shape = Shape {
+    max_len: Some(100),
+    min_len: Some(1),
+    pattern: Some(&NAMESPACED_STATEMENT_ID_PATTERN),
+    ..Shape::NONE
+};
+static NAMESPACED_STATEMENT_ID_PATTERN: Pattern = Pattern::new(r"([a-zA-Z0-9-_.]+)");

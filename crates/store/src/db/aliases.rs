@@ -26,6 +26,7 @@ pub(super) fn delete_qualifier_configs(
         "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
         "DELETE FROM event_invoke_configs WHERE function_name = ?1 AND qualifier = ?2",
         "DELETE FROM function_urls WHERE function_name = ?1 AND qualifier = ?2",
+        "DELETE FROM function_policies WHERE function_name = ?1 AND qualifier = ?2",
     ] {
         conn.execute(sql, params![function_name, qualifier])
             .map_err(db_err)?;

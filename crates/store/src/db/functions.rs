@@ -75,7 +75,7 @@ impl Db {
     }
 
     /// Deletes every version of a function, its aliases, its provisioned concurrency
-    /// configurations, its function URLs and its version counter; `false` if
+    /// configurations, its function URLs, its policies and its version counter; `false` if
     /// there was none.
     pub fn delete_function(&self, name: &str) -> Result<bool, Error> {
         let conn = self.conn.lock();
@@ -111,6 +111,11 @@ impl Db {
         .map_err(db_err)?;
         tx.execute(
             "DELETE FROM function_urls WHERE function_name = ?1",
+            params![name],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "DELETE FROM function_policies WHERE function_name = ?1",
             params![name],
         )
         .map_err(db_err)?;

@@ -122,6 +122,16 @@ const MIGRATIONS: &[Migration] = &[
          CREATE INDEX event_source_mappings_by_function ON event_source_mappings (function_name);
          CREATE INDEX event_source_mappings_by_source ON event_source_mappings (event_source_arn);",
     ),
+    // 9: resource-based policies (AddPermission), one per function qualifier ($LATEST, a
+    // version or an alias); they go with their function, version or alias.
+    Migration::Sql(
+        "CREATE TABLE function_policies (
+            function_name TEXT NOT NULL,
+            qualifier TEXT NOT NULL,
+            record TEXT NOT NULL,
+            PRIMARY KEY (function_name, qualifier)
+         );",
+    ),
 ];
 
 /// Brings the database on `conn` to the newest schema, one transaction per step.

@@ -3,7 +3,7 @@
 //! keyed by `PRAGMA user_version`.
 //!
 //! One file per kind of record: `functions.rs` (functions and their versions), `aliases.rs`,
-//! `provisioned.rs`, `layers.rs`, `function_urls.rs`, `logs.rs`; `records.rs` is how a function record is stored
+//! `provisioned.rs`, `layers.rs`, `function_urls.rs`, `permissions.rs` (resource-based policies), `logs.rs`; `records.rs` is how a function record is stored
 //! (its environment sealed), `migrations.rs` the schema steps. The asynchronous queue's tables
 //! are `queue.rs`'s.
 //!
@@ -23,6 +23,7 @@ mod functions;
 mod layers;
 mod logs;
 mod migrations;
+mod permissions;
 mod provisioned;
 mod records;
 #[cfg(test)]
