@@ -44,7 +44,7 @@ def tail_of(out) -> str:
 
 
 def hako_logs(server, name) -> str:
-    p = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
+    p = subprocess.run([str(HAKO_BIN), "logs", name, "--endpoint-url", server.endpoint],
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr.decode()
     return p.stdout.decode()
@@ -216,7 +216,7 @@ def test_tail_and_logs_show_platform_lines(lambda_client, hako):
 
 def test_logs_follow(lambda_client, hako):
     name = echo(lambda_client)
-    p = subprocess.Popen([str(HAKO_BIN), "logs", name, "--follow", "--data-dir", str(hako.data_dir)],
+    p = subprocess.Popen([str(HAKO_BIN), "logs", name, "--follow", "--endpoint-url", hako.endpoint],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         marker = f"follow-{uuid.uuid4().hex}"

@@ -214,6 +214,23 @@ def test_aws_cli_v1(hako):
     aws("delete-log-group", "--log-group-name", g)
 
 
+def read_until(proc, marker) -> tuple[list[str], threading.Event]:
+    """Collects `proc`'s stdout lines in a thread until one holds `marker` (then the event is
+    set)."""
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def reader():
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+            if marker in lines[-1]:
+                seen.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    return lines, seen
+
+
 @pytest.mark.skipif(not AWS_V2.exists(), reason="Debian's awscli (v2) is not installed")
 def test_aws_cli_v2_logs_tail_follow_shows_a_new_line(hako, lambda_client):
     """`aws logs tail GROUP --follow --since 5m` of aws CLI v2, unchanged. Debian's 2.9.19 polls
@@ -230,18 +247,8 @@ def test_aws_cli_v2_logs_tail_follow_shows_a_new_line(hako, lambda_client):
     proc = subprocess.Popen([str(AWS_V2), "--endpoint-url", hako.endpoint, "logs", "tail", group,
                              "--follow", "--since", "5m", "--format", "short"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=aws_cli_env())
-    lines: list[str] = []
-    seen = threading.Event()
     marker = f"tail-{uuid.uuid4().hex}"
-
-    def reader():
-        for raw in proc.stdout:
-            lines.append(raw.decode(errors="replace"))
-            if marker in lines[-1]:
-                seen.set()
-                return
-
-    threading.Thread(target=reader, daemon=True).start()
+    lines, seen = read_until(proc, marker)
     try:
         # The first poll shows the line already there.
         wait_for(lambda: any("before-tail" in l for l in lines), "the first poll", timeout_s=20)
@@ -255,18 +262,22 @@ def test_aws_cli_v2_logs_tail_follow_shows_a_new_line(hako, lambda_client):
         proc.wait(timeout=10)
 
 
+def hako_logs(server, *args, timeout=30):
+    """`hako logs ARGS...` against `server`'s endpoint."""
+    return subprocess.run([str(HAKO_BIN), "logs", *args, "--endpoint-url", server.endpoint],
+                          capture_output=True, timeout=timeout)
+
+
 def test_hako_logs_and_the_move_of_lines_an_older_hako_kept(hako_factory):
-    """A data dir of an older Hako keeps function logs in hako.db's `logs` table: `hako logs`
-    reads them before any server moved them, a server moves them into logs.db once at start
-    (then they are served by the Logs API), and nothing is lost or doubled."""
+    """A data dir of an older Hako keeps function logs in hako.db's `logs` table: a server moves
+    them into logs.db once at start (then they are served by the Logs API, and so by `hako logs`),
+    and nothing is lost or doubled."""
     server = hako_factory()
     c = boto_lambda_client(server.endpoint)
     name = echo_function(c)
     invoke(c, name, "new-line")
     group = f"/aws/lambda/{name}"
-    wait_for(lambda: "new-line" in subprocess.run(
-        [str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
-        capture_output=True, timeout=30).stdout.decode(), "hako logs")
+    wait_for(lambda: "new-line" in hako_logs(server, name).stdout.decode(), "hako logs")
     server.stop()
     db = sqlite3.connect(server.data_dir / "hako.db")
     t = now_ms() - 60_000
@@ -274,11 +285,6 @@ def test_hako_logs_and_the_move_of_lines_an_older_hako_kept(hako_factory):
                    [(group, "2024/01/01/[$LATEST]" + "0" * 32, t + i, f"old-line-{i}") for i in range(3)])
     db.commit()
     db.close()
-    out = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
-                         capture_output=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout.decode()
-    assert all(f"old-line-{i}" in text for i in range(3)) and "new-line" in text
     server.start()
     logs = logs_client(server.endpoint)
     msgs = [e["message"] for e in logs.filter_log_events(logGroupName=group, filterPattern="old")["events"]]
@@ -287,6 +293,81 @@ def test_hako_logs_and_the_move_of_lines_an_older_hako_kept(hako_factory):
     assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 0
     db.close()
     # After the move `hako logs` prints each line once.
-    text = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
-                          capture_output=True, timeout=30).stdout.decode()
+    out = hako_logs(server, name)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
     assert text.count("old-line-1") == 1 and text.count("new-line") == 1, text
+    assert text.index("old-line-0") < text.index("old-line-2") < text.index("new-line"), text
+
+
+def test_hako_logs_unknown_function_answers_as_the_logs_api(hako):
+    """An unknown function's group does not exist: FilterLogEvents' ResourceNotFoundException
+    with the Logs API's message (LocalStack's AWS-recorded snapshot test_resource_does_not_exist:
+    "The specified log group does not exist."), in the aws CLI's words, and a non-zero exit."""
+    p = hako_logs(hako, unique_name("nope"))
+    assert p.returncode != 0
+    err = p.stderr.decode()
+    assert ("An error occurred (ResourceNotFoundException) when calling the FilterLogEvents "
+            "operation: The specified log group does not exist.") in err, err
+    assert p.stdout == b""
+    # A function that exists but never ran has no group yet: nothing to print, no error.
+    c = boto_lambda_client(hako.endpoint)
+    quiet = echo_function(c)
+    p = hako_logs(hako, quiet)
+    assert (p.returncode, p.stdout) == (0, b""), p.stderr
+
+
+def test_hako_logs_since_and_filter(hako, logs, lambda_client):
+    """--since keeps the lines of the window (a duration or an RFC 3339 time), --filter takes
+    the Logs API's filter patterns; both go to FilterLogEvents."""
+    name = echo_function(lambda_client)
+    group = f"/aws/lambda/{name}"
+    # Two lines written an hour and ten minutes ago, beside what the function prints now.
+    invoke(lambda_client, name, "now-ERROR-one")
+    invoke(lambda_client, name, "now-INFO-two")
+    logs.create_log_stream(logGroupName=group, logStreamName="old")
+    t = now_ms()
+    logs.put_log_events(logGroupName=group, logStreamName="old", logEvents=[
+        {"timestamp": t - 70 * 60_000, "message": "old-ERROR-70m"},
+        {"timestamp": t - 10 * 60_000, "message": "old-INFO-10m"}])
+    wait_for(lambda: "now-INFO-two" in hako_logs(hako, name).stdout.decode(), "both invocations")
+    every = hako_logs(hako, name).stdout.decode()
+    assert "old-ERROR-70m" in every and "old-INFO-10m" in every and "now-ERROR-one" in every
+    hour = hako_logs(hako, name, "--since", "1h").stdout.decode()
+    assert "old-ERROR-70m" not in hour and "old-INFO-10m" in hour and "now-INFO-two" in hour
+    five = hako_logs(hako, name, "--since", "5m").stdout.decode()
+    assert "old-INFO-10m" not in five and "now-ERROR-one" in five
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((t - 30 * 60_000) / 1000))
+    p = hako_logs(hako, name, "--since", iso)
+    assert p.returncode == 0, p.stderr
+    assert "old-ERROR-70m" not in p.stdout.decode() and "old-INFO-10m" in p.stdout.decode()
+    errors = hako_logs(hako, name, "--filter", "ERROR").stdout.decode().splitlines()
+    assert [l.split(" ", 2)[2] for l in errors] == ["old-ERROR-70m", "now-ERROR-one"], errors
+    both = hako_logs(hako, name, "--filter", "ERROR", "--since", "1h").stdout.decode()
+    assert [l.split(" ", 2)[2] for l in both.splitlines()] == ["now-ERROR-one"], both
+    p = hako_logs(hako, name, "--since", "soon")
+    assert p.returncode != 0 and b"--since soon" in p.stderr
+
+
+def test_hako_logs_follow_shows_a_new_line_within_a_second(hako, lambda_client):
+    """`hako logs --follow` polls FilterLogEvents: a line printed by a function shows up within
+    about a second (the poll is 0.4 s; bounded at 5 s here for a loaded machine)."""
+    name = echo_function(lambda_client)
+    invoke(lambda_client, name, "first")
+    p = subprocess.Popen([str(HAKO_BIN), "logs", name, "--follow", "--endpoint-url", hako.endpoint],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    marker = f"follow-{uuid.uuid4().hex}"
+    lines, seen = read_until(p, marker)
+    try:
+        wait_for(lambda: any("first" in l for l in lines), "the lines already there")
+        start = time.monotonic()
+        invoke(lambda_client, name, marker)
+        assert seen.wait(timeout=5), lines
+        print(f"hako logs --follow showed the line after {time.monotonic() - start:.2f} s")
+        assert sum("first" in l for l in lines) == 1, lines
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+    # Not a terminal: no progress line, and Hako's own log has no colour codes.
+    assert b"\x1b[" not in p.stderr.read()
+    assert "\x1b[" not in hako.log_text()

@@ -326,7 +326,7 @@ def test_environment(lambda_client, echo_fn, hako, client):
 
 # -- logs ---------------------------------------------------------------------------------------
 def hako_logs(hako, name: str, timeout_s: float = 10) -> str:
-    p = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(hako.data_dir)],
+    p = subprocess.run([str(HAKO_BIN), "logs", name, "--endpoint-url", hako.endpoint],
                        capture_output=True, timeout=timeout_s)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     return p.stdout.decode(errors="replace")

@@ -52,6 +52,7 @@ mod payload;
 mod queues;
 mod report;
 mod server;
+pub mod signed;
 mod sigv4;
 mod stats;
 

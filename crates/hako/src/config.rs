@@ -115,14 +115,29 @@ pub(crate) enum SandboxChoice {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct LogsArgs {
-    /// The function's name.
+    /// The function's name (its log group is the one its LoggingConfig names).
     pub function: String,
-    /// Keep printing new lines.
+    /// Keep printing new lines (polls the server about twice a second).
     #[arg(long, short)]
     pub follow: bool,
-    /// Hako's data directory.
-    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
-    pub data_dir: PathBuf,
+    /// Only lines at most this old: a duration (`30s`, `5m`, `1h`, `2d`, `1w`) or a time
+    /// (`2026-12-07T13:30:00Z`, RFC 3339). Default: every line kept.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only lines matching this CloudWatch Logs filter pattern (`ERROR`, `"two words"`,
+    /// `-DEBUG`, `{ $.level = "ERROR" }`).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// The running server (what `hako serve` listens on; `HAKO_LISTEN`'s address).
+    #[arg(
+        long,
+        env = "HAKO_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    pub endpoint_url: String,
+    /// The region the requests are signed for.
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,6 +5,7 @@
 mod backend;
 mod config;
 mod lock;
+mod logs_cmd;
 mod logsink;
 mod serve;
 mod signals;
@@ -26,7 +27,8 @@ struct Cli {
 enum Command {
     /// Run the platform: the Lambda API, sandboxes and the store.
     Serve(config::ServeArgs),
-    /// Print a function's log (`--follow` to keep printing new lines).
+    /// Print a function's log through the running server's Logs API (`--follow` to keep
+    /// printing new lines, `--since`, `--filter`).
     Logs(config::LogsArgs),
     /// List the SQS queues with their message counts (read-only, beside a running server).
     Queues(config::QueuesArgs),
@@ -61,7 +63,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Logs(args) => serve::logs(args),
+        Command::Logs(args) => logs_cmd::logs(args),
         Command::Queues(args) => serve::queues(args),
         Command::Streams(args) => serve::streams(args),
         Command::Urls(args) => serve::urls(args),

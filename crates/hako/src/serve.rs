@@ -1,6 +1,6 @@
 //! `hako serve`, `hako logs`, `hako runtimes`: wiring the libraries together.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use hako_store::{CodeStore, Db, Keyring};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    KeysArgs, KeysCommand, LogsArgs, QueuesArgs, SchedulesArgs, ServeArgs, StreamsArgs, UrlsArgs,
+    KeysArgs, KeysCommand, QueuesArgs, SchedulesArgs, ServeArgs, StreamsArgs, UrlsArgs,
 };
 use crate::lock::DataDirLock;
 use crate::logsink::DbSink;
@@ -28,7 +28,17 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .try_init();
+}
+
+/// Colour codes in Hako's own log: only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>).
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
@@ -736,82 +746,6 @@ pub(crate) fn schedules(args: SchedulesArgs) -> Result<()> {
     Ok(())
 }
 
-/// `hako logs FUNCTION`: the function's log group, read from `logs.db` beside a running server
-/// (and the lines an older Hako kept in hako.db, until a server moved them).
-pub(crate) fn logs(args: LogsArgs) -> Result<()> {
-    let path = args.data_dir.join("hako.db");
-    if !path.exists() {
-        anyhow::bail!(
-            "no Hako database at {}: is --data-dir right?",
-            path.display()
-        );
-    }
-    let db = Db::open_read_only(&path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let group = db
-        .log_group_of(&args.function)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
-    let logs_path = args.data_dir.join("logs.db");
-    let mut logs = None;
-    let mut out = std::io::stdout().lock();
-    let print = |out: &mut std::io::StdoutLock<'_>, ts_ms: i64, stream: &str, message: &str| {
-        let ts = time::OffsetDateTime::from_unix_timestamp_nanos(ts_ms as i128 * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
-        writeln!(out, "{ts} {stream} {message}")
-    };
-    // Lines not yet moved out of hako.db (a data dir no server of this version has opened):
-    // those past what logs.db says it imported.
-    let mut legacy_after = 0;
-    let mut after = 0;
-    loop {
-        if logs.is_none() && logs_path.exists() {
-            logs = Some(
-                hako_logs::Logs::open_read_only(
-                    &logs_path,
-                    hako_logs::LogsConfig::new("", ""),
-                    Arc::new(hako_model::clock::SystemClock),
-                )
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", logs_path.display()))?,
-            );
-            if let Some(l) = &logs {
-                legacy_after = legacy_after.max(l.legacy_watermark().unwrap_or(0));
-            }
-        }
-        let mut full = false;
-        let legacy = db
-            .legacy_logs(Some(&group), legacy_after, 1000)
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        for (id, l) in &legacy {
-            print(&mut out, l.timestamp_ms, &l.log_stream, &l.message)?;
-            legacy_after = *id;
-        }
-        full |= legacy.len() == 1000;
-        if let Some(l) = &logs {
-            let events = l
-                .tail(&group, after, 1000)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", logs_path.display()))?;
-            for e in &events {
-                print(&mut out, e.timestamp_ms, &e.stream, &e.message)?;
-                after = e.id;
-            }
-            full |= events.len() == 1000;
-        }
-        out.flush()?;
-        if full {
-            continue;
-        }
-        if !args.follow {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// `hako keys create|list`: the customer keys a function may name in `KMSKeyArn`.
 pub(crate) fn keys(args: KeysArgs) -> Result<()> {
     let region = Region {
@@ -895,5 +829,19 @@ pub(crate) fn runtimes(args: crate::config::RuntimesArgs) -> Result<()> {
                 anyhow::bail!("could not install {}", failed.join(", "))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
     }
 }
