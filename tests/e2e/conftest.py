@@ -51,7 +51,13 @@ AWS_CLI = REPO / ".venv" / "bin" / "aws"
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# The root credentials of every hako the tests start (HAKO_ACCESS_KEY_ID /
+# HAKO_SECRET_ACCESS_KEY, kept by hako_env like every HAKO_ variable) and of every client they
+# make: the one source of both.
+CREDENTIALS = {"aws_access_key_id": "AKIAHAKOE2ETESTROOT1",
+               "aws_secret_access_key": "hako-e2e-root-secret/0123456789abcdefghij"}
+os.environ["HAKO_ACCESS_KEY_ID"] = CREDENTIALS["aws_access_key_id"]
+os.environ["HAKO_SECRET_ACCESS_KEY"] = CREDENTIALS["aws_secret_access_key"]
 
 RUN_AS = os.environ.get("HAKO_TEST_RUN_AS") or None
 # What a rootless hako gets of the environment (besides HAKO_*, CI and the test's own variables):
@@ -303,7 +309,8 @@ def aws_cli_env() -> dict[str, str]:
     """Environment for the aws CLI: dummy credentials, no config files, no retries, no pager."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"], "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard", "AWS_PAGER": "",
         "AWS_EC2_METADATA_DISABLED": "true",

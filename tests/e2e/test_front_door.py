@@ -30,12 +30,11 @@ def client(hako, service: str):
 # unserved among the known ones, so that protocol's shape is tested in
 # crates/front-door/tests/routing.rs.
 FOREIGN = [
-    ("sts", "get_caller_identity", {}, 400, "InvalidAction",
-     "Hako does not serve STS yet (GetCallerIdentity)"),
+    # STS is served (GetCallerIdentity, test_auth.py); its other actions are STS's InvalidAction.
     # Sent unsigned (botocore: `authtype: none`): only its Action names STS.
     ("sts", "assume_role_with_web_identity",
      {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "session", "WebIdentityToken": "token"},
-     400, "InvalidAction", "Hako does not serve STS yet (AssumeRoleWithWebIdentity)"),
+     400, "InvalidAction", "Could not find operation AssumeRoleWithWebIdentity for version 2011-06-15"),
     ("iam", "list_users", {}, 400, "InvalidAction", "Hako does not serve IAM yet (ListUsers)"),
     ("s3", "list_buckets", {}, 501, "NotImplemented", "Hako does not serve S3 yet (GET /)"),
 ]

@@ -20,3 +20,23 @@ pub use authority::{Authority, FunctionExists, SessionCredentials, SESSION_LIFET
 pub use credentials::KeyPair;
 pub use principal::{role_id, Identity, Principal, PrincipalKind};
 pub use verify::{AuthError, Verifier, ALLOWED_SKEW, MAX_PRESIGNED_EXPIRES, SIGNATURE_MISMATCH};
+
+/// What the front door (and function URLs' `AWS_IAM` check) asks: who signed this request.
+/// [`Verifier`] is the implementation; tests may bring their own.
+pub trait Authenticator: Send + Sync {
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Principal, AuthError>;
+}
+
+impl Authenticator for Verifier {
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Principal, AuthError> {
+        self.verify(parts, body, std::time::SystemTime::now())
+    }
+}

@@ -560,7 +560,9 @@ const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
-    let t = time::PrimitiveDateTime::parse(s, AMZ_DATE).ok()?.assume_utc();
+    let t = time::PrimitiveDateTime::parse(s, AMZ_DATE)
+        .ok()?
+        .assume_utc();
     Some(SystemTime::from(t))
 }
 

@@ -62,6 +62,9 @@ pub struct Engine {
     /// Invocations that are starting a sandbox right now (see [`Engine::cold_starting`]).
     cold_starting: AtomicUsize,
     api_acceptor: std::sync::OnceLock<ApiAcceptor>,
+    /// Issues each sandbox the temporary credentials of its function's role (unset: fixed
+    /// dummy credentials, for tests of the engine alone).
+    credentials: std::sync::OnceLock<Arc<hako_auth::Authority>>,
     /// The engine itself, for the tasks it starts from `&self` (refilling provisioned sets).
     me: std::sync::Weak<Engine>,
 }
@@ -86,6 +89,7 @@ impl Engine {
             closing: AtomicBool::new(false),
             cold_starting: AtomicUsize::new(0),
             api_acceptor: std::sync::OnceLock::new(),
+            credentials: std::sync::OnceLock::new(),
             cfg,
         })
     }
@@ -93,6 +97,12 @@ impl Engine {
     /// Lets sandboxes with a private network reach the platform's API (set once, at start).
     pub fn set_api_acceptor(&self, acceptor: ApiAcceptor) {
         let _ = self.api_acceptor.set(acceptor);
+    }
+
+    /// Gives sandboxes credentials of their function's role from `authority` (set once, at
+    /// start).
+    pub fn set_credentials(&self, authority: Arc<hako_auth::Authority>) {
+        let _ = self.credentials.set(authority);
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -37,6 +37,8 @@ pub(crate) struct Sandbox {
     pub(crate) _server: RuntimeApiServer,
     /// Serving the platform's API inside the sandbox's network, when it has its own.
     pub(crate) _api: Option<crate::start::ApiServeGuard>,
+    /// The sandbox's credentials, revoked when it goes.
+    pub(crate) _credentials: Option<crate::start::CredentialsGuard>,
 }
 
 /// How long a sandbox must sit idle before it is frozen. Thawing a v1 freezer group costs

@@ -40,6 +40,24 @@ impl Drop for ApiServeGuard {
     }
 }
 
+/// A sandbox's credentials, revoked when the sandbox goes.
+#[derive(Debug)]
+pub(crate) struct CredentialsGuard {
+    authority: Arc<hako_auth::Authority>,
+    access_key_id: String,
+}
+
+impl Drop for CredentialsGuard {
+    fn drop(&mut self) {
+        self.authority.revoke(&self.access_key_id);
+    }
+}
+
+/// The `PATH` of Lambda's execution environment (AWS's "Defined runtime environment
+/// variables": `/usr/local/bin:/usr/bin/:/bin:/opt/bin`), for runtimes whose list does not
+/// set one: a sandbox never inherits the host's.
+pub(crate) const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
 impl Engine {
     /// Where a sandbox of `f` sees its code, runtime directory, runtime prefix and layers.
     fn roots(&self, f: &ResolvedFunction) -> Roots {
@@ -65,7 +83,7 @@ impl Engine {
         roots: &Roots,
         stream: &str,
         init_type: &str,
-    ) -> Vec<(String, String)> {
+    ) -> (Vec<(String, String)>, Option<CredentialsGuard>) {
         let mut env: Vec<(String, String)> = Vec::with_capacity(f.environment.len() + 24);
         let mut put = |k: &str, v: String| env.push((k.to_string(), v));
         // The function's own variables first: the platform's below win (reserved keys are
@@ -93,11 +111,34 @@ impl Engine {
         if self.api_acceptor.get().is_none() {
             put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
         }
-        put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
-        put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
-        put("AWS_SESSION_TOKEN", "hako-function-session".into());
+        // Every service on Hako's endpoint, as AWS_ENDPOINT_URL_LAMBDA reaches Lambda.
+        if self.api_acceptor.get().is_none() {
+            put("AWS_ENDPOINT_URL", self.cfg.api_endpoint.clone());
+        }
+        // A session of the function's role, for this sandbox's life.
+        let guard = match self.credentials.get() {
+            Some(authority) => {
+                let c = authority.issue(&f.arn, &f.role, std::time::SystemTime::now());
+                put("AWS_ACCESS_KEY_ID", c.access_key_id.clone());
+                put("AWS_SECRET_ACCESS_KEY", c.secret_access_key);
+                put("AWS_SESSION_TOKEN", c.session_token);
+                Some(CredentialsGuard {
+                    authority: authority.clone(),
+                    access_key_id: c.access_key_id,
+                })
+            }
+            None => {
+                put("AWS_ACCESS_KEY_ID", "HAKOFUNCTIONKEY".into());
+                put("AWS_SECRET_ACCESS_KEY", "hako-function-secret".into());
+                put("AWS_SESSION_TOKEN", "hako-function-session".into());
+                None
+            }
+        };
         put("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
-        env
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), LAMBDA_PATH.into()));
+        }
+        (env, guard)
     }
 
     /// Where `f`'s sandboxes see its layers: the backend's place for its merged tree, else the
@@ -121,7 +162,7 @@ impl Engine {
             self.runtimes
                 .command(&f.runtime, &f.code_dir, &roots, f.opt_dir.as_deref())?;
         let stream = logs::stream_name(&f.version);
-        let env = self.environment(f, &roots, &stream, init_type);
+        let (env, credentials) = self.environment(f, &roots, &stream, init_type);
         let spec = SandboxSpec {
             program,
             args,
@@ -185,6 +226,7 @@ impl Engine {
             pending_init: Mutex::new(None),
             _server: server,
             _api: api_server,
+            _credentials: credentials,
         });
         self.live.lock().insert(id, sb.clone());
         sb.watch_exit(spawned.exit, 0);

@@ -413,6 +413,7 @@ impl Harness {
             name: name.to_string(),
             version: "$LATEST".into(),
             arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{name}"),
+            role: "arn:aws:iam::000000000000:role/fake".into(),
             revision_id: "r1".into(),
             runtime: Runtime::Provided("provided.al2023".into()),
             handler: "handler".into(),

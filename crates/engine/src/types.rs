@@ -30,6 +30,8 @@ pub struct ResolvedFunction {
     pub version: String,
     /// The unqualified function ARN.
     pub arn: String,
+    /// The execution role (as configured): the role of the sandbox's credentials.
+    pub role: String,
     /// Changes whenever code or configuration changes: sandboxes of another revision retire.
     pub revision_id: String,
     pub runtime: Runtime,

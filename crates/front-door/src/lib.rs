@@ -18,12 +18,19 @@
 //! service (a wrong method, a path or query that does not parse, an unreadable body): a response
 //! of a route with an error status and without its protocol's shape is put in that shape.
 //!
+//! Authentication happens here, once, where a request enters: with [`Builder::authenticate`]
+//! every request for an AWS service is verified (SigV4, `hako_auth`) before its router sees
+//! it, refused in its protocol's shape with the service's codes ([`auth`]), and handed on with
+//! the verified [`Principal`] in its extensions. Function URLs (claims) and Hako's own paths
+//! are no AWS API calls and are not checked here.
+//!
 //! [`serve`] owns the listener: HTTP/1.1 with timeouts for slow request heads, idle keep-alive
 //! connections and bodies that stop arriving; graceful stop on a token.
 //!
 //! Invariant: only the front door knows protocols. Services get plain HTTP requests for their
 //! own operations and know nothing of the others or of routing between them.
 
+pub mod auth;
 mod body;
 pub mod json;
 pub mod known;
@@ -45,10 +52,12 @@ use axum::response::Response;
 use axum::Router;
 use tower::ServiceExt;
 
+pub use crate::auth::Auth;
 pub use crate::body::BodyTimeout;
 pub use crate::json::JsonVersion;
 pub use crate::known::AwsService;
 pub use crate::serve::{serve, ServeConfig};
+pub use hako_auth::Principal;
 
 /// The wire protocols of AWS services (botocore's `metadata.protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +227,7 @@ struct Inner {
     /// Hako's own endpoints (`/metrics`, `/_hako/`): by path prefix, no AWS protocol.
     paths: Vec<(&'static str, Router)>,
     limits: Limits,
+    auth: Auth,
     /// Requests seen so far (any service, any answer): a sign of traffic for whoever wants one
     /// (the binary's CPU warmer), one relaxed increment per request.
     requests: std::sync::atomic::AtomicU64,
@@ -256,9 +266,16 @@ pub struct Builder {
     routes: Vec<Route>,
     paths: Vec<(&'static str, Router)>,
     limits: Limits,
+    auth: Auth,
 }
 
 impl Builder {
+    /// How requests for AWS services are authenticated (default: not at all, no principal).
+    pub fn authenticate(mut self, auth: Auth) -> Builder {
+        self.auth = auth;
+        self
+    }
+
     /// Serves `service` in its protocol with `router`.
     pub fn service(self, service: &'static AwsService, router: Router) -> Builder {
         let protocol = service.protocol;
@@ -309,6 +326,7 @@ impl Builder {
                 routes: self.routes,
                 paths: self.paths,
                 limits: self.limits,
+                auth: self.auth,
                 requests: Default::default(),
             }),
         }
@@ -359,7 +377,11 @@ impl FrontDoor {
             }
         };
         let (route, req) = match found {
-            Some(route) => (route, req),
+            Some(route) => match inner.auth.check(req, route.protocol, route.service).await {
+                Ok(req) => (route, req),
+                Err(answer) => return answer,
+            },
+            // Actions SDKs send unsigned (botocore's `authtype: none`) are not checked.
             None => match self.by_unsigned_action(req).await {
                 Ok(found) => found,
                 Err(answer) => return answer,

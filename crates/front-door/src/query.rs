@@ -82,7 +82,7 @@ fn percent_decode(v: &[u8]) -> String {
 }
 
 /// XML text: `&`, `<`, `>`, `"` and `'` escaped.
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

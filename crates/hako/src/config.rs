@@ -65,6 +65,27 @@ pub(crate) struct ServeArgs {
     /// (`hako_events::schedule`).
     #[arg(long, env = "HAKO_ASYNC_DELAY_SCALE", default_value_t = 1.0, value_parser = parse_scale, hide = true)]
     pub async_delay_scale: f64,
+    /// Request authentication: `sigv4` (every AWS API request must be signed with the root
+    /// credentials or a function's; see `hako credentials`) or `none` (no checking, for
+    /// throwaway local use: anyone who can reach the port controls Hako; a warning at every
+    /// start).
+    #[arg(long, env = "HAKO_AUTH", value_enum, default_value_t = AuthChoice::None)]
+    pub auth: AuthChoice,
+    /// The root access key id (with HAKO_SECRET_ACCESS_KEY); when unset, Hako's own pair,
+    /// generated at the first start in the data dir's `credentials` (0600).
+    #[arg(
+        long = "access-key-id",
+        env = "HAKO_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+    /// The root secret access key (with HAKO_ACCESS_KEY_ID).
+    #[arg(
+        long = "secret-access-key",
+        env = "HAKO_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<String>,
     /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; as root, or rootless with user
     /// namespaces and delegated cgroups), `process` (plain host processes, no isolation) or
     /// `auto` (linux where it can run, else process).
@@ -103,6 +124,37 @@ pub(crate) struct DoctorArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub linux: LinuxArgs,
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuthChoice {
+    Sigv4,
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CredentialsArgs {
+    /// Hako's data directory (the generated root credentials are in its `credentials`).
+    #[arg(long, env = "HAKO_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "HAKO_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The endpoint printed in the lines to use the credentials.
+    #[arg(long, env = "HAKO_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: String,
+    #[arg(
+        long = "access-key-id",
+        env = "HAKO_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+    #[arg(
+        long = "secret-access-key",
+        env = "HAKO_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<String>,
 }
 
 /// Which sandbox backend to use.

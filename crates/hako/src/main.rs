@@ -4,6 +4,7 @@
 
 mod backend;
 mod config;
+mod credentials;
 mod lock;
 mod logs_cmd;
 mod logsink;
@@ -38,6 +39,8 @@ enum Command {
     Streams(config::StreamsArgs),
     /// List the EventBridge Scheduler schedules of a data directory, with their next due time.
     Schedules(config::SchedulesArgs),
+    /// Print the root credentials (and the `aws configure` lines to use them).
+    Credentials(config::CredentialsArgs),
     /// Customer keys for `KMSKeyArn`: `hako keys create`, `hako keys list`.
     Keys(config::KeysArgs),
     /// The managed runtimes: `hako runtimes` lists them, `hako runtimes install NAME...`
@@ -69,6 +72,7 @@ fn main() -> Result<()> {
         Command::Urls(args) => serve::urls(args),
         Command::Schedules(args) => serve::schedules(args),
         Command::Keys(args) => serve::keys(args),
+        Command::Credentials(args) => credentials::print(args),
         Command::Runtimes(args) => serve::runtimes(args),
         Command::Bench(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()

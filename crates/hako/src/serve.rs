@@ -1,6 +1,7 @@
 //! `hako serve`, `hako logs`, `hako runtimes`: wiring the libraries together.
 
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +67,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         )
     })?;
     let data_dir = args.data_dir.canonicalize()?;
+    // Owner-only: the data dir holds the root credentials, sealed secrets' keys and code.
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} owner-only", data_dir.display()))?;
     // One server per data dir; held until the process ends.
     let _lock = DataDirLock::acquire(&data_dir)?;
     let mut signals = Signals::install().context("installing the SIGINT/SIGTERM handlers")?;
@@ -295,10 +299,49 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler,
     // CloudWatch Logs. Sandboxes reach
     // the same door on the listener they open in their own network.
+    // Authentication: the root credentials, the sandboxes' sessions, and SigV4 at the door.
+    let (root_keys, root_source) = crate::credentials::root(
+        &data_dir,
+        args.access_key_id.as_deref(),
+        args.secret_access_key.as_deref(),
+        true,
+    )?;
+    let authority = Arc::new(hako_auth::Authority::new(&args.account_id));
+    engine.set_credentials(authority.clone());
+    let auth = match args.auth {
+        crate::config::AuthChoice::Sigv4 => {
+            let lambda = lambda.clone();
+            let exists: hako_auth::FunctionExists = Arc::new(move |arn: &str| {
+                let name = arn.rsplit(':').next().unwrap_or(arn);
+                lambda.resolve(name, "$LATEST").is_ok()
+            });
+            hako_front_door::Auth::SigV4 {
+                verifier: Arc::new(hako_auth::Verifier::new(
+                    &args.account_id,
+                    &root_keys,
+                    authority,
+                    exists,
+                )),
+                max_body_bytes: hako_model::limits::CODE_REQUEST_MAX_BYTES + 1024 * 1024,
+            }
+        }
+        crate::config::AuthChoice::None => {
+            let warning = "AUTHENTICATION IS OFF (--auth none / HAKO_AUTH=none): requests are not \
+                 checked; anyone who can reach this port can read every function's secrets, \
+                 replace its code or delete it. Use it only for throwaway local work.";
+            tracing::warn!("{warning}");
+            eprintln!("WARNING: {warning}");
+            hako_front_door::Auth::None(hako_auth::Principal::root(
+                &args.account_id,
+                &root_keys.access_key_id,
+            ))
+        }
+    };
     let lambda_api = hako_control_api::router(lambda.clone());
     let urls = hako_function_urls::router(lambda.clone());
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()
+        .authenticate(auth)
         // Function URLs first, by Host (or the path form): no AWS API call.
         .claim(Arc::new(hako_function_urls::claims), urls)
         .path(
@@ -319,6 +362,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .service(&known::KINESIS, hako_kinesis::api::router(kinesis))
         .service(&known::SCHEDULER, hako_scheduler::api::router(scheduler))
         .service(&known::LOGS, hako_logs::api::router(logs))
+        .service(&known::STS, hako_sts::router())
         .build();
     if let Some(warmer) = crate::warmer::start(
         engine.clone(),
@@ -363,6 +407,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "hako listening on http://{addr}")?;
+        write!(
+            out,
+            "{}",
+            crate::credentials::banner(
+                &root_keys,
+                root_source,
+                &args.region,
+                &format!("http://{addr}")
+            )
+        )?;
         out.flush()?;
     }
     let url_count = lambda.all_function_urls().map(|u| u.len()).unwrap_or(0);

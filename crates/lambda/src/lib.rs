@@ -179,6 +179,7 @@ impl Lambda {
             name: rec.name.clone(),
             version: rec.version.clone(),
             arn: self.region.function_arn(&rec.name),
+            role: rec.role.clone(),
             revision_id: rec.revision_id.clone(),
             runtime,
             handler: rec.handler.clone(),
