@@ -161,6 +161,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening kinesis.db: {e}"))?;
+    // IAM (roles and policies; a global service): its own database beside hako.db.
+    let iam = hako_iam::Iam::open(
+        &data_dir.join("iam.db"),
+        &args.account_id,
+        Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("opening iam.db: {e}"))?;
     // EventBridge Scheduler: its own database beside hako.db.
     let scheduler = hako_scheduler::Scheduler::open(
         &data_dir.join("scheduler.db"),
@@ -363,6 +370,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .service(&known::SCHEDULER, hako_scheduler::api::router(scheduler))
         .service(&known::LOGS, hako_logs::api::router(logs))
         .service(&known::STS, hako_sts::router())
+        .service(&known::IAM, hako_iam::api::router(iam))
         .build();
     if let Some(warmer) = crate::warmer::start(
         engine.clone(),
