@@ -17,7 +17,7 @@ import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
-from conftest import REGION, aws_cli_env, run_aws, unique_name
+from conftest import CREDENTIALS, REGION, aws_cli_env, run_aws, unique_name
 from conftest import expect_client_error as expect_error
 
 ACCOUNT = "123456789012"
@@ -37,8 +37,7 @@ BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 @pytest.fixture(scope="module")
 def iam(hako):
     return boto3.session.Session().client(
-        "iam", endpoint_url=hako.endpoint, region_name=REGION,
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "iam", endpoint_url=hako.endpoint, region_name=REGION, **CREDENTIALS,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30))
 
 
@@ -155,14 +154,20 @@ def test_managed_policies_of_aws_and_customers(iam):
 def test_raw_answers_are_url_encoded_xml(hako, iam):
     """What botocore decodes: AWS answers documents URL-encoded inside XML."""
     import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
     name = unique_name("role")
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
     body = urllib.parse.urlencode({"Action": "GetRole", "Version": "2010-05-08",
-                                   "RoleName": name}).encode()
-    req = urllib.request.Request(hako.endpoint + "/", data=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, "
-                         "SignedHeaders=host, Signature=0"})
+                                   "RoleName": name})
+    signed = AWSRequest(method="POST", url=hako.endpoint + "/", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    SigV4Auth(Credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"]),
+              "iam", REGION).add_auth(signed)
+    req = urllib.request.Request(hako.endpoint + "/", data=body.encode(),
+                                 headers=dict(signed.headers.items()))
     with urllib.request.urlopen(req, timeout=10) as r:
         xml = r.read().decode()
     assert xml.startswith('<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">')
@@ -210,15 +215,15 @@ def test_iam_state_survives_a_restart(hako_factory, tmp_path):
     data = tmp_path / "data"
     server = hako_factory(data_dir=data)
     c = boto3.session.Session().client(
-        "iam", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+        "iam", endpoint_url=server.endpoint, region_name=REGION, **CREDENTIALS,
+        config=Config(retries={"max_attempts": 1}))
     c.create_role(RoleName="keep", AssumeRolePolicyDocument=json.dumps(TRUST))
     c.put_role_policy(RoleName="keep", PolicyName="list", PolicyDocument=json.dumps(LIST_ONLY))
     server.stop()
     server = hako_factory(data_dir=data)
     c = boto3.session.Session().client(
-        "iam", endpoint_url=server.endpoint, region_name=REGION, aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+        "iam", endpoint_url=server.endpoint, region_name=REGION, **CREDENTIALS,
+        config=Config(retries={"max_attempts": 1}))
     assert c.get_role_policy(RoleName="keep", PolicyName="list")["PolicyDocument"] == LIST_ONLY
     with pytest.raises(botocore.exceptions.ClientError):
         c.get_role(RoleName="gone")
