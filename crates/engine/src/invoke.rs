@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::concurrency::{Account, FunctionCounter, Lease};
 use crate::errors::{error_payload, exit_error};
+use crate::logformat::{Report, ReportStatus};
 use crate::metrics::FunctionMetrics;
 use crate::sandbox::Sandbox;
 use crate::{Engine, InvokeRequest, InvokeResult, ResolvedFunction};
@@ -263,10 +264,7 @@ impl Engine {
             }
         }
         sb.logs.drain();
-        sb.logs.platform(format!(
-            "START RequestId: {request_id} Version: {}",
-            f.version
-        ));
+        sb.logs.start(request_id, &f.version, &f.arn);
         let (tx, mut rx) = oneshot::channel();
         let trace_id = req.trace_id.clone().unwrap_or_else(new_trace_id);
         let invocation = Invocation {
@@ -285,6 +283,7 @@ impl Engine {
         // Timed out in a sandbox that can keep its environment: its runtime is reset once the
         // invocation is reported.
         let mut reset = false;
+        let mut timed_out = false;
         let outcome = if failure.is_none() {
             tokio::select! {
                 o = &mut rx => o.ok(),
@@ -296,7 +295,7 @@ impl Engine {
                             // A warm sandbox that died before its runtime took the event: the
                             // event runs again elsewhere.
                             if let Some(inv) = cold_since.is_none().then(|| sb.slot.withdraw()).flatten() {
-                                sb.logs.platform(format!("END RequestId: {request_id}"));
+                                sb.logs.end(request_id);
                                 return Err(InvokeRequest {
                                     payload: inv.payload,
                                     invoked_arn: inv.function_arn,
@@ -316,6 +315,7 @@ impl Engine {
                     let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
                     let line = format!("{} {request_id} Task timed out after {secs:.2} seconds", rfc3339_now());
                     failure = Some((error_payload("Sandbox.Timedout", &msg), line));
+                    timed_out = true;
                     if sb.control.restartable() {
                         reset = true;
                     } else {
@@ -366,28 +366,28 @@ impl Engine {
         };
         metrics.finished(Some(duration), function_error.is_some());
         sb.logs.drain();
-        sb.logs.platform(format!("END RequestId: {request_id}"));
+        sb.logs.end(request_id);
         let ms = duration.as_secs_f64() * 1000.0;
         let max_mb = sb
             .control
             .peak_memory_bytes()
             .map(|b| b / (1024 * 1024))
             .unwrap_or(0);
-        let mut report = format!(
-            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_mb} MB\t",
-            ms.ceil().max(1.0) as u64,
-            f.memory_mb
-        );
-        if let Some(init) = init_duration {
-            report.push_str(&format!(
-                "Init Duration: {:.2} ms\t",
-                init.as_secs_f64() * 1000.0
-            ));
-        }
-        if function_error.is_some() && (reset || !sb.is_alive()) {
-            report.push_str("Status: error\t");
-        }
-        sb.logs.platform(report);
+        let outcome = match function_error {
+            None => ReportStatus::Success,
+            Some(_) if timed_out => ReportStatus::Timeout,
+            Some(_) if reset || !sb.is_alive() => ReportStatus::Fatal,
+            Some(_) => ReportStatus::Error,
+        };
+        sb.logs.report(&Report {
+            request_id,
+            duration_ms: ms,
+            billed_ms: ms.ceil().max(1.0) as u64,
+            memory_mb: f.memory_mb,
+            max_memory_mb: max_mb,
+            init_ms: init_duration.map(|d| d.as_secs_f64() * 1000.0),
+            outcome,
+        });
         let log_tail = if req_log_tail {
             sb.logs.end_tail()
         } else {

@@ -12,6 +12,7 @@ mod concurrency;
 mod errors;
 mod invoke;
 mod lifecycle;
+mod logformat;
 pub mod logs;
 pub mod metrics;
 mod pool;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use hako_sandbox::Isolation;
 use parking_lot::{Mutex, RwLock};
 
+pub use logformat::{LogControls, LogLevel};
 pub use logs::{LogRecord, LogSink, NullSink};
 pub use provisioned::ProvisionedState;
 pub use runtimes::{RuntimeInfo, Runtimes};

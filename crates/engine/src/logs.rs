@@ -7,6 +7,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::net::unix::pipe;
 
+use crate::logformat::{self, LogControls, Report};
+
 /// One line of a function's log.
 #[derive(Debug, Clone)]
 pub struct LogRecord {
@@ -59,6 +61,8 @@ pub(crate) struct LogCapture {
     sink: Arc<dyn LogSink>,
     pub(crate) group: Arc<str>,
     pub(crate) stream: Arc<str>,
+    /// The function version's `LoggingConfig`: the platform lines' format and the levels.
+    pub(crate) controls: LogControls,
 }
 
 impl LogCapture {
@@ -67,6 +71,7 @@ impl LogCapture {
         sink: Arc<dyn LogSink>,
         group: Arc<str>,
         stream: Arc<str>,
+        controls: LogControls,
     ) -> std::io::Result<Arc<LogCapture>> {
         let rx = pipe::Receiver::from_owned_fd(fd)?;
         Ok(Arc::new(LogCapture {
@@ -75,6 +80,7 @@ impl LogCapture {
             sink,
             group,
             stream,
+            controls,
         }))
     }
 
@@ -112,7 +118,7 @@ impl LogCapture {
                     st.eof = true;
                     if !st.partial.is_empty() {
                         let rest = std::mem::take(&mut st.partial);
-                        self.emit_locked(st, String::from_utf8_lossy(&rest).into_owned());
+                        self.emit_output(st, String::from_utf8_lossy(&rest).into_owned());
                     }
                     return true;
                 }
@@ -126,13 +132,13 @@ impl LogCapture {
                             let l = std::mem::take(&mut st.partial);
                             String::from_utf8_lossy(&l).into_owned()
                         };
-                        self.emit_locked(st, line);
+                        self.emit_output(st, line);
                         chunk = &chunk[pos + 1..];
                     }
                     st.partial.extend_from_slice(chunk);
                     if st.partial.len() >= MAX_LINE {
                         let l = std::mem::take(&mut st.partial);
-                        self.emit_locked(st, String::from_utf8_lossy(&l).into_owned());
+                        self.emit_output(st, String::from_utf8_lossy(&l).into_owned());
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
@@ -142,6 +148,13 @@ impl LogCapture {
                     return true;
                 }
             }
+        }
+    }
+
+    /// A line of the function's output: kept unless `ApplicationLogLevel` drops it.
+    fn emit_output(&self, st: &mut CaptureState, message: String) {
+        if self.controls.keeps(&message) {
+            self.emit_locked(st, message);
         }
     }
 
@@ -163,6 +176,34 @@ impl LogCapture {
     pub(crate) fn platform(&self, message: String) {
         let mut st = self.state.lock();
         self.emit_locked(&mut st, message);
+    }
+
+    /// Emits a platform line when the format and `SystemLogLevel` have one.
+    pub(crate) fn platform_opt(&self, message: Option<String>) {
+        if let Some(m) = message {
+            self.platform(m);
+        }
+    }
+
+    /// `START` / `platform.start`.
+    pub(crate) fn start(&self, request_id: &str, version: &str, function_arn: &str) {
+        self.platform_opt(logformat::start(
+            &self.controls,
+            now_ms(),
+            request_id,
+            version,
+            function_arn,
+        ));
+    }
+
+    /// `END` (Text only).
+    pub(crate) fn end(&self, request_id: &str) {
+        self.platform_opt(logformat::end(&self.controls, request_id));
+    }
+
+    /// `REPORT` / `platform.report`.
+    pub(crate) fn report(&self, r: &Report<'_>) {
+        self.platform_opt(logformat::report(&self.controls, now_ms(), r));
     }
 
     /// Starts collecting the tail of the current invocation.

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::logformat;
 use crate::logs::{self, LogCapture};
 use crate::runtimes::{Roots, LANG_ROOT};
 use crate::sandbox::{self, Sandbox};
@@ -108,6 +109,9 @@ impl Engine {
         put("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.clone());
         put("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         put("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.to_string());
+        for (k, v) in f.logging.environment() {
+            put(k, v);
+        }
         if self.api_acceptor.get().is_none() {
             put("AWS_ENDPOINT_URL_LAMBDA", self.cfg.api_endpoint.clone());
         }
@@ -205,9 +209,19 @@ impl Engine {
             spawned.output,
             self.sink.clone(),
             f.log_group.as_str().into(),
-            stream.into(),
+            stream.as_str().into(),
+            f.logging,
         )
         .map_err(|e| format!("cannot capture output: {e}"))?;
+        logs.platform_opt(logformat::init_start(
+            &f.logging,
+            logs::now_ms(),
+            init_type,
+            &f.name,
+            &f.version,
+            &stream,
+            f.memory_mb,
+        ));
         tokio::spawn(logs.clone().run());
         let (exit_tx, exit_rx) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);

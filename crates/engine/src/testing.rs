@@ -424,6 +424,7 @@ impl Harness {
             code_dir: self.code.path().to_path_buf(),
             opt_dir: None,
             log_group: format!("/aws/lambda/{name}"),
+            logging: Default::default(),
             reserved_concurrency: None,
             outbound_network: true,
         }

@@ -46,6 +46,8 @@ pub struct ResolvedFunction {
     /// The function's layers merged into one tree (shown at `/opt`), if it has layers.
     pub opt_dir: Option<PathBuf>,
     pub log_group: String,
+    /// `LoggingConfig`'s format and levels.
+    pub logging: crate::LogControls,
     /// The function's reserved concurrency, when it has one. It seeds the engine's table the
     /// first time the engine meets the function; afterwards the control plane keeps the table
     /// current with [`Engine::set_reserved_concurrency`].

@@ -190,6 +190,11 @@ impl Lambda {
             code_dir,
             opt_dir,
             log_group: rec.log_group.clone(),
+            logging: hako_engine::LogControls::from_config(
+                &rec.log_format,
+                rec.application_log_level.as_deref(),
+                rec.system_log_level.as_deref(),
+            ),
             // Reserved concurrency is the function's, kept on `$LATEST` (a version's copy is stale).
             reserved_concurrency: if rec.version == "$LATEST" {
                 rec.reserved_concurrency

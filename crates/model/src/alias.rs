@@ -260,6 +260,8 @@ pub fn unchanged(latest: &FunctionRecord, version: &FunctionRecord) -> bool {
         && latest.tracing_mode == version.tracing_mode
         && latest.log_format == version.log_format
         && latest.log_group == version.log_group
+        && latest.application_log_level == version.application_log_level
+        && latest.system_log_level == version.system_log_level
         && latest.dead_letter_target_arn == version.dead_letter_target_arn
 }
 

@@ -102,6 +102,12 @@ pub struct FunctionRecord {
     pub tracing_mode: String,
     pub log_format: String,
     pub log_group: String,
+    /// `LoggingConfig.ApplicationLogLevel` (only with the JSON format: AWS sets INFO then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    /// `LoggingConfig.SystemLogLevel` (only with the JSON format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
     pub dead_letter_target_arn: Option<String>,
     pub tags: BTreeMap<String, String>,
     /// The layers, in the order they are unpacked under `/opt` (a later one wins on a path).

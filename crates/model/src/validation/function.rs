@@ -149,14 +149,78 @@ fn logging_constraints(v: &mut Violations, l: &LoggingConfigIn) {
     );
 }
 
-/// The format and log group a (checked) `LoggingConfig` sets.
-fn logging(l: &LoggingConfigIn, name: &str) -> (String, String) {
-    let format = l.log_format.clone().unwrap_or_else(|| "Text".to_string());
-    let group = l
-        .log_group
-        .clone()
-        .unwrap_or_else(|| default_log_group(name));
-    (format, group)
+/// A function's whole `LoggingConfig` as stored: its format, levels (JSON only) and group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    pub log_format: String,
+    pub application_log_level: Option<String>,
+    pub system_log_level: Option<String>,
+    pub log_group: String,
+}
+
+impl Logging {
+    /// A new function's: plain text into `/aws/lambda/NAME`.
+    pub fn default_for(name: &str) -> Logging {
+        Logging {
+            log_format: "Text".to_string(),
+            application_log_level: None,
+            system_log_level: None,
+            log_group: default_log_group(name),
+        }
+    }
+
+    /// The logging configuration stored in `rec`.
+    pub fn of(rec: &FunctionRecord) -> Logging {
+        Logging {
+            log_format: rec.log_format.clone(),
+            application_log_level: rec.application_log_level.clone(),
+            system_log_level: rec.system_log_level.clone(),
+            log_group: rec.log_group.clone(),
+        }
+    }
+
+    fn store(self, rec: &mut FunctionRecord) {
+        rec.log_format = self.log_format;
+        rec.application_log_level = self.application_log_level;
+        rec.system_log_level = self.system_log_level;
+        rec.log_group = self.log_group;
+    }
+}
+
+/// The message for log levels asked with the Text format (LocalStack's provider, the only
+/// source of it we have: `localstack-core/localstack/services/lambda_/provider.py`).
+pub const LOG_LEVEL_WITH_TEXT: &str = "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel from your request or change the LogFormat to \"JSON\" and try again.";
+
+/// A (checked) `LoggingConfig` applied over `current`, as AWS merges it (LocalStack's
+/// AWS-recorded snapshots, `test_lambda_api.snapshot.json`, `TestLoggingConfig`): a partial
+/// config keeps the other members; asking for JSON sets both levels to INFO unless the request
+/// names them; going back to Text drops the levels; levels with Text are refused.
+pub fn merge_logging(current: Logging, l: &LoggingConfigIn) -> Result<Logging, Error> {
+    let mut next = current;
+    if let Some(f) = &l.log_format {
+        if f == "JSON" {
+            next.application_log_level = Some("INFO".to_string());
+            next.system_log_level = Some("INFO".to_string());
+        }
+        next.log_format = f.clone();
+    }
+    if let Some(a) = &l.application_log_level {
+        next.application_log_level = Some(a.clone());
+    }
+    if let Some(s) = &l.system_log_level {
+        next.system_log_level = Some(s.clone());
+    }
+    if let Some(g) = &l.log_group {
+        next.log_group = g.clone();
+    }
+    if next.log_format != "JSON" {
+        if l.application_log_level.is_some() || l.system_log_level.is_some() {
+            return Err(Error::invalid(LOG_LEVEL_WITH_TEXT));
+        }
+        next.application_log_level = None;
+        next.system_log_level = None;
+    }
+    Ok(next)
 }
 
 /// The model's constraint on `SnapStart.ApplyOn`.
@@ -353,7 +417,10 @@ pub fn validate_create(
         return Err(Error::invalid("Please provide a source for function code."));
     };
     let zip = decode_zip(zip_b64)?;
-    let (log_format, log_group) = logging(&req.logging_config.clone().unwrap_or_default(), &name);
+    let logging = merge_logging(
+        Logging::default_for(&name),
+        &req.logging_config.clone().unwrap_or_default(),
+    )?;
     let record = FunctionRecord {
         name: name.clone(),
         version: "$LATEST".to_string(),
@@ -385,8 +452,10 @@ pub fn validate_create(
             .as_ref()
             .and_then(|t| t.mode.clone())
             .unwrap_or_else(|| "PassThrough".to_string()),
-        log_format,
-        log_group,
+        log_format: logging.log_format,
+        log_group: logging.log_group,
+        application_log_level: logging.application_log_level,
+        system_log_level: logging.system_log_level,
         dead_letter_target_arn,
         tags,
         layers: Vec::new(),
@@ -485,6 +554,10 @@ pub fn apply_configuration_update(
         )?),
         None => None,
     };
+    let logging = match &req.logging_config {
+        Some(l) => Some(merge_logging(Logging::of(rec), l)?),
+        None => None,
+    };
     // Everything holds: apply.
     if let Some(role) = req.role {
         rec.role = role;
@@ -516,10 +589,8 @@ pub fn apply_configuration_update(
     if let Some(mode) = req.tracing_config.and_then(|t| t.mode) {
         rec.tracing_mode = mode;
     }
-    if let Some(l) = &req.logging_config {
-        let (f, g) = logging(l, &rec.name);
-        rec.log_format = f;
-        rec.log_group = g;
+    if let Some(l) = logging {
+        l.store(rec);
     }
     if let Some(d) = dead_letter_target_arn {
         rec.dead_letter_target_arn = d;
@@ -576,6 +647,52 @@ mod tests {
         assert_eq!(v.record.log_group, "/aws/lambda/f");
         assert_eq!(v.record.tracing_mode, "PassThrough");
         assert_eq!(v.record.log_format, "Text");
+    }
+
+    /// LocalStack's AWS-recorded `test_lambda_api.snapshot.json`, `TestLoggingConfig`: JSON
+    /// brings INFO levels, a partial update keeps the rest, Text drops the levels.
+    #[test]
+    fn logging_config_merges_as_aws() {
+        let cfg =
+            |f: Option<&str>, a: Option<&str>, s: Option<&str>, g: Option<&str>| LoggingConfigIn {
+                log_format: f.map(Into::into),
+                application_log_level: a.map(Into::into),
+                system_log_level: s.map(Into::into),
+                log_group: g.map(Into::into),
+            };
+        let text = Logging::default_for("f");
+        let json = merge_logging(text.clone(), &cfg(Some("JSON"), None, None, None)).unwrap();
+        assert_eq!(json.application_log_level.as_deref(), Some("INFO"));
+        assert_eq!(json.system_log_level.as_deref(), Some("INFO"));
+        assert_eq!(json.log_group, "/aws/lambda/f");
+        let debug =
+            merge_logging(text.clone(), &cfg(Some("JSON"), Some("DEBUG"), None, None)).unwrap();
+        assert_eq!(debug.application_log_level.as_deref(), Some("DEBUG"));
+        assert_eq!(debug.system_log_level.as_deref(), Some("INFO"));
+        let sys =
+            merge_logging(debug.clone(), &cfg(None, None, Some("WARN"), Some("cool"))).unwrap();
+        assert_eq!(sys.application_log_level.as_deref(), Some("DEBUG"));
+        assert_eq!(sys.system_log_level.as_deref(), Some("WARN"));
+        assert_eq!(sys.log_group, "cool");
+        let back = merge_logging(sys, &cfg(Some("Text"), None, None, None)).unwrap();
+        assert_eq!(
+            back,
+            Logging {
+                log_group: "cool".into(),
+                ..text.clone()
+            }
+        );
+        let group =
+            merge_logging(text.clone(), &cfg(None, None, None, Some("cool_lambda"))).unwrap();
+        assert_eq!(group.log_format, "Text");
+        assert_eq!(group.application_log_level, None);
+        for bad in [
+            cfg(Some("Text"), Some("DEBUG"), None, None),
+            cfg(None, None, Some("WARN"), None),
+        ] {
+            let e = merge_logging(text.clone(), &bad).unwrap_err();
+            assert_eq!(e.message, LOG_LEVEL_WITH_TEXT);
+        }
     }
 
     #[test]

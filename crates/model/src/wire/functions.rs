@@ -168,6 +168,10 @@ pub struct EphemeralStorageOut {
 #[serde(rename_all = "PascalCase")]
 pub struct LoggingConfigOut {
     pub log_format: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
     pub log_group: String,
 }
 
@@ -299,6 +303,8 @@ impl FunctionConfiguration {
             },
             logging_config: LoggingConfigOut {
                 log_format: r.log_format.clone(),
+                application_log_level: r.application_log_level.clone(),
+                system_log_level: r.system_log_level.clone(),
                 log_group: r.log_group.clone(),
             },
         }

@@ -33,6 +33,8 @@ pub(super) fn rec(name: &str) -> FunctionRecord {
         tracing_mode: "PassThrough".into(),
         log_format: "Text".into(),
         log_group: format!("/aws/lambda/{name}"),
+        application_log_level: None,
+        system_log_level: None,
         dead_letter_target_arn: None,
         tags: Default::default(),
         layers: Vec::new(),
