@@ -181,9 +181,13 @@ impl Engine {
             listener_env: Some("AWS_LAMBDA_RUNTIME_API".to_string()),
             // With an acceptor, functions reach the platform's API through a listener of their
             // own network (a sandbox with a private network cannot reach the host's loopback).
+            // Lambda's own variable and the SDKs' one for every service on the endpoint.
             api_listener: self.api_acceptor.get().map(|_| {
                 (
-                    "AWS_ENDPOINT_URL_LAMBDA".to_string(),
+                    vec![
+                        "AWS_ENDPOINT_URL_LAMBDA".to_string(),
+                        "AWS_ENDPOINT_URL".to_string(),
+                    ],
                     self.cfg.api_endpoint.clone(),
                 )
             }),

@@ -29,6 +29,9 @@ pub(crate) fn root(
     secret_access_key: Option<&str>,
     create: bool,
 ) -> Result<(KeyPair, Source)> {
+    // An empty variable is an unset one.
+    let access_key_id = access_key_id.filter(|s| !s.is_empty());
+    let secret_access_key = secret_access_key.filter(|s| !s.is_empty());
     match (access_key_id, secret_access_key) {
         (Some(id), Some(secret)) => {
             let pair = KeyPair::new(id, secret)

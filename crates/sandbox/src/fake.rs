@@ -170,13 +170,15 @@ impl Isolation for FakeIsolation {
             None => (None, None),
         };
         let (api_listener, platform_api) = match spec.api_listener.clone() {
-            Some((var, _)) if self.private_network.load(Ordering::Relaxed) => {
+            Some((vars, _)) if self.private_network.load(Ordering::Relaxed) => {
                 let (l, addr) = loopback_listener()?;
-                spec.env.push((var, format!("http://{addr}")));
+                spec.env
+                    .extend(vars.into_iter().map(|v| (v, format!("http://{addr}"))));
                 (Some(l), Some(addr))
             }
-            Some((var, fallback)) => {
-                spec.env.push((var, fallback));
+            Some((vars, fallback)) => {
+                spec.env
+                    .extend(vars.into_iter().map(|v| (v, fallback.clone())));
                 (None, None)
             }
             None => (None, None),
@@ -593,7 +595,7 @@ mod tests {
         });
         let mut spec = test_spec("/bin/fn");
         spec.listener_env = Some("RUNTIME_API".into());
-        spec.api_listener = Some(("API".into(), "http://fallback".into()));
+        spec.api_listener = Some((vec!["API".into()], "http://fallback".into()));
         let sb = iso.spawn(&spec).unwrap();
         let listener = sb.listener.expect("listener");
         assert!(
@@ -670,7 +672,7 @@ mod tests {
         });
         iso.set_private_network(true);
         let mut spec = test_spec("/bin/fn");
-        spec.api_listener = Some(("API".into(), "http://fallback".into()));
+        spec.api_listener = Some((vec!["API".into()], "http://fallback".into()));
         let sb = iso.spawn(&spec).unwrap();
         assert!(sb.api_listener.is_some());
         assert!(sb.listener.is_none());

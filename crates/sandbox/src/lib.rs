@@ -62,7 +62,7 @@ pub struct SandboxSpec {
     /// When set, `(variable, fallback)`: the backend opens a second listener on the sandbox's own
     /// loopback (for the platform's API), returns it in [`Spawned::api_listener`] and puts its
     /// URL in `variable`; a backend whose sandboxes share the host's network puts `fallback` there.
-    pub api_listener: Option<(String, String)>,
+    pub api_listener: Option<(Vec<String>, String)>,
     /// Whether the sandbox may reach beyond itself: the host (not its loopback-only listeners)
     /// and, through it, other hosts. Backends whose sandboxes share the host's network ignore it.
     pub outbound_network: bool,

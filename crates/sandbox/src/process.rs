@@ -131,8 +131,8 @@ impl Isolation for ProcessIsolation {
             None => None,
         };
         // Sandboxes share the host's network: the platform's API is reachable where it is.
-        if let Some((var, fallback)) = &spec.api_listener {
-            env.push((var.clone(), fallback.clone()));
+        if let Some((vars, fallback)) = &spec.api_listener {
+            env.extend(vars.iter().map(|v| (v.clone(), fallback.clone())));
         }
         let mut cmd = std::process::Command::new(&spec.program);
         cmd.args(&spec.args)

@@ -138,8 +138,9 @@ impl Isolation for LinuxIsolation {
         if let Some(var) = &spec.listener_env {
             env.push((var.clone(), format!("127.0.0.1:{RUNTIME_API_PORT}")));
         }
-        if let Some((var, _)) = &spec.api_listener {
-            env.push((var.clone(), format!("http://127.0.0.1:{PLATFORM_API_PORT}")));
+        if let Some((vars, _)) = &spec.api_listener {
+            let url = format!("http://127.0.0.1:{PLATFORM_API_PORT}");
+            env.extend(vars.iter().map(|v| (v.clone(), url.clone())));
         }
         let plan = mounts::sandbox_plan(
             &spec.code_dir,

@@ -216,8 +216,10 @@ fn normalize(name: &str) -> Result<String, Error> {
     if name.starts_with('/') {
         return Err(bad_entry(name, "absolute paths are not allowed"));
     }
+    // No file system takes a NUL in a name, and a C string would end there (`a\0b.py` would
+    // be `a`): AWS's answer for a zip it cannot unzip.
     if name.contains('\0') {
-        return Err(bad_entry(name, "its name holds a NUL byte"));
+        return Err(could_not_unzip());
     }
     let mut path = String::with_capacity(name.len());
     for component in name.split('/') {
@@ -426,5 +428,28 @@ mod tests {
             "more than 100000 entries",
         );
         assert_eq!(declared_entry_count(b"short"), None);
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::super::test_support::*;
+    use hako_model::ErrorKind;
+
+    /// A name with a NUL byte (`a\0.py`, the central directory and local header both say so)
+    /// is refused as AWS refuses a zip it cannot unzip, never stored as `a`.
+    #[test]
+    fn refuses_a_nul_in_an_entry_name() {
+        let store = Scratch::new().store();
+        // A one-entry zip whose name `ok.py` was rewritten to `a\0.py` in both headers.
+        let mut zip = build(&[E::File("ok.py", b"x", 0o644)]);
+        let mut i = 0;
+        while let Some(p) = zip[i..].windows(5).position(|w| w == b"ok.py") {
+            zip[i + p..i + p + 5].copy_from_slice(b"a\0.py");
+            i += p + 5;
+        }
+        let err = store.put_zip(&zip).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidParameterValue, "{err:?}");
+        assert_eq!(err.message, super::super::errors::COULD_NOT_UNZIP);
     }
 }
