@@ -365,6 +365,15 @@ impl Engine {
             }
         };
         metrics.finished(Some(duration), function_error.is_some());
+        self.recent.record(crate::recent::InvocationRecord {
+            ended_ms: crate::recent::now_ms(),
+            function: f.name.clone(),
+            version: f.version.clone(),
+            request_id: request_id.to_string(),
+            duration,
+            init_duration,
+            error: function_error.map(|_| crate::recent::error_type(&payload)),
+        });
         sb.logs.drain();
         sb.logs.end(request_id);
         let ms = duration.as_secs_f64() * 1000.0;

@@ -17,6 +17,7 @@ pub mod logs;
 pub mod metrics;
 mod pool;
 mod provisioned;
+pub mod recent;
 pub mod runtimes;
 mod sandbox;
 mod start;
@@ -58,6 +59,8 @@ pub struct Engine {
     functions: RwLock<HashMap<String, Arc<FunctionState>>>,
     account: Account,
     metrics: Metrics,
+    /// The last invocations, for the console.
+    recent: recent::Recent,
     live: Mutex<HashMap<u64, Arc<Sandbox>>>,
     next_id: AtomicU64,
     closing: AtomicBool,
@@ -86,6 +89,7 @@ impl Engine {
             account: Account::new(cfg.account_concurrency as u64),
             functions: RwLock::new(HashMap::new()),
             metrics: Metrics::new(),
+            recent: recent::Recent::default(),
             live: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             closing: AtomicBool::new(false),
@@ -147,6 +151,11 @@ impl Engine {
     /// Whether the engine is shutting down (it refuses new invocations).
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
+    }
+
+    /// The last invocations that ran (at most [`recent::RECENT_CAPACITY`]), newest first.
+    pub fn recent_invocations(&self) -> Vec<recent::InvocationRecord> {
+        self.recent.newest_first()
     }
 
     /// The metrics in the OpenMetrics text format (`GET /metrics`).

@@ -86,6 +86,10 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     pub secret_access_key: Option<String>,
+    /// How often the web console samples the metrics for its plots (an hour of samples is
+    /// kept). Hidden: the e2e tests sample faster to see their invocations plotted at once.
+    #[arg(long, env = "HAKO_CONSOLE_SAMPLE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..), hide = true)]
+    pub console_sample_ms: u64,
     /// The sandbox backend: `linux` (namespaces, cgroups, seccomp; as root, or rootless with user
     /// namespaces and delegated cgroups), `process` (plain host processes, no isolation) or
     /// `auto` (linux where it can run, else process).

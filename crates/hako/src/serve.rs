@@ -303,6 +303,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
             }
         });
     }
+    // The web console's plots: the engine's metrics sampled into an hour's ring.
+    let series = hako_console::Series::new(Duration::from_millis(args.console_sample_ms));
+    {
+        let (engine, series) = (engine.clone(), series.clone());
+        tasks.spawn("console-metrics", Restart::OnPanic, move |stop| {
+            let engine = engine.clone();
+            series.clone().run(
+                move || engine.render_metrics(),
+                || {
+                    use hako_model::clock::Clock;
+                    hako_model::clock::SystemClock.now_ms()
+                },
+                stop,
+            )
+        });
+    }
     // One front door for every protocol: Lambda, SQS in both its protocols, Kinesis, Scheduler,
     // CloudWatch Logs. Sandboxes reach
     // the same door on the listener they open in their own network.
@@ -361,6 +377,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 logs.clone(),
                 esm_metrics.clone(),
             ),
+        )
+        .path(
+            hako_console::PREFIX,
+            hako_console::router(hako_console::Console {
+                lambda: lambda.clone(),
+                engine: engine.clone(),
+                logs: logs.clone(),
+                sqs: sqs.clone(),
+                kinesis: kinesis.clone(),
+                scheduler: scheduler.clone(),
+                series,
+            }),
         )
         .path("/_hako/", lambda_api.clone())
         .service(&known::LAMBDA, lambda_api)
@@ -428,6 +456,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         out.flush()?;
     }
     let url_count = lambda.all_function_urls().map(|u| u.len()).unwrap_or(0);
+    tracing::info!("web console at http://{addr}/_hako/console/ (read-only)");
     tracing::info!(
         urls = url_count,
         "function URLs served here: Host <url-id>.lambda-url.{}.on.aws (or .localhost) on http://{addr}/, or http://{addr}/_hako/urls/<url-id>/ (`hako urls` lists them)",
