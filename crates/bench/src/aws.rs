@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client::{Conn, Endpoint};
 use crate::load::ErrorCounts;
-use crate::sigv4::{sha256_hex, AmzDate, Credentials, Signer};
+use hako_sigv4::{sha256_hex, AmzDate, Credentials, Signer};
 
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
@@ -23,34 +23,7 @@ const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security
 const X_AMZN_QUERY_MODE: HeaderName = HeaderName::from_static("x-amzn-query-mode");
 
 /// One of the JSON-protocol services the modes speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Service {
-    Sqs,
-    Kinesis,
-}
-
-impl Service {
-    fn signing_name(self) -> &'static str {
-        match self {
-            Service::Sqs => "sqs",
-            Service::Kinesis => "kinesis",
-        }
-    }
-
-    fn target_prefix(self) -> &'static str {
-        match self {
-            Service::Sqs => "AmazonSQS",
-            Service::Kinesis => "Kinesis_20131202",
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Service::Sqs => "application/x-amz-json-1.0",
-            Service::Kinesis => "application/x-amz-json-1.1",
-        }
-    }
-}
+pub(crate) use hako_sigv4::JsonService as Service;
 
 /// Why a call failed.
 #[derive(Debug)]

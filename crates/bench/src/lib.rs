@@ -53,7 +53,6 @@ mod queues;
 mod report;
 mod server;
 pub mod signed;
-mod sigv4;
 mod stats;
 
 pub use handler_start::HandlerStart;
@@ -290,7 +289,7 @@ struct Plan {
     update_timeout: Duration,
     batch: usize,
     shards: u32,
-    credentials: sigv4::Credentials,
+    credentials: hako_sigv4::Credentials,
     region: String,
 }
 
@@ -402,7 +401,7 @@ impl Plan {
             update_timeout: seconds("update-timeout-seconds", a.update_timeout_seconds, false)?,
             batch,
             shards: a.shards,
-            credentials: sigv4::Credentials {
+            credentials: hako_sigv4::Credentials {
                 access_key_id: a.access_key_id.clone(),
                 secret_access_key: a.secret_access_key.clone(),
                 session_token: a.session_token.clone().filter(|t| !t.is_empty()),

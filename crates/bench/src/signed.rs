@@ -1,6 +1,6 @@
 //! A SigV4-signed request to any AWS API at an endpoint, for the binary's own clients
 //! (`hako logs` speaks CloudWatch Logs' JSON protocol and reads a function's configuration with
-//! Lambda's REST protocol). Signed as botocore signs (the header form of [`crate::sigv4`]), with
+//! Lambda's REST protocol). Signed as botocore signs (the header form of [`hako_sigv4`]), with
 //! the credentials the caller found where the aws CLI would find them.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue, Method, Request};
 use http_body_util::Full;
 
 use crate::client::{Conn, Endpoint};
-use crate::sigv4::{sha256_hex, AmzDate, Credentials, Signer};
+use hako_sigv4::{sha256_hex, AmzDate, Credentials, Signer};
 
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");

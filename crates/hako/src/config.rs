@@ -53,6 +53,11 @@ pub(crate) struct ServeArgs {
     /// between chunks (`hako_logs::Logs::ingest`, in `logs.db`), so a flood of function output does not stall it.
     #[arg(long, env = "HAKO_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// Event source mappings on queues and streams outside Hako: a JSON file listing ARN
+    /// patterns with the endpoint and credentials that serve them (README, "Event sources
+    /// outside Hako"). A mapping whose EventSourceArn matches one polls that endpoint.
+    #[arg(long, env = "HAKO_EXTERNAL_SOURCES")]
+    pub external_sources: Option<PathBuf>,
     /// Kinesis: enforce AWS's per-shard write rates (1,000 records and 1 MiB per second per
     /// shard); records past them fail with ProvisionedThroughputExceededException. Off: no rate.
     #[arg(long, env = "HAKO_KINESIS_SHARD_WRITE_LIMITS")]

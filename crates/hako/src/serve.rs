@@ -175,12 +175,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening scheduler.db: {e}"))?;
-    // Event source mappings: Lambda asks SQS and Kinesis whether a mapped queue or stream exists.
+    // Event source mappings: Lambda asks SQS and Kinesis whether a mapped queue or stream
+    // exists, or the configured sources outside Hako whether they serve it.
+    let external_sources = match &args.external_sources {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            hako_events::esm::ExternalSources::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => hako_events::esm::ExternalSources::default(),
+    };
     {
         let k = kinesis.clone();
         lambda.set_event_sources(Arc::new(hako_events::esm::Sources::new(
             sqs.clone(),
             move |arn| k.shard_ids(arn).is_ok(),
+            external_sources.clone(),
         )));
     }
     let esm_metrics = Arc::new(hako_events::esm::EsmMetrics::new());
@@ -278,6 +289,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                     ..Default::default()
                 },
             }),
+            external: external_sources.clone(),
         };
         // One poller per enabled mapping, each under a child of this token.
         tasks.spawn("event-source-mappings", Restart::OnPanic, move |stop| {

@@ -34,6 +34,12 @@ pub trait EventSources: Send + Sync + std::fmt::Debug {
     fn queue(&self, arn: &str) -> Option<QueueSource>;
     /// Whether the stream `arn` names exists.
     fn stream_exists(&self, arn: &str) -> bool;
+    /// Whether `arn` names a queue or stream outside Hako that a configured source serves (then
+    /// it may be of another region or account).
+    fn external(&self, arn: &str) -> bool {
+        let _ = arn;
+        false
+    }
 }
 
 impl Lambda {
@@ -124,6 +130,13 @@ impl Lambda {
         let now = epoch_seconds(self.clock.now_ms());
         let uuid = uuid::Uuid::new_v4().to_string();
         let mut rec = esm::new_record(&req, &self.region, uuid, now)?;
+        let external = self
+            .event_sources
+            .get()
+            .is_some_and(|s| s.external(&rec.event_source_arn));
+        if !external {
+            esm::require_own_source(&rec.event_source_arn, &self.region)?;
+        }
         rec.revision = crate::revision();
         if !rec.enabled {
             // Created disabled: nothing to start (test_fifo_message_group_parallelism's

@@ -321,7 +321,9 @@ impl EventSourceMappingConfiguration {
                         .unwrap_or_else(|| NO_RECORDS_PROCESSED.to_string()),
                 )
             } else {
-                None
+                // AWS's SQS mappings show none (test_lambda_integration_sqs); Hako's pollers set
+                // one only for a queue outside Hako that cannot be read (`PROBLEM: ...`).
+                r.last_processing_result.clone()
             },
             state: r.state.as_str(),
             state_transition_reason: r.state_transition_reason.clone(),
@@ -538,8 +540,8 @@ fn unmappable(arn: &str, what: &str) -> Error {
     ))
 }
 
-/// What an `EventSourceArn` names: one of Hako's own queues or streams, by form.
-pub fn source_kind(arn: &str, region: &Region) -> Result<SourceKind, Error> {
+/// What an `EventSourceArn` names: a queue or a stream, by form (whose: [`require_own_source`]).
+pub fn source_kind(arn: &str) -> Result<SourceKind, Error> {
     let parts = crate::names::split_arn(arn).ok_or_else(unrecognized_event_source)?;
     let kind = match parts.service {
         "sqs" => SourceKind::Sqs,
@@ -550,13 +552,21 @@ pub fn source_kind(arn: &str, region: &Region) -> Result<SourceKind, Error> {
         "rds" | "docdb" => return Err(unmappable(arn, "Amazon DocumentDB change streams")),
         _ => return Err(unrecognized_event_source()),
     };
+    Ok(kind)
+}
+
+/// A source of another region or account than Hako's: refused unless a configured source
+/// outside Hako serves it (the caller asks; Hako's words, AWS would look for it there).
+pub fn require_own_source(arn: &str, region: &Region) -> Result<(), Error> {
+    let parts = crate::names::split_arn(arn).ok_or_else(unrecognized_event_source)?;
     if parts.region != region.region || parts.account != region.account_id {
         return Err(Error::invalid(format!(
-            "Hako maps only queues and streams of its own region and account ({}:{}), not {arn}.",
+            "Hako maps only queues and streams of its own region and account ({}:{}), not {arn}, \
+             and no configured source outside Hako serves it.",
             region.region, region.account_id
         )));
     }
-    Ok(kind)
+    Ok(())
 }
 
 /// Step 1: every member against its shape, all at once (`ValidationException`), in the order
@@ -717,7 +727,7 @@ pub fn new_record(
         .as_deref()
         .filter(|a| !a.is_empty())
         .ok_or_else(unrecognized_event_source)?;
-    let source = source_kind(arn, region)?;
+    let source = source_kind(arn)?;
     let function = req
         .function_name
         .as_deref()
@@ -1046,11 +1056,18 @@ mod tests {
         for arn in [
             "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024",
             "arn:aws:kafka:us-east-1:123456789012:cluster/c/1",
-            "arn:aws:sqs:eu-west-1:123456789012:q",
         ] {
             let e = new_record(&req(Some(arn)), &region(), "u".into(), 1.0).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidParameterValue, "{arn}");
             assert!(e.message.contains("Hako"), "{arn}: {e}");
         }
+        // A queue of another region or account: refused unless a source outside Hako serves
+        // it (the caller asks the configuration first).
+        let foreign = "arn:aws:sqs:eu-west-1:123456789012:q";
+        assert!(new_record(&req(Some(foreign)), &region(), "u".into(), 1.0).is_ok());
+        let e = require_own_source(foreign, &region()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidParameterValue);
+        assert_eq!(e.message, "Hako maps only queues and streams of its own region and account (us-east-1:123456789012), not arn:aws:sqs:eu-west-1:123456789012:q, and no configured source outside Hako serves it.");
+        assert!(require_own_source(QUEUE, &region()).is_ok());
     }
 }

@@ -13,6 +13,7 @@
 //! to its end (its outcome is settled as usual), so disabling stops delivery without losing or
 //! repeating anything. Pollers invoke through `hako_lambda::Lambda::invoke`, never a sandbox.
 
+pub mod external;
 mod metrics;
 mod sqs;
 
@@ -25,10 +26,12 @@ use hako_model::esm::{EsmRecord, EsmState, SourceKind};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use external::{ExternalSource, ExternalSources};
 pub use metrics::{EsmMetrics, MappingMetrics};
 
 use crate::streams::{
-    StartingPosition, StreamConfig, StreamDeps, StreamSettings, StreamStatus, StreamStore,
+    StartingPosition, StreamConfig, StreamDeps, StreamSettings, StreamSource, StreamStatus,
+    StreamStore,
 };
 
 /// What the supervisor needs besides the application layer.
@@ -39,6 +42,9 @@ pub struct EsmConfig {
     pub metrics: Arc<EsmMetrics>,
     /// What stream mappings' pollers need (`None`: stream mappings are stored, not polled).
     pub streams: Option<StreamPollers>,
+    /// Queues and streams outside Hako (the binary's configuration): a mapping whose ARN
+    /// matches one of them polls it there.
+    pub external: ExternalSources,
 }
 
 /// Hako's Kinesis and the stream pollers' checkpoints.
@@ -53,20 +59,26 @@ pub struct StreamPollers {
 const STREAM_STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// The queues and streams a mapping may name, answered from Hako's SQS (and Kinesis, through
-/// the check the binary gives).
+/// the check the binary gives), and from the configured external sources: an ARN one of them
+/// serves is accepted without asking it (its endpoint may be down when the mapping is made;
+/// the poller says so in the mapping's LastProcessingResult); a queue whose name ends in
+/// `.fifo` is a FIFO queue, as SQS names them.
 pub struct Sources {
     sqs: hako_sqs::Sqs,
     stream_exists: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    external: ExternalSources,
 }
 
 impl Sources {
     pub fn new(
         sqs: hako_sqs::Sqs,
         stream_exists: impl Fn(&str) -> bool + Send + Sync + 'static,
+        external: ExternalSources,
     ) -> Sources {
         Sources {
             sqs,
             stream_exists: Box::new(stream_exists),
+            external,
         }
     }
 }
@@ -79,10 +91,18 @@ impl std::fmt::Debug for Sources {
 
 impl EventSources for Sources {
     fn queue(&self, arn: &str) -> Option<QueueSource> {
+        if self.external.queue(arn).is_some() {
+            return Some(QueueSource {
+                fifo: arn.ends_with(".fifo"),
+            });
+        }
         self.sqs.queue_is_fifo(arn).map(|fifo| QueueSource { fifo })
     }
     fn stream_exists(&self, arn: &str) -> bool {
-        (self.stream_exists)(arn)
+        self.external.stream(arn).is_some() || (self.stream_exists)(arn)
+    }
+    fn external(&self, arn: &str) -> bool {
+        self.external.serves(arn)
     }
 }
 
@@ -167,7 +187,7 @@ impl StreamWatch {
         // A poller that has processed nothing yet leaves what an earlier run recorded.
         let result = s.last_processing_result();
         if result != crate::streams::result::NO_RECORDS || self.report.last.lock().is_none() {
-            self.report.report(result);
+            self.report.report(&result);
         }
     }
 }
@@ -345,9 +365,13 @@ fn start_poller(
                     "no Kinesis in this supervisor: the stream mapping is stored but polls nothing");
                 return (None, None);
             };
+            let source = match cfg.external.stream(&m.event_source_arn) {
+                Some(remote) => StreamSource::Remote(Arc::new(remote)),
+                None => StreamSource::Local(s.kinesis.clone()),
+            };
             let deps = StreamDeps {
                 lambda: lambda.clone(),
-                kinesis: s.kinesis.clone(),
+                source,
                 sqs: Some(cfg.sqs.clone()),
                 store: s.store.clone(),
                 config: s.config.clone(),

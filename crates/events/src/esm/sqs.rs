@@ -1,5 +1,6 @@
 //! The SQS poller of one mapping: long-polls Hako's SQS in-process (woken the moment a message
-//! is sent, so an idle queue costs nothing), gathers a batch as AWS does (up to `BatchSize`,
+//! is sent, so an idle queue costs nothing), or a queue outside Hako (an external source) with
+//! ReceiveMessage's long polling (WaitTimeSeconds 20), gathers a batch as AWS does (up to `BatchSize`,
 //! within `MaximumBatchingWindowInSeconds` when it is set, within the synchronous payload
 //! limit), and invokes the function with AWS's SQS event.
 //!
@@ -17,6 +18,12 @@
 //! Batches run concurrently up to `ScalingConfig.MaximumConcurrency` and the function's
 //! reserved concurrency (with 0, nothing is received: the messages wait in the queue). On a
 //! FIFO queue SQS itself hands out one batch per message group at a time, in order.
+//!
+//! A queue outside Hako has the same semantics (its visibility timeout and redrive policy are
+//! its own); its errors (unreachable, access denied, no such queue) are the mapping's
+//! LastProcessingResult (`PROBLEM: ...`) until a receive succeeds again (then `OK`), and
+//! receiving is tried again with a backoff (1 s doubling to 30 s). Its batches are deleted
+//! with DeleteMessageBatch once the invocation has settled.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,7 +41,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{EsmConfig, MappingMetrics};
+use super::external::RemoteQueue;
+use super::{EsmConfig, MappingMetrics, ProcessingReport};
 
 /// Concurrent batches of a mapping without `MaximumConcurrency` (AWS scales an SQS mapping up
 /// to 1,000 concurrent invocations; the engine's account limit bounds them further).
@@ -67,9 +75,32 @@ const RECORD_ATTRIBUTES: &[&str] = &[
     "AWSTraceHeader",
 ];
 
+/// The longest wait between two receives of a queue that keeps failing.
+const RECEIVE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// The queue a mapping polls.
+enum QueueReader {
+    /// Hako's SQS, in-process.
+    Local(Sqs),
+    /// A queue of an external source; its failures are reported in the mapping.
+    Remote(Arc<RemoteQueue>, ProcessingReport),
+}
+
+impl QueueReader {
+    async fn receive(&self, arn: &str, max: usize, wait_s: i64) -> Result<Vec<Message>, String> {
+        match self {
+            QueueReader::Local(sqs) => sqs
+                .receive_for_poller(arn, max, wait_s)
+                .await
+                .map_err(|e| e.to_string()),
+            QueueReader::Remote(q, _) => q.receive(max, wait_s).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 pub(super) struct Poller {
     lambda: Arc<Lambda>,
-    sqs: Sqs,
+    source: QueueReader,
     m: EsmRecord,
     metrics: MappingMetrics,
     /// The mapping's filters, parsed once (`None`: stored patterns that do not parse).
@@ -81,11 +112,18 @@ pub(super) struct Poller {
 impl Poller {
     pub(super) fn new(lambda: Arc<Lambda>, cfg: &EsmConfig, m: EsmRecord) -> Poller {
         let filters = FilterCriteria::parse_stored(FilterSource::Sqs, &m.filters).ok();
+        let source = match cfg.external.queue(&m.event_source_arn) {
+            Some(q) => QueueReader::Remote(
+                Arc::new(q),
+                ProcessingReport::new(lambda.clone(), &m.uuid, m.last_processing_result.clone()),
+            ),
+            None => QueueReader::Local(cfg.sqs.clone()),
+        };
         Poller {
             filters,
             metrics: cfg.metrics.mapping(&m.uuid, &m.function_name),
             lambda,
-            sqs: cfg.sqs.clone(),
+            source,
             m,
             inflight: AtomicUsize::new(0),
             freed: Notify::new(),
@@ -122,6 +160,7 @@ impl Poller {
         // one is busy, back to five when the queue goes idle.
         let mut scale = SCALE_START;
         let mut grown = tokio::time::Instant::now();
+        let mut retry = Duration::from_secs(1);
         loop {
             // Room for one more batch (a batch ending frees it; with no room at all, as under
             // reserved concurrency 0, the limit is looked at again every second).
@@ -150,6 +189,20 @@ impl Poller {
                 _ = stop.cancelled() => return,
                 b = me.gather() => b,
             };
+            if batch.is_ok() {
+                retry = Duration::from_secs(1);
+                if let QueueReader::Remote(_, report) = &me.source {
+                    // Said once the queue answers again (a write only when it changes).
+                    if report
+                        .last
+                        .lock()
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("PROBLEM"))
+                    {
+                        report.report(crate::streams::result::OK);
+                    }
+                }
+            }
             match batch {
                 Ok(msgs) if msgs.is_empty() => {
                     // Only a stopping SQS answers a long poll at once with nothing.
@@ -178,9 +231,14 @@ impl Poller {
                 }
                 Err(e) => {
                     tracing::warn!(uuid = %me.m.uuid, queue = %me.m.event_source_arn, error = %e, "sqs poller cannot receive");
+                    let delay = retry;
+                    if let QueueReader::Remote(_, report) = &me.source {
+                        report.report(&format!("PROBLEM: {e}"));
+                        retry = (retry * 2).min(RECEIVE_BACKOFF_MAX);
+                    }
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = tokio::time::sleep(delay) => {}
                     }
                 }
             }
@@ -189,13 +247,10 @@ impl Poller {
 
     /// One batch: a long poll until a message comes, then, with a batching window, more until
     /// the batch is full, the window ends or the payload limit is near.
-    async fn gather(&self) -> Result<Vec<Message>, hako_sqs::SqsError> {
+    async fn gather(&self) -> Result<Vec<Message>, String> {
         let want = self.m.batch_size.max(1) as usize;
         let arn = &self.m.event_source_arn;
-        let mut out = self
-            .sqs
-            .receive_for_poller(arn, want.min(10), LONG_POLL_S)
-            .await?;
+        let mut out = self.source.receive(arn, want.min(10), LONG_POLL_S).await?;
         if out.is_empty() || self.m.maximum_batching_window_s == 0 {
             self.metrics.polled.inc_by(out.len() as u64);
             return Ok(out);
@@ -205,7 +260,7 @@ impl Poller {
         let mut weight: usize = out.iter().map(estimated_size).sum();
         while out.len() < want && weight < PAYLOAD_BUDGET {
             let more = tokio::select! {
-                r = self.sqs.receive_for_poller(arn, (want - out.len()).min(10), LONG_POLL_S) => r,
+                r = self.source.receive(arn, (want - out.len()).min(10), LONG_POLL_S) => r,
                 _ = tokio::time::sleep_until(deadline) => break,
             };
             match more {
@@ -332,15 +387,37 @@ impl Poller {
             .is_some_and(|f| f.matches_sqs_record(record))
     }
 
-    /// Deletes handled messages (a failed delete leaves them to come back, as on AWS).
+    /// Deletes handled messages (a failed delete leaves them to come back, as on AWS). A
+    /// remote queue's are deleted by a task of their own (the settlement cannot wait).
     fn delete(&self, msgs: &[Message]) {
+        if msgs.is_empty() {
+            return;
+        }
         let handles: Vec<String> = msgs.iter().map(|m| m.receipt_handle.clone()).collect();
-        match self.sqs.delete_received(&self.m.event_source_arn, &handles) {
-            Ok(n) => {
-                self.metrics.deleted.inc_by(n as u64);
+        match &self.source {
+            QueueReader::Local(sqs) => {
+                match sqs.delete_received(&self.m.event_source_arn, &handles) {
+                    Ok(n) => {
+                        self.metrics.deleted.inc_by(n as u64);
+                    }
+                    Err(e) => {
+                        tracing::warn!(uuid = %self.m.uuid, error = %e, "cannot delete a handled batch")
+                    }
+                }
             }
-            Err(e) => {
-                tracing::warn!(uuid = %self.m.uuid, error = %e, "cannot delete a handled batch")
+            QueueReader::Remote(q, _) => {
+                let (q, deleted, uuid) =
+                    (q.clone(), self.metrics.deleted.clone(), self.m.uuid.clone());
+                tokio::spawn(async move {
+                    match q.delete(&handles).await {
+                        Ok(n) => {
+                            deleted.inc_by(n as u64);
+                        }
+                        Err(e) => {
+                            tracing::warn!(uuid = %uuid, error = %e, "cannot delete a handled batch")
+                        }
+                    }
+                });
             }
         }
     }

@@ -84,9 +84,11 @@ async fn fixture() -> Fixture {
         })
         .unwrap();
     let k = kinesis.clone();
-    lambda.set_event_sources(Arc::new(Sources::new(sqs.clone(), move |arn| {
-        k.shard_ids(arn).is_ok()
-    })));
+    lambda.set_event_sources(Arc::new(Sources::new(
+        sqs.clone(),
+        move |arn| k.shard_ids(arn).is_ok(),
+        ExternalSources::default(),
+    )));
     crate::testing::create_function(&lambda, "f", "arn:aws:iam::123456789012:role/r").await;
     sqs.create_queue(
         CreateQueueRequest {
@@ -109,6 +111,7 @@ async fn fixture() -> Fixture {
                 store: Arc::new(StreamStore::in_memory().unwrap()),
                 config: StreamConfig::default(),
             }),
+            external: ExternalSources::default(),
         },
         stop.clone(),
     ));

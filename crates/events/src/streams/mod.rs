@@ -16,14 +16,16 @@
 //!   invocation's settlement (`Lambda::invoke_then`), before its concurrency slot is given
 //!   back: after `kill -9` the records after the checkpoint are delivered again (at least
 //!   once, in order), never skipped.
-//! - An idle stream costs nothing: a shard waits on the stream's write watch
-//!   (`Kinesis::subscribe`), never on a timer.
+//! - An idle stream costs nothing: a shard of Hako's Kinesis waits on the stream's write watch
+//!   (`Kinesis::subscribe`), never on a timer; a shard of a stream outside Hako (an external
+//!   source, `reader.rs`) is polled with GetRecords once a second while idle, as Lambda does.
 //!
 //! What the mapping's API says (the record in Lambda's tables) comes in as [`StreamSettings`];
 //! how the poller fares goes out through [`StreamStatus`], which the supervisor reads
 //! (LastProcessingResult, IteratorAge and the mapping's counts).
 
 mod event;
+pub mod reader;
 mod shard;
 pub mod store;
 
@@ -34,12 +36,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hako_kinesis::Kinesis;
 use hako_lambda::Lambda;
 use hako_sqs::Sqs;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::streams::reader::StreamSource;
 pub use crate::streams::store::StreamStore;
 
 /// Where a mapping starts reading a shard it has no checkpoint for.
@@ -110,7 +112,8 @@ impl Default for StreamConfig {
 #[derive(Clone)]
 pub struct StreamDeps {
     pub lambda: Arc<Lambda>,
-    pub kinesis: Kinesis,
+    /// The stream the mapping reads (Hako's Kinesis, or an external source's).
+    pub source: StreamSource,
     /// Hako's SQS, for OnFailure destinations (`None`: the record cannot be delivered and is
     /// logged).
     pub sqs: Option<Sqs>,
@@ -120,18 +123,26 @@ pub struct StreamDeps {
 
 /// AWS's LastProcessingResult values, as recorded against AWS (LocalStack's
 /// `test_lambda_integration_kinesis.snapshot.json`: a new mapping says "No records processed",
-/// one whose function has run "OK"). AWS's wording for a failing function or an unreadable
-/// stream has no recording we could cite, so those leave the last value as it was.
+/// one whose function has run "OK"; AWS's developer guide, "Using Lambda with Kinesis",
+/// shows "PROBLEM: Function call failed" for a mapping whose function returned an error). A
+/// stream outside Hako that cannot be read is said as "PROBLEM: " and the error (AWS's
+/// wording for that has no recording we could cite).
 pub mod result {
     pub const NO_RECORDS: &str = "No records processed";
     pub const OK: &str = "OK";
+    pub const FUNCTION_CALL_FAILED: &str = "PROBLEM: Function call failed";
 }
+
+/// The longest wait between two tries of a stream outside Hako that cannot be read.
+pub(crate) const REMOTE_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// How a mapping's poller fares: what the supervisor reads for GetEventSourceMapping and the
 /// metrics. Cheap to share (`Arc`).
 #[derive(Debug)]
 pub struct StreamStatus {
     last_processing_result: Mutex<&'static str>,
+    /// Why the stream (outside Hako) cannot be read, while it cannot.
+    source_problem: Mutex<Option<String>>,
     /// How far behind the newest record of its shard the last batch handed to the function
     /// was (the greatest over the shards' latest reads), in ms.
     iterator_age_ms: AtomicI64,
@@ -151,6 +162,7 @@ impl Default for StreamStatus {
     fn default() -> StreamStatus {
         StreamStatus {
             last_processing_result: Mutex::new(result::NO_RECORDS),
+            source_problem: Mutex::new(None),
             iterator_age_ms: AtomicI64::new(0),
             polled: AtomicU64::new(0),
             filtered_out: AtomicU64::new(0),
@@ -162,12 +174,25 @@ impl Default for StreamStatus {
 }
 
 impl StreamStatus {
-    pub fn last_processing_result(&self) -> &'static str {
-        *self.last_processing_result.lock()
+    /// The mapping's LastProcessingResult: the source's problem while it cannot be read, else
+    /// the last invocation's result.
+    pub fn last_processing_result(&self) -> String {
+        if let Some(p) = self.source_problem.lock().as_ref() {
+            return format!("PROBLEM: {p}");
+        }
+        (*self.last_processing_result.lock()).to_string()
     }
 
     pub(crate) fn set_result(&self, r: &'static str) {
         *self.last_processing_result.lock() = r;
+    }
+
+    pub(crate) fn set_source_problem(&self, why: &str) {
+        *self.source_problem.lock() = Some(why.to_string());
+    }
+
+    pub(crate) fn clear_source_problem(&self) {
+        *self.source_problem.lock() = None;
     }
 
     /// The IteratorAge of the last batch handed to the function, in ms.
@@ -194,15 +219,24 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let settings = Arc::new(settings);
+    let mut retry = deps.config.unavailable_delay;
     let shards = loop {
-        match deps.kinesis.shard_ids(&settings.stream_arn) {
-            Ok(ids) => break ids,
+        match deps.source.shard_ids(&settings.stream_arn).await {
+            Ok(ids) => {
+                status.clear_source_problem();
+                break ids;
+            }
             Err(e) => {
                 tracing::warn!(mapping = %settings.uuid, stream = %settings.stream_arn,
                     error = %e.message, "the mapping's stream cannot be read");
+                let delay = retry;
+                if e.remote {
+                    status.set_source_problem(&e.message);
+                    retry = (retry * 2).min(REMOTE_BACKOFF_MAX);
+                }
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(deps.config.unavailable_delay) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
             }
         }

@@ -23,8 +23,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{self, Condition, LastResponse, Response, Source, Window};
+use super::reader::Start;
 use super::store::{Checkpoint, WindowChange, WindowState};
-use super::{result, StartingPosition, StreamDeps, StreamSettings, StreamStatus};
+use super::{result, StreamDeps, StreamSettings, StreamStatus};
 
 /// The most a synchronous invocation's payload may be (6 MB, Lambda's quota).
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -148,7 +149,7 @@ impl ShardCtx {
     /// Runs the shard until cancelled.
     pub(crate) async fn run(self) {
         let this = Arc::new(self);
-        let Some(mut after) = this.start_position().await else {
+        let Some(start) = this.start_position().await else {
             return;
         };
         let lanes = this.settings.parallelization_factor.clamp(1, 10);
@@ -160,18 +161,27 @@ impl ShardCtx {
             senders.push(tx);
             tasks.spawn(this.clone().lane(lane, rx));
         }
-        let mut watch = this.deps.kinesis.subscribe(&this.stream_name);
+        let mut reader = this.deps.source.shard_reader(
+            &this.settings.stream_arn,
+            &this.stream_name,
+            &this.shard_id,
+            start,
+        );
         let mut unreadable = false;
+        // A remote source that fails is tried again with a backoff (doubling up to
+        // REMOTE_BACKOFF_MAX); Hako's own Kinesis every `unavailable_delay`.
+        let mut retry = this.deps.config.unavailable_delay;
         'reading: loop {
-            watch.borrow_and_update();
-            let read = this.deps.kinesis.read_shard(
-                &this.settings.stream_arn,
-                &this.shard_id,
-                after.as_deref(),
-                READ_LIMIT,
-            );
+            let read = tokio::select! {
+                _ = this.cancel.cancelled() => break,
+                r = reader.read(READ_LIMIT) => r,
+            };
             let batch = match read {
                 Ok(b) => {
+                    if unreadable {
+                        this.status.clear_source_problem();
+                        retry = this.deps.config.unavailable_delay;
+                    }
                     unreadable = false;
                     b
                 }
@@ -179,30 +189,29 @@ impl ShardCtx {
                     // Said once per outage (a deleted stream would say it every second).
                     if !unreadable {
                         tracing::warn!(mapping = %this.settings.uuid, shard = %this.shard_id,
-                            error = %e.message, "cannot read the shard; trying again every second");
+                            error = %e.message, "cannot read the shard; trying again");
                     }
                     unreadable = true;
+                    let delay = retry;
+                    if e.remote {
+                        this.status.set_source_problem(&e.message);
+                        retry = (retry * 2).min(super::REMOTE_BACKOFF_MAX);
+                    }
                     tokio::select! {
                         _ = this.cancel.cancelled() => break,
-                        _ = tokio::time::sleep(this.deps.config.unavailable_delay) => continue,
+                        _ = tokio::time::sleep(delay) => continue,
                     }
                 }
             };
             if batch.records.is_empty() {
                 tokio::select! {
                     _ = this.cancel.cancelled() => break,
-                    changed = watch.changed() => {
-                        if changed.is_err() {
-                            // The stream's watch is gone (never, while Kinesis lives).
-                            tokio::time::sleep(this.deps.config.unavailable_delay).await;
-                        }
-                    }
+                    _ = reader.wait(this.deps.config.unavailable_delay) => {}
                 }
                 continue;
             }
             StreamStatus::add(&this.status.polled, batch.records.len());
             for rec in batch.records {
-                after = Some(rec.sequence_number.clone());
                 let ordinal = this.tracker.lock().push(&rec.sequence_number);
                 if !this.passes_filter(&rec) {
                     StreamStatus::add(&this.status.filtered_out, 1);
@@ -226,8 +235,10 @@ impl ShardCtx {
     }
 
     /// Where reading starts: after the checkpoint, or (the first time) the mapping's
-    /// StartingPosition, committed at once so that a restart keeps it.
-    async fn start_position(&self) -> Option<Option<String>> {
+    /// StartingPosition, committed at once so that a restart keeps it when the source can say
+    /// which record it is (Hako's Kinesis; a remote shard's first checkpoint is the first
+    /// record done with).
+    async fn start_position(&self) -> Option<Start> {
         loop {
             match self.resolve_start() {
                 Ok(p) => return Some(p),
@@ -243,29 +254,26 @@ impl ShardCtx {
         }
     }
 
-    fn resolve_start(&self) -> Result<Option<String>, String> {
+    fn resolve_start(&self) -> Result<Start, String> {
         let s = &self.settings;
         let store = &self.deps.store;
         match store
             .checkpoint(&s.uuid, &self.shard_id)
             .map_err(|e| e.to_string())?
         {
-            Checkpoint::After(after) => Ok(after),
+            Checkpoint::After(after) => Ok(Start::After(after)),
             Checkpoint::None => {
-                let k = &self.deps.kinesis;
-                let after = match s.starting_position {
-                    StartingPosition::TrimHorizon => None,
-                    StartingPosition::Latest => k
-                        .latest_sequence_number(&s.stream_arn, &self.shard_id)
-                        .map_err(|e| e.message)?,
-                    StartingPosition::AtTimestamp(at) => k
-                        .sequence_before_timestamp(&s.stream_arn, &self.shard_id, at)
-                        .map_err(|e| e.message)?,
-                };
-                store
-                    .commit(&s.uuid, &self.shard_id, after.as_deref(), None)
-                    .map_err(|e| e.to_string())?;
-                Ok(after)
+                let start = self
+                    .deps
+                    .source
+                    .resolve_start(&s.stream_arn, &self.shard_id, s.starting_position)
+                    .map_err(|e| e.message)?;
+                if let Start::After(after) = &start {
+                    store
+                        .commit(&s.uuid, &self.shard_id, after.as_deref(), None)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(start)
             }
         }
     }
@@ -585,7 +593,11 @@ impl ShardCtx {
                     Err(e) => return (Outcome::NotRun(e), None),
                 };
                 StreamStatus::add(&self.status.invoked, items.len());
-                self.status.set_result(result::OK);
+                self.status.set_result(if r.function_error.is_some() {
+                    result::FUNCTION_CALL_FAILED
+                } else {
+                    result::OK
+                });
                 let resp = LastResponse {
                     executed_version: r.executed_version.clone(),
                     function_error: r.function_error,

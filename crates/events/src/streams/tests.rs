@@ -28,6 +28,7 @@ type Seen = Arc<Mutex<Vec<Vec<String>>>>;
 
 struct Fixture {
     deps: StreamDeps,
+    kinesis: Kinesis,
     clock: Arc<ManualClock>,
     seen: Seen,
     /// Full events, for shape checks.
@@ -153,7 +154,7 @@ async fn fixture() -> (Fixture, Arc<tokio::sync::Notify>) {
     sqs.create_queue(req, &caller).unwrap();
     let deps = StreamDeps {
         lambda,
-        kinesis,
+        source: StreamSource::Local(kinesis.clone()),
         sqs: Some(sqs),
         store: Arc::new(StreamStore::in_memory().unwrap()),
         config: StreamConfig {
@@ -166,6 +167,7 @@ async fn fixture() -> (Fixture, Arc<tokio::sync::Notify>) {
     (
         Fixture {
             deps,
+            kinesis,
             clock,
             seen,
             events,
@@ -197,8 +199,7 @@ fn settings() -> StreamSettings {
 }
 
 fn put(f: &Fixture, key: &str, data: &str) -> String {
-    f.deps
-        .kinesis
+    f.kinesis
         .put_record(PutRecordInput {
             stream: StreamRef {
                 stream_name: Some("s".into()),
@@ -761,7 +762,6 @@ async fn parallelization_keeps_order_per_partition_key() {
         assert_eq!(mine.into_iter().cloned().collect::<Vec<_>>(), expect);
     }
     let last = f
-        .deps
         .kinesis
         .latest_sequence_number(STREAM, "shardId-000000000000")
         .unwrap();
@@ -816,7 +816,6 @@ async fn a_failing_lane_does_not_block_the_others() {
     gate.notify_one();
     eventually("a-after", || flat(&f).contains(&"a-after".to_string())).await;
     let last = f
-        .deps
         .kinesis
         .latest_sequence_number(STREAM, "shardId-000000000000")
         .unwrap();
