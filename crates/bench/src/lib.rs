@@ -46,6 +46,7 @@ use http::{HeaderValue, Method, StatusCode};
 mod aws;
 mod client;
 mod cold;
+mod esm;
 mod handler_start;
 mod load;
 mod payload;
@@ -84,6 +85,10 @@ pub enum Mode {
     KinesisPut,
     /// A function URL request beside a direct Invoke of the same function.
     Url,
+    /// An SQS event source mapping: send → handler start, and messages/s handled.
+    EsmSqs,
+    /// A Kinesis event source mapping: PutRecord → handler start, and records/s handled.
+    EsmKinesis,
 }
 
 /// What a URL request costs over a direct Invoke (microseconds, URL minus Invoke).
@@ -106,6 +111,8 @@ impl Mode {
             Mode::SqsLongpoll => "sqs-longpoll",
             Mode::KinesisPut => "kinesis-put",
             Mode::Url => "url",
+            Mode::EsmSqs => "esm-sqs",
+            Mode::EsmKinesis => "esm-kinesis",
         }
     }
 
@@ -115,7 +122,13 @@ impl Mode {
             Mode::SqsCycle => Some(queues::Workload::SqsCycle),
             Mode::SqsLongpoll => Some(queues::Workload::SqsLongpoll),
             Mode::KinesisPut => Some(queues::Workload::KinesisPut),
-            Mode::Warm | Mode::Cold | Mode::HttpBaseline | Mode::Async | Mode::Url => None,
+            Mode::Warm
+            | Mode::Cold
+            | Mode::HttpBaseline
+            | Mode::Async
+            | Mode::Url
+            | Mode::EsmSqs
+            | Mode::EsmKinesis => None,
         }
     }
 }
@@ -352,9 +365,9 @@ impl Plan {
         }
         let batch = match (mode, a.batch) {
             (Mode::SqsCycle, b) => b.unwrap_or(10),
-            (Mode::KinesisPut, b) => b.unwrap_or(500),
+            (Mode::KinesisPut | Mode::EsmKinesis, b) => b.unwrap_or(500),
             (m, Some(_)) => bail!(
-                "--batch applies to sqs-cycle and kinesis-put, not {}",
+                "--batch applies to sqs-cycle, kinesis-put and esm-kinesis, not {}",
                 m.as_str()
             ),
             (_, None) => 1,
@@ -363,7 +376,7 @@ impl Plan {
             Mode::SqsCycle if !(1..=10).contains(&batch) => {
                 bail!("--batch must be in 1..=10 for sqs-cycle (SQS's batch limit)")
             }
-            Mode::KinesisPut if !(1..=500).contains(&batch) => {
+            Mode::KinesisPut | Mode::EsmKinesis if !(1..=500).contains(&batch) => {
                 bail!("--batch must be in 1..=500 for kinesis-put (PutRecords' limit)")
             }
             _ => {}
@@ -375,7 +388,7 @@ impl Plan {
             bail!("--region must not be empty");
         }
         let gap = Duration::from_millis(a.gap_ms.unwrap_or(match mode {
-            Mode::SqsLongpoll => 20,
+            Mode::SqsLongpoll | Mode::EsmSqs | Mode::EsmKinesis => 20,
             _ => 300,
         }));
         let mut request_timeout =
@@ -431,6 +444,15 @@ impl Plan {
                 self.warmup,
                 self.duration
             ),
+            Mode::EsmSqs | Mode::EsmKinesis => format!(
+                "{} function {:?}, BatchSize 10, {} latency samples {} ms apart, then {} senders for {:?}",
+                self.endpoint,
+                self.function.as_deref().unwrap_or(""),
+                self.samples,
+                self.gap.as_millis(),
+                self.concurrency,
+                self.duration
+            ),
             Mode::SqsLongpoll => format!(
                 "{}, one long-polling receiver, a send every {} ms, warmup {:?}, measuring {:?}",
                 self.endpoint,
@@ -467,6 +489,7 @@ impl Plan {
             }
             Mode::Cold => self.run_cold(run, machine).await,
             Mode::Url => self.run_url(run, machine).await,
+            Mode::EsmSqs | Mode::EsmKinesis => self.run_esm(run, machine).await,
             Mode::SqsSend | Mode::SqsCycle | Mode::SqsLongpoll | Mode::KinesisPut => {
                 self.run_queue(run, machine).await
             }
@@ -681,6 +704,52 @@ impl Plan {
 }
 
 impl Plan {
+    async fn run_esm(&self, run: u32, machine: &Machine) -> Result<Report> {
+        let source = if self.mode == Mode::EsmKinesis {
+            esm::Source::Kinesis
+        } else {
+            esm::Source::Sqs
+        };
+        let spec = esm::EsmSpec {
+            source,
+            endpoint: self.endpoint.clone(),
+            identity: signed::SigningIdentity {
+                access_key_id: self.credentials.access_key_id.clone(),
+                secret_access_key: self.credentials.secret_access_key.clone(),
+                session_token: self.credentials.session_token.clone(),
+                region: self.region.clone(),
+            },
+            function: self.function.clone().context("--function is required")?,
+            name: resource_name(self.mode, run),
+            samples: self.samples,
+            gap: self.gap,
+            concurrency: self.concurrency,
+            duration: self.duration,
+            put_batch: self.batch,
+            timeout: self.request_timeout,
+        };
+        let outcome = on_load_thread(self.client_threads, move || esm::run(spec)).await??;
+        let secs = outcome.handled_in.as_secs_f64();
+        let mut r = self.base_report(run, self.endpoint.clone(), machine);
+        r.invocation_type = None;
+        r.requests = outcome.latencies_us.len() as u64 + outcome.lost;
+        r.errors = outcome.lost;
+        r.duration_s = round(self.duration.as_secs_f64(), 3);
+        r.latency_us = stats::summarize_u64(&outcome.latencies_us);
+        r.samples = Some(self.samples);
+        r.gap_ms = Some(u64::try_from(self.gap.as_millis()).unwrap_or(u64::MAX));
+        r.resource = Some(outcome.resource);
+        r.batch = (self.mode == Mode::EsmKinesis).then_some(self.batch);
+        r.items = Some(outcome.sent);
+        r.items_per_s = Some(if secs > 0.0 {
+            round(outcome.sent as f64 / secs, 1)
+        } else {
+            0.0
+        });
+        r.timestamp = report::now_rfc3339();
+        Ok(r)
+    }
+
     async fn run_queue(&self, run: u32, machine: &Machine) -> Result<Report> {
         let workload = self.mode.workload().context("not a queue or stream mode")?;
         let service = match workload {
@@ -958,6 +1027,33 @@ mod tests {
         assert!(Plan::new(&parse(&["--function", "a/b"])).is_err());
         assert!(Plan::new(&parse(&["--function", "f", "--duration-seconds", "0"])).is_err());
         assert!(Plan::new(&parse(&["--function", "f", "--endpoint", "https://x"])).is_err());
+    }
+
+    #[test]
+    fn esm_modes_need_a_function_and_take_a_stream_batch() {
+        assert!(Plan::new(&parse(&["--mode", "esm-sqs"])).is_err());
+        let p = Plan::new(&parse(&["--mode", "esm-sqs", "--function", "f"])).expect("plan");
+        assert_eq!((p.gap, p.batch), (Duration::from_millis(20), 1));
+        assert!(Plan::new(&parse(&[
+            "--mode",
+            "esm-sqs",
+            "--function",
+            "f",
+            "--batch",
+            "5"
+        ]))
+        .is_err());
+        let p = Plan::new(&parse(&["--mode", "esm-kinesis", "--function", "f"])).expect("plan");
+        assert_eq!(p.batch, 500);
+        assert!(Plan::new(&parse(&[
+            "--mode",
+            "esm-kinesis",
+            "--function",
+            "f",
+            "--batch",
+            "501"
+        ]))
+        .is_err());
     }
 
     /// Acceptance: http-baseline for ~1 s yields a parsable line with

@@ -84,6 +84,21 @@ impl SignedClient {
             .await
     }
 
+    /// A REST request with a JSON body (none when empty), signed for `service`.
+    pub async fn rest(
+        &self,
+        service: &str,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Answer> {
+        let mut extra = Vec::new();
+        if !body.is_empty() {
+            extra.push(("content-type", "application/json".to_string()));
+        }
+        self.send(service, method, path, &extra, body).await
+    }
+
     async fn send(
         &self,
         service: &str,
