@@ -15,7 +15,7 @@ use hako_model::{Error, ErrorKind};
 use crate::error::{ApiError, ApiResult};
 use crate::{qualifier, read_body, Params, St};
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -60,6 +60,31 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, Error> {
     Ok(Some(s))
 }
 
+/// An invocation as Invoke and InvokeWithResponseStream read it: `X-Amz-Log-Type`, the payload
+/// (at most `limit` bytes, JSON), `X-Amz-Client-Context`, `X-Amzn-Trace-Id`.
+pub(crate) async fn invocation(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> ApiResult<Invocation> {
+    let log_type = query_string(
+        "logType",
+        header(headers, "x-amz-log-type"),
+        &shapes::LOG_TYPE,
+    )?;
+    let payload = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| crate::body_error(e, || too_large(limit)))?;
+    check_json(&payload)?;
+    Ok(Invocation {
+        payload,
+        client_context: client_context(headers)?,
+        trace_id: header(headers, "x-amzn-trace-id").map(str::to_string),
+        log_tail: log_type == Some("Tail"),
+        request_id: None,
+    })
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     RequestResponse,
@@ -84,23 +109,7 @@ pub(crate) async fn invoke(
         Some("Event") => (Kind::Event, ASYNC_REQUEST_MAX_BYTES),
         _ => (Kind::RequestResponse, INVOKE_REQUEST_MAX_BYTES),
     };
-    let log_type = query_string(
-        "logType",
-        header(&headers, "x-amz-log-type"),
-        &shapes::LOG_TYPE,
-    )?;
-    let log_tail = log_type == Some("Tail");
-    let payload = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| crate::body_error(e, || too_large(limit)))?;
-    check_json(&payload)?;
-    let inv = Invocation {
-        payload,
-        client_context: client_context(&headers)?,
-        trace_id: header(&headers, "x-amzn-trace-id").map(str::to_string),
-        log_tail,
-        request_id: None,
-    };
+    let inv = invocation(&headers, body, limit).await?;
     let lambda = &st.0;
     match kind {
         Kind::DryRun => {

@@ -19,6 +19,7 @@ mod layers;
 mod operations;
 mod permissions;
 mod provisioned;
+mod response_stream;
 mod tags;
 mod versions;
 
@@ -95,6 +96,10 @@ pub fn router(state: Arc<Lambda>) -> Router {
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(invoke::invoke),
+        )
+        .route(
+            "/2021-11-15/functions/{name}/response-streaming-invocations",
+            post(response_stream::invoke_with_response_stream),
         )
         .route(
             "/2014-11-13/functions/{name}/invoke-async",

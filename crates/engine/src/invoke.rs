@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hako_model::{Error, ErrorKind};
-use hako_runtime_api::{Invocation, Outcome, Ready};
+use hako_runtime_api::{Invocation, Outcome, Ready, ResponseStream, StreamEnd, StreamItem};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -17,10 +17,16 @@ use crate::errors::{error_payload, exit_error};
 use crate::logformat::{Report, ReportStatus};
 use crate::metrics::FunctionMetrics;
 use crate::sandbox::Sandbox;
-use crate::{Engine, InvokeRequest, InvokeResult, ResolvedFunction};
+use crate::{Engine, InvokeRequest, InvokeResult, ResolvedFunction, StreamEvent, StreamSink};
 
 /// How long a runtime may take to initialise before its first event (AWS: 10 s).
 const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// A streamed response's first bytes go at full speed; past them, at most
+/// [`STREAM_CAPPED_BYTES_PER_SEC`] (AWS's guide, "Bandwidth limits for response streaming":
+/// the first 6 MB uncapped, then at most 2 MBps).
+const STREAM_UNCAPPED_BYTES: usize = 6 * 1024 * 1024;
+const STREAM_CAPPED_BYTES_PER_SEC: f64 = 2.0 * 1024.0 * 1024.0;
 
 /// An invocation's concurrency slot: given back when the invocation ends, however it ends.
 struct Permit<'a> {
@@ -237,6 +243,8 @@ impl Engine {
         metrics: &FunctionMetrics,
     ) -> Result<InvokeResult, InvokeRequest> {
         let req_log_tail = req.log_tail;
+        let mut req = req;
+        let sink = req.stream.take();
         if req.log_tail {
             sb.logs.begin_tail();
         }
@@ -303,6 +311,7 @@ impl Engine {
                                     trace_id: Some(inv.trace_id),
                                     log_tail: req_log_tail,
                                     request_id: None,
+                                    stream: sink,
                                 });
                             }
                             failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
@@ -311,21 +320,54 @@ impl Engine {
                     }
                 }
                 _ = tokio::time::sleep(f.timeout) => {
-                    let secs = f.timeout.as_secs_f64();
-                    let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
-                    let line = format!("{} {request_id} Task timed out after {secs:.2} seconds", rfc3339_now());
-                    failure = Some((error_payload("Sandbox.Timedout", &msg), line));
+                    failure = Some(timeout_failure(f, request_id));
                     timed_out = true;
-                    if sb.control.restartable() {
-                        reset = true;
-                    } else {
-                        sb.kill();
-                    }
+                    reset = reset_or_kill(sb);
                     None
                 }
             }
         } else {
             None
+        };
+        // A streamed response: its chunks go to the caller (or are collected) until it ends, the
+        // function's timeout and an exit still apply, and the invocation holds its concurrency
+        // slot and its sandbox until then.
+        let mut limit = hako_runtime_api::MAX_RESPONSE_BYTES;
+        let outcome = match outcome {
+            Some(Outcome::Stream(stream)) => {
+                if sink.is_some() {
+                    limit = hako_runtime_api::MAX_STREAM_BYTES;
+                }
+                let head = StreamEvent::Head {
+                    request_id: request_id.to_string(),
+                    executed_version: f.version.clone(),
+                    content_type: stream.content_type.clone(),
+                };
+                tokio::select! {
+                    o = pump(stream, sink, head) => match o {
+                        Some(o) => Some(o),
+                        // Cut short: the runtime went away mid-stream.
+                        None => match tokio::time::timeout(Duration::from_millis(200), sb.wait_exit()).await {
+                            Ok(st) => {
+                                failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
+                                None
+                            }
+                            Err(_) => None,
+                        },
+                    },
+                    st = sb.wait_exit() => {
+                        failure = Some(exit_error(request_id, st, sb.control.oom_killed()));
+                        None
+                    }
+                    _ = tokio::time::sleep_until(began + f.timeout) => {
+                        failure = Some(timeout_failure(f, request_id));
+                        timed_out = true;
+                        reset = reset_or_kill(sb);
+                        None
+                    }
+                }
+            }
+            o => o,
         };
         let duration = began.elapsed();
         let (payload, function_error) = match (outcome, failure) {
@@ -342,12 +384,13 @@ impl Engine {
                 error_payload(
                     "Function.ResponseSizeTooLarge",
                     &format!(
-                        "Response payload size exceeded maximum allowed payload size ({} bytes).",
-                        hako_runtime_api::MAX_RESPONSE_BYTES
+                        "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                     ),
                 ),
                 Some("Unhandled"),
             ),
+            // Taken apart above.
+            (Some(Outcome::Stream(_)), _) => (Bytes::new(), None),
             (None, Some((payload, line))) => {
                 sb.slot.take_inflight();
                 sb.logs.drain();
@@ -412,6 +455,85 @@ impl Engine {
             log_tail,
             executed_version: f.version.clone(),
         })
+    }
+}
+
+/// The payload and log line of an invocation that ran past its function's timeout.
+fn timeout_failure(f: &ResolvedFunction, request_id: &str) -> (Bytes, String) {
+    let secs = f.timeout.as_secs_f64();
+    let msg = format!("RequestId: {request_id} Error: Task timed out after {secs:.2} seconds");
+    let line = format!(
+        "{} {request_id} Task timed out after {secs:.2} seconds",
+        rfc3339_now()
+    );
+    (error_payload("Sandbox.Timedout", &msg), line)
+}
+
+/// After a timeout: whether the runtime is reset once the invocation is reported (a backend that
+/// can keep the environment), else the sandbox is killed now.
+fn reset_or_kill(sb: &Sandbox) -> bool {
+    if sb.control.restartable() {
+        true
+    } else {
+        sb.kill();
+        false
+    }
+}
+
+/// Reads a streamed response to its end. With a sink: the head, then each chunk as it comes
+/// (past the first 6 MB no faster than AWS's bandwidth cap), and `Response` with an empty
+/// payload at the end; a sink whose reader went away is dropped and the rest read and
+/// discarded, so the runtime finishes. Without one: the chunks collected into `Response`, or
+/// `ResponseTooLarge` past the buffered limit. A function error in the trailers is `Error`;
+/// `None` when the stream was cut short.
+async fn pump(
+    mut stream: ResponseStream,
+    mut sink: Option<StreamSink>,
+    head: StreamEvent,
+) -> Option<Outcome> {
+    let streaming = sink.is_some();
+    if let Some(s) = &sink {
+        if s.0.send(head).await.is_err() {
+            sink = None;
+        }
+    }
+    let mut total = 0usize;
+    let mut collected = Vec::new();
+    let mut capped_since: Option<Instant> = None;
+    loop {
+        match stream.body.recv().await? {
+            StreamItem::Chunk(data) => {
+                total += data.len();
+                if !streaming {
+                    if total > hako_runtime_api::MAX_RESPONSE_BYTES {
+                        // Read no further: the runtime's POST is refused.
+                        return Some(Outcome::ResponseTooLarge);
+                    }
+                    collected.extend_from_slice(&data);
+                    continue;
+                }
+                if let Some(s) = &sink {
+                    if s.0.send(StreamEvent::Chunk(data)).await.is_err() {
+                        sink = None;
+                    }
+                }
+                if total > STREAM_UNCAPPED_BYTES {
+                    let since = *capped_since.get_or_insert_with(Instant::now);
+                    let capped = (total - STREAM_UNCAPPED_BYTES) as f64;
+                    tokio::time::sleep_until(
+                        since + Duration::from_secs_f64(capped / STREAM_CAPPED_BYTES_PER_SEC),
+                    )
+                    .await;
+                }
+            }
+            StreamItem::End(StreamEnd::Complete) => {
+                return Some(Outcome::Response(Bytes::from(collected)))
+            }
+            StreamItem::End(StreamEnd::Error { error_type, body }) => {
+                return Some(Outcome::Error { error_type, body })
+            }
+            StreamItem::End(StreamEnd::TooLarge) => return Some(Outcome::ResponseTooLarge),
+        }
     }
 }
 

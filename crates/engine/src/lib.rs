@@ -40,7 +40,10 @@ pub use logs::{LogRecord, LogSink, NullSink};
 pub use provisioned::ProvisionedState;
 pub use runtimes::{RuntimeInfo, Runtimes};
 pub use start::ApiAcceptor;
-pub use types::{AsyncMetric, EngineConfig, InvokeRequest, InvokeResult, ResolvedFunction};
+pub use types::{
+    stream_channel, AsyncMetric, EngineConfig, InvokeRequest, InvokeResult, ResolvedFunction,
+    StreamEvent, StreamSink,
+};
 
 use crate::concurrency::Account;
 use crate::metrics::Metrics;

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use hako_model::Runtime;
 use hako_sandbox::fake::{FakeControl, FakeIsolation, FakeOutput, FakeProcess};
 use hako_sandbox::{BoxFuture, ExitStatus};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use parking_lot::Mutex;
@@ -36,6 +37,34 @@ pub enum Reply {
     Crash(i32),
     /// Never answers (until the sandbox is killed).
     Hang,
+    /// A streamed `POST /invocation/{id}/response` (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`, chunked, with this `Content-Type`): the parts in order.
+    Stream {
+        content_type: Option<String>,
+        parts: Vec<StreamPart>,
+    },
+}
+
+/// One step of a streamed response of the fake runtime.
+#[derive(Debug, Clone)]
+pub enum StreamPart {
+    /// Writes a chunk (sent at once, as its own HTTP chunk).
+    Chunk(Bytes),
+    /// Waits until the test notifies (`notify_one`: a notification given first is kept).
+    Gate(Arc<tokio::sync::Notify>),
+    /// Ends the body with the error trailers `Lambda-Runtime-Function-Error-Type` and
+    /// `Lambda-Runtime-Function-Error-Body` (the body base64, as AWS's clients send it).
+    Error { error_type: String, body: Bytes },
+    /// The process exits with this code, mid-stream.
+    Exit(i32),
+    /// Writes nothing more, never ends the body.
+    Hang,
+}
+
+impl StreamPart {
+    pub fn chunk(text: &str) -> StreamPart {
+        StreamPart::Chunk(Bytes::copy_from_slice(text.as_bytes()))
+    }
 }
 
 impl Reply {
@@ -191,7 +220,7 @@ impl FakeRuntime {
         }
     }
 
-    async fn serve(&self, api: &mut SendRequest<Full<Bytes>>, p: &FakeProcess) -> ExitStatus {
+    async fn serve(&self, api: &mut SendRequest<Body>, p: &FakeProcess) -> ExitStatus {
         match &self.init {
             Init::Ready => {}
             Init::Error { error_type, body } => {
@@ -239,6 +268,14 @@ impl FakeRuntime {
                 Reply::Exit(code) => return ExitStatus::Code(code),
                 Reply::Crash(sig) => return ExitStatus::Signal(sig),
                 Reply::Hang => return std::future::pending().await,
+                Reply::Stream {
+                    content_type,
+                    parts,
+                } => match post_stream(api, &request_id, content_type, parts).await {
+                    Ok(Ok(status)) => Ok(status),
+                    Ok(Err(exit)) => return exit,
+                    Err(e) => Err(e),
+                },
             };
             if posted.is_err() {
                 return ExitStatus::Code(1);
@@ -252,14 +289,15 @@ impl FakeRuntime {
     }
 }
 
-type Connection = hyper::client::conn::http1::Connection<
-    hyper_util::rt::TokioIo<tokio::net::TcpStream>,
-    Full<Bytes>,
->;
+/// The request body of the fake runtime's calls: whole, or streamed.
+type Body = BoxBody<Bytes, std::convert::Infallible>;
+
+type Connection =
+    hyper::client::conn::http1::Connection<hyper_util::rt::TokioIo<tokio::net::TcpStream>, Body>;
 
 async fn connect(
     addr: SocketAddr,
-) -> Result<(SendRequest<Full<Bytes>>, Connection), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(SendRequest<Body>, Connection), Box<dyn std::error::Error + Send + Sync>> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let io = hyper_util::rt::TokioIo::new(stream);
     Ok(hyper::client::conn::http1::handshake(io).await?)
@@ -269,10 +307,10 @@ const PREFIX: &str = "/2018-06-01/runtime/";
 
 type HttpResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-async fn next(api: &mut SendRequest<Full<Bytes>>) -> HttpResult<(http::HeaderMap, Bytes)> {
+async fn next(api: &mut SendRequest<Body>) -> HttpResult<(http::HeaderMap, Bytes)> {
     let req = http::Request::get(format!("{PREFIX}invocation/next"))
         .header("host", "runtime")
-        .body(Full::new(Bytes::new()))?;
+        .body(Full::new(Bytes::new()).boxed())?;
     api.ready().await?;
     let resp = api.send_request(req).await?;
     let headers = resp.headers().clone();
@@ -281,7 +319,7 @@ async fn next(api: &mut SendRequest<Full<Bytes>>) -> HttpResult<(http::HeaderMap
 }
 
 async fn post(
-    api: &mut SendRequest<Full<Bytes>>,
+    api: &mut SendRequest<Body>,
     path: &str,
     error_type: Option<&str>,
     body: Bytes,
@@ -291,10 +329,74 @@ async fn post(
         req = req.header("lambda-runtime-function-error-type", t);
     }
     api.ready().await?;
-    let resp = api.send_request(req.body(Full::new(body))?).await?;
+    let resp = api.send_request(req.body(Full::new(body).boxed())?).await?;
     let status = resp.status().as_u16();
     resp.into_body().collect().await?;
     Ok(status)
+}
+
+/// A streamed `POST /invocation/{id}/response`: its status, or how the process ended mid-stream.
+async fn post_stream(
+    api: &mut SendRequest<Body>,
+    request_id: &str,
+    content_type: Option<String>,
+    parts: Vec<StreamPart>,
+) -> HttpResult<Result<u16, ExitStatus>> {
+    use base64::Engine as _;
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes>::new(1);
+    let mut req = http::Request::post(format!("{PREFIX}invocation/{request_id}/response"))
+        .header("host", "runtime")
+        .header("lambda-runtime-function-response-mode", "streaming")
+        .header(
+            "trailer",
+            "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+        );
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    api.ready().await?;
+    let resp = api.send_request(req.body(body.boxed())?);
+    let write = async move {
+        for part in parts {
+            match part {
+                StreamPart::Chunk(b) => {
+                    let _ = tx.send_data(b).await;
+                }
+                StreamPart::Gate(n) => n.notified().await,
+                StreamPart::Error { error_type, body } => {
+                    let mut t = http::HeaderMap::new();
+                    if let Ok(v) = http::HeaderValue::from_str(&error_type) {
+                        t.insert("lambda-runtime-function-error-type", v);
+                    }
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(&body);
+                    if let Ok(v) = http::HeaderValue::from_str(&b64) {
+                        t.insert("lambda-runtime-function-error-body", v);
+                    }
+                    let _ = tx.send_trailers(t).await;
+                }
+                StreamPart::Exit(code) => return Some(ExitStatus::Code(code)),
+                StreamPart::Hang => std::future::pending::<()>().await,
+            }
+        }
+        None
+    };
+    tokio::pin!(resp);
+    tokio::select! {
+        exit = write => match exit {
+            Some(st) => Ok(Err(st)),
+            None => {
+                let resp = resp.await?;
+                let status = resp.status().as_u16();
+                resp.into_body().collect().await?;
+                Ok(Ok(status))
+            }
+        },
+        // Answered before the body ended (the platform refused the rest).
+        resp = &mut resp => {
+            let resp = resp?;
+            Ok(Ok(resp.status().as_u16()))
+        }
+    }
 }
 
 /// A log sink that keeps every line.

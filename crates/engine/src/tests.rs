@@ -884,3 +884,248 @@ async fn an_init_error_posted_just_before_the_exit_is_the_answer() {
         assert_eq!(r.payload, Bytes::from_static(body.as_bytes()));
     }
 }
+
+// ---- streamed responses ----------------------------------------------------------------------
+//
+// AWS's Runtime API guide, "Response streaming": a runtime posts its response with
+// `Lambda-Runtime-Function-Response-Mode: streaming`, chunked, and reports an error mid-stream in
+// the trailers `Lambda-Runtime-Function-Error-Type` / `-Body`. The guide "Response streaming for
+// Lambda functions": up to 200 MB per streamed response, the function's timeout applies.
+
+use crate::testing::StreamPart;
+use crate::{stream_channel, StreamEvent};
+
+fn streaming(parts: Vec<StreamPart>) -> FakeRuntime {
+    FakeRuntime::new(move |_e: Event| {
+        let parts = parts.clone();
+        async move {
+            Reply::Stream {
+                content_type: Some("text/plain".into()),
+                parts,
+            }
+        }
+    })
+}
+
+async fn recv(rx: &mut tokio::sync::mpsc::Receiver<StreamEvent>) -> Option<StreamEvent> {
+    within("a stream event", rx.recv()).await
+}
+
+/// An invocation of `f` whose response streams to the returned receiver, running on its task.
+fn spawn_streaming(
+    h: &Harness,
+    f: &ResolvedFunction,
+) -> (
+    tokio::task::JoinHandle<Result<InvokeResult, hako_model::Error>>,
+    tokio::sync::mpsc::Receiver<StreamEvent>,
+) {
+    let (sink, rx) = stream_channel();
+    let mut req = request("{}");
+    req.stream = Some(sink);
+    let engine = h.engine.clone();
+    let f = f.clone();
+    (
+        tokio::spawn(async move { engine.invoke(&f, req).await }),
+        rx,
+    )
+}
+
+#[tokio::test]
+async fn a_streamed_response_reaches_the_caller_chunk_by_chunk_and_holds_its_slot() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let h = Harness::new(streaming(vec![
+        StreamPart::chunk("first "),
+        StreamPart::Gate(gate.clone()),
+        StreamPart::chunk("last"),
+    ]));
+    let f = h.function("f");
+    let (invoke, mut rx) = spawn_streaming(&h, &f);
+    let Some(StreamEvent::Head {
+        request_id,
+        executed_version,
+        content_type,
+    }) = recv(&mut rx).await
+    else {
+        panic!("no head")
+    };
+    assert_eq!(executed_version, "$LATEST");
+    assert_eq!(content_type, "text/plain");
+    assert_eq!(
+        recv(&mut rx).await,
+        Some(StreamEvent::Chunk(Bytes::from_static(b"first ")))
+    );
+    // The first chunk is here while the function waits to write the last: the invocation
+    // still holds its slot, its END is not written.
+    assert_eq!(h.engine.inflight(), 1);
+    assert!(!invoke.is_finished());
+    assert!(!h
+        .logs
+        .messages()
+        .contains(&format!("END RequestId: {request_id}")));
+    gate.notify_one();
+    assert_eq!(
+        recv(&mut rx).await,
+        Some(StreamEvent::Chunk(Bytes::from_static(b"last")))
+    );
+    assert_eq!(
+        recv(&mut rx).await,
+        None,
+        "the channel closes after the last"
+    );
+    let r = within("result", invoke).await.unwrap().unwrap();
+    assert_eq!(r.request_id, request_id);
+    assert_eq!(r.function_error, None);
+    assert!(r.payload.is_empty());
+    assert_eq!(h.engine.inflight(), 0);
+    let lines = h.logs.messages();
+    assert!(lines.contains(&format!("END RequestId: {request_id}")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with(&format!("REPORT RequestId: {request_id}"))));
+    // The sandbox went back to the pool once the stream ended.
+    gate.notify_one();
+    let again = within("again", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(h.isolation.spawned(), 1);
+    assert_eq!(again.payload, Bytes::from_static(b"first last"));
+}
+
+#[tokio::test]
+async fn a_streamed_response_to_a_buffered_caller_is_collected() {
+    let h = Harness::new(streaming(vec![
+        StreamPart::chunk("a"),
+        StreamPart::chunk("b"),
+    ]));
+    let f = h.function("f");
+    let r = within("invoke", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(r.payload, Bytes::from_static(b"ab"));
+    assert_eq!(r.function_error, None);
+}
+
+#[tokio::test]
+async fn a_buffered_response_to_a_streaming_caller_is_the_payload_without_a_head() {
+    let h = Harness::new(FakeRuntime::echo());
+    let f = h.function("f");
+    let (sink, mut rx) = stream_channel();
+    let mut req = request("{\"a\":1}");
+    req.stream = Some(sink);
+    let r = within("invoke", h.engine.invoke(&f, req)).await.unwrap();
+    assert_eq!(r.payload, Bytes::from_static(b"{\"a\":1}"));
+    assert_eq!(rx.recv().await, None);
+}
+
+#[tokio::test]
+async fn an_error_mid_stream_is_the_invocations_function_error() {
+    let body = Bytes::from_static(br#"{"errorMessage":"boom","errorType":"Error"}"#);
+    let h = Harness::new(streaming(vec![
+        StreamPart::chunk("part"),
+        StreamPart::Error {
+            error_type: "Error".into(),
+            body: body.clone(),
+        },
+    ]));
+    let f = h.function("f");
+    let (invoke, mut rx) = spawn_streaming(&h, &f);
+    let r = within("invoke", invoke).await.unwrap().unwrap();
+    assert!(matches!(rx.recv().await, Some(StreamEvent::Head { .. })));
+    assert_eq!(
+        rx.recv().await,
+        Some(StreamEvent::Chunk(Bytes::from_static(b"part")))
+    );
+    assert_eq!(r.function_error, Some("Unhandled"));
+    assert_eq!(r.payload, body);
+    // The runtime goes on: its sandbox serves the next event.
+    within("again", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(h.isolation.spawned(), 1);
+}
+
+#[tokio::test]
+async fn a_timeout_mid_stream_ends_it_with_sandbox_timedout() {
+    let clock = ManualClock::start();
+    let h = Harness::new(streaming(vec![StreamPart::chunk("part"), StreamPart::Hang]));
+    let f = h.function("f");
+    let (invoke, mut rx) = spawn_streaming(&h, &f);
+    assert!(matches!(
+        recv(&mut rx).await,
+        Some(StreamEvent::Head { .. })
+    ));
+    assert!(matches!(recv(&mut rx).await, Some(StreamEvent::Chunk(_))));
+    clock.advance(Duration::from_millis(3001)).await;
+    let r = within("timeout", invoke).await.unwrap().unwrap();
+    let id = &r.request_id;
+    assert_eq!(r.function_error, Some("Unhandled"));
+    assert_eq!(
+        json(&r),
+        serde_json::json!({
+            "errorMessage": format!("RequestId: {id} Error: Task timed out after 3.00 seconds"),
+            "errorType": "Sandbox.Timedout",
+        })
+    );
+    assert_eq!(recv(&mut rx).await, None);
+    assert_eq!(h.engine.inflight(), 0);
+    let lines = h.logs.messages();
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("REPORT ") && l.contains("Status: error")));
+}
+
+#[tokio::test]
+async fn a_runtime_that_exits_mid_stream_is_runtime_exit_error() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let h = Harness::new(streaming(vec![
+        StreamPart::chunk("part"),
+        StreamPart::Gate(gate.clone()),
+        StreamPart::Exit(3),
+    ]));
+    let f = h.function("f");
+    let (invoke, mut rx) = spawn_streaming(&h, &f);
+    assert!(matches!(
+        recv(&mut rx).await,
+        Some(StreamEvent::Head { .. })
+    ));
+    assert!(matches!(recv(&mut rx).await, Some(StreamEvent::Chunk(_))));
+    gate.notify_one();
+    let r = within("invoke", invoke).await.unwrap().unwrap();
+    assert_eq!(r.function_error, Some("Unhandled"));
+    assert_eq!(
+        json(&r)["errorType"],
+        "Runtime.ExitError",
+        "{:?}",
+        r.payload
+    );
+}
+
+/// Past the buffered limit (6 MB) a stream goes on; a buffered caller of the same function gets
+/// `Function.ResponseSizeTooLarge`.
+#[tokio::test]
+async fn the_buffered_limit_does_not_apply_to_a_stream() {
+    let big = Bytes::from(vec![b'x'; 1024 * 1024]);
+    let parts: Vec<StreamPart> = (0..7).map(|_| StreamPart::Chunk(big.clone())).collect();
+    let h = Harness::new(streaming(parts));
+    let f = h.function("f");
+    let (sink, mut rx) = stream_channel();
+    let mut req = request("{}");
+    req.stream = Some(sink);
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(ev) = rx.recv().await {
+            if let StreamEvent::Chunk(b) = ev {
+                n += b.len();
+            }
+        }
+        n
+    });
+    let r = within("invoke", h.engine.invoke(&f, req)).await.unwrap();
+    assert_eq!(r.function_error, None);
+    assert_eq!(within("reader", reader).await.unwrap(), 7 * 1024 * 1024);
+    let r = within("buffered", h.engine.invoke(&f, request("{}")))
+        .await
+        .unwrap();
+    assert_eq!(r.function_error, Some("Unhandled"));
+    assert_eq!(json(&r)["errorType"], "Function.ResponseSizeTooLarge");
+}

@@ -71,6 +71,36 @@ pub struct InvokeRequest {
     /// The request id to run the event under (an asynchronous event keeps the id its 202 gave,
     /// on every attempt); a new one when `None`.
     pub request_id: Option<String>,
+    /// Where a streamed response goes as the function writes it (InvokeWithResponseStream, a
+    /// `RESPONSE_STREAM` URL). Without one a streamed response is collected, up to the buffered
+    /// limit, into the result's payload.
+    pub stream: Option<StreamSink>,
+}
+
+/// What a caller that takes a streamed response receives while it streams. When the function
+/// streams: one [`StreamEvent::Head`], then its chunks; the invocation's [`InvokeResult`] comes
+/// after the last (its payload empty, or the error that ended the stream). When it does not
+/// (a buffered response, an error before any byte): nothing, and the result carries the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Head {
+        request_id: String,
+        executed_version: String,
+        /// The content type the runtime streams with (`application/octet-stream` by default).
+        content_type: String,
+    },
+    Chunk(Bytes),
+}
+
+/// The sending half of a streamed response's channel ([`stream_channel`]).
+#[derive(Debug, Clone)]
+pub struct StreamSink(pub(crate) tokio::sync::mpsc::Sender<StreamEvent>);
+
+/// A channel for a streamed response: the sink goes into the [`InvokeRequest`], the receiver to
+/// whoever answers the caller. Bounded: a reader that does not keep up slows the function down.
+pub fn stream_channel() -> (StreamSink, tokio::sync::mpsc::Receiver<StreamEvent>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    (StreamSink(tx), rx)
 }
 
 /// An asynchronous-invocation metric to record for a function version (the async queue lives

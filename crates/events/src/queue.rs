@@ -335,6 +335,7 @@ impl Queue {
             trace_id: e.trace_id.clone(),
             log_tail: false,
             request_id: Some(e.request_id.clone()),
+            stream: None,
         };
         // The outcome is committed before the sandbox can take another event: after a crash
         // only the events running at that moment run again.

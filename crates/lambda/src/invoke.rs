@@ -5,7 +5,7 @@
 //! asynchronous queue's workers (`hako-events`).
 
 use bytes::Bytes;
-use hako_engine::{AsyncMetric, InvokeRequest, InvokeResult, ResolvedFunction};
+use hako_engine::{AsyncMetric, InvokeRequest, InvokeResult, ResolvedFunction, StreamSink};
 use hako_model::{Error, FunctionRef};
 use hako_store::NewEvent;
 
@@ -60,6 +60,22 @@ impl Lambda {
         self.engine.invoke(&f, req).await
     }
 
+    /// Invoke with a response stream (InvokeWithResponseStream, a `RESPONSE_STREAM` URL): runs
+    /// the function; when it streams, its response goes to `sink` as it writes it and the
+    /// result (returned after the last chunk) carries only how it ended; when it does not, the
+    /// result carries its payload as [`Lambda::invoke`]'s does.
+    pub async fn invoke_streaming(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        inv: Invocation,
+        sink: StreamSink,
+    ) -> Result<InvokeResult, Error> {
+        let (f, mut req) = self.request(function, qualifier, inv)?;
+        req.stream = Some(sink);
+        self.engine.invoke(&f, req).await
+    }
+
     /// The function version an invocation runs, and the engine's request for it.
     fn request(
         &self,
@@ -76,6 +92,7 @@ impl Lambda {
             trace_id: inv.trace_id,
             log_tail: inv.log_tail,
             request_id: inv.request_id,
+            stream: None,
         };
         Ok((f, req))
     }

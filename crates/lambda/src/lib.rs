@@ -41,6 +41,7 @@ pub use crate::aliases::Target;
 pub use crate::event_source_mappings::{EventSources, QueueSource};
 pub use crate::invoke::Invocation;
 pub use crate::versions::{page, Paging};
+pub use hako_engine::{stream_channel, StreamEvent, StreamSink};
 
 /// The Lambda application layer (see the crate's documentation).
 #[derive(Debug)]

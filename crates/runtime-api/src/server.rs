@@ -11,8 +11,8 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::slot::{Outcome, Slot};
-use crate::MAX_RESPONSE_BYTES;
+use crate::slot::{Outcome, ResponseStream, Slot, StreamEnd, StreamItem};
+use crate::{MAX_RESPONSE_BYTES, MAX_STREAM_BYTES};
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
@@ -135,6 +135,9 @@ async fn route(req: Request<Incoming>, slot: &Slot) -> Response<Full<Bytes>> {
                     "Invalid request ID",
                 );
             }
+            if what == "response" && is_streaming(&req) {
+                return stream_response(req, &id, slot).await;
+            }
             let error_type = error_type_header(&req);
             let body = read_body(req.into_body(), MAX_RESPONSE_BYTES).await;
             match (what, body) {
@@ -167,6 +170,114 @@ fn error_type_header(req: &Request<Incoming>) -> Option<String> {
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// Whether a `POST /response` streams (`Lambda-Runtime-Function-Response-Mode: streaming`).
+fn is_streaming(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get("lambda-runtime-function-response-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("streaming"))
+}
+
+/// How many chunks may wait for the engine before the runtime's POST is read no further.
+const STREAM_CHANNEL: usize = 16;
+
+/// A streamed `POST /invocation/{id}/response`: the engine gets the stream at once, then each
+/// chunk as it is read, then how the body ended (error trailers, or the limit passed). Answered
+/// 202 once the body has ended; 413 past [`MAX_STREAM_BYTES`]; a body cut short (the runtime
+/// went away) closes the channel without an end.
+async fn stream_response(req: Request<Incoming>, id: &str, slot: &Slot) -> Response<Full<Bytes>> {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHANNEL);
+    if !slot.complete(
+        id,
+        Outcome::Stream(ResponseStream {
+            content_type,
+            body: rx,
+        }),
+    ) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            "Invalid request ID",
+        );
+    }
+    let mut body = req.into_body();
+    let mut total = 0usize;
+    let mut trailers = None;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    total += data.len();
+                    if total > MAX_STREAM_BYTES {
+                        let _ = tx.send(StreamItem::End(StreamEnd::TooLarge)).await;
+                        return error(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "RequestEntityTooLarge",
+                            &format!(
+                                "Exceeded maximum allowed payload size ({MAX_STREAM_BYTES} bytes)."
+                            ),
+                        );
+                    }
+                    // The engine has stopped listening (a timeout): the rest is not wanted.
+                    if !data.is_empty() && tx.send(StreamItem::Chunk(data)).await.is_err() {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "InvalidRequestID",
+                            "Invalid request ID",
+                        );
+                    }
+                }
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            },
+            // Cut short: the channel closes without an end.
+            Some(Err(_)) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "could not read the request body",
+                )
+            }
+        }
+    }
+    let end = match trailers.as_ref().and_then(stream_error) {
+        Some((error_type, body)) => StreamEnd::Error { error_type, body },
+        None => StreamEnd::Complete,
+    };
+    let _ = tx.send(StreamItem::End(end)).await;
+    accepted()
+}
+
+/// The error a streamed response's trailers report: `Lambda-Runtime-Function-Error-Type` and
+/// `Lambda-Runtime-Function-Error-Body`, base64 as AWS's clients send it (taken as it is when it
+/// is not base64).
+fn stream_error(trailers: &http::HeaderMap) -> Option<(Option<String>, Bytes)> {
+    use base64::Engine as _;
+    let error_type = trailers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let raw = trailers.get("lambda-runtime-function-error-body");
+    if error_type.is_none() && raw.is_none() {
+        return None;
+    }
+    let body = raw
+        .map(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .map(Bytes::from)
+                .unwrap_or_else(|_| Bytes::copy_from_slice(v.as_bytes()))
+        })
+        .unwrap_or_default();
+    Some((error_type, body))
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Full<Bytes>>> {
@@ -248,7 +359,7 @@ mod tests {
     //! 400 `InvalidRequestID` "Invalid request ID", 413 `RequestEntityTooLarge` "Exceeded maximum
     //! allowed payload size (N bytes).").
     use super::*;
-    use crate::slot::{Invocation, Ready};
+    use crate::slot::{Invocation, Ready, ResponseStream, StreamEnd, StreamItem};
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
@@ -452,11 +563,7 @@ mod tests {
 
     #[tokio::test]
     async fn response_is_accepted_once_and_reaches_the_engine() {
-        let (srv, slot) = server().await;
-        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
-        let (tx, rx) = oneshot::channel();
-        slot.deliver(invocation("r1", b"{}"), tx);
-        exchange(&mut conn, NEXT, b"").await;
+        let (_srv, _slot, mut conn, rx) = taken().await;
         let r = exchange(
             &mut conn,
             &post("invocation/r1/response", b"\"hi\"", ""),
@@ -499,11 +606,7 @@ mod tests {
 
     #[tokio::test]
     async fn error_keeps_the_error_type_header_and_body() {
-        let (srv, slot) = server().await;
-        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
-        let (tx, rx) = oneshot::channel();
-        slot.deliver(invocation("r1", b"{}"), tx);
-        exchange(&mut conn, NEXT, b"").await;
+        let (_srv, _slot, mut conn, rx) = taken().await;
         let body = br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#;
         let head = post(
             "invocation/r1/error",
@@ -524,11 +627,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_oversized_response_is_413_and_fails_the_invocation() {
-        let (srv, slot) = server().await;
-        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
-        let (tx, rx) = oneshot::channel();
-        slot.deliver(invocation("r1", b"{}"), tx);
-        exchange(&mut conn, NEXT, b"").await;
+        let (srv, _slot, mut conn, rx) = taken().await;
         let body = vec![b'x'; MAX_RESPONSE_BYTES + 1];
         let head = post("invocation/r1/response", &body, "");
         conn.write_all(head.as_bytes()).await.unwrap();
@@ -654,6 +753,158 @@ mod tests {
         );
         let put = "PUT /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(exchange(&mut conn, put, b"").await.status, 405);
+    }
+
+    /// A streamed response (AWS's Runtime API guide, "Response streaming": the
+    /// `Lambda-Runtime-Function-Response-Mode: streaming` header, a chunked body, the error
+    /// trailers): the engine has the stream as soon as the POST begins, and each chunk before
+    /// the runtime writes the next.
+    fn streaming_head(id: &str, trailers: bool) -> String {
+        let mut h = format!(
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
+             Lambda-Runtime-Function-Response-Mode: streaming\r\n\
+             Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
+        );
+        if trailers {
+            h.push_str(
+                "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n",
+            );
+        }
+        h.push_str("\r\n");
+        h
+    }
+
+    /// A server whose runtime has taken the invocation `r1` (over `conn`); `rx` has its outcome.
+    async fn taken() -> (
+        RuntimeApiServer,
+        Arc<Slot>,
+        TcpStream,
+        oneshot::Receiver<Outcome>,
+    ) {
+        let (srv, slot) = server().await;
+        let mut conn = TcpStream::connect(srv.addr).await.unwrap();
+        let (tx, rx) = oneshot::channel();
+        slot.deliver(invocation("r1", b"{}"), tx);
+        exchange(&mut conn, NEXT, b"").await;
+        (srv, slot, conn, rx)
+    }
+
+    fn chunk(data: &[u8]) -> Vec<u8> {
+        let mut c = format!("{:x}\r\n", data.len()).into_bytes();
+        c.extend_from_slice(data);
+        c.extend_from_slice(b"\r\n");
+        c
+    }
+
+    async fn stream_of(rx: oneshot::Receiver<Outcome>) -> ResponseStream {
+        match tokio::time::timeout(BOUND, rx).await.unwrap().unwrap() {
+            Outcome::Stream(s) => s,
+            other => panic!("not a stream: {other:?}"),
+        }
+    }
+
+    /// The runtime on `conn` starts streaming `r1` and writes `first`: the engine's stream.
+    async fn first_written(conn: &mut TcpStream, rx: oneshot::Receiver<Outcome>) -> ResponseStream {
+        conn.write_all(streaming_head("r1", false).as_bytes())
+            .await
+            .unwrap();
+        conn.write_all(&chunk(b"first")).await.unwrap();
+        stream_of(rx).await
+    }
+
+    async fn item(s: &mut ResponseStream) -> Option<StreamItem> {
+        tokio::time::timeout(BOUND, s.body.recv()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_streamed_response_reaches_the_engine_chunk_by_chunk() {
+        let (_srv, slot, mut conn, rx) = taken().await;
+        let mut s = first_written(&mut conn, rx).await;
+        assert_eq!(s.content_type, "text/plain");
+        // The first chunk is there while the body is still open.
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::Chunk(Bytes::from_static(b"first")))
+        );
+        conn.write_all(&chunk(b"second")).await.unwrap();
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::Chunk(Bytes::from_static(b"second")))
+        );
+        conn.write_all(b"0\r\n\r\n").await.unwrap();
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::End(StreamEnd::Complete))
+        );
+        let r = tokio::time::timeout(BOUND, read_reply(&mut conn))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 202);
+        assert!(!slot.is_inflight("r1"));
+    }
+
+    #[tokio::test]
+    async fn error_trailers_end_a_stream_with_the_decoded_error() {
+        use base64::Engine as _;
+        let (_srv, _slot, mut conn, rx) = taken().await;
+        conn.write_all(streaming_head("r1", true).as_bytes())
+            .await
+            .unwrap();
+        conn.write_all(&chunk(b"part")).await.unwrap();
+        let body = br#"{"errorMessage":"boom","errorType":"Error"}"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(body);
+        let end = format!(
+            "0\r\nLambda-Runtime-Function-Error-Type: Error\r\nLambda-Runtime-Function-Error-Body: {b64}\r\n\r\n"
+        );
+        conn.write_all(end.as_bytes()).await.unwrap();
+        let mut s = stream_of(rx).await;
+        assert_eq!(s.content_type, "text/plain");
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::Chunk(Bytes::from_static(b"part")))
+        );
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::End(StreamEnd::Error {
+                error_type: Some("Error".into()),
+                body: Bytes::from_static(body),
+            }))
+        );
+        let r = tokio::time::timeout(BOUND, read_reply(&mut conn))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 202);
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_short_closes_without_an_end() {
+        let (_srv, _slot, mut conn, rx) = taken().await;
+        let mut s = first_written(&mut conn, rx).await;
+        assert!(matches!(item(&mut s).await, Some(StreamItem::Chunk(_))));
+        drop(conn);
+        assert_eq!(item(&mut s).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_streamed_response_without_content_type_is_octet_stream() {
+        let (_srv, _slot, mut conn, rx) = taken().await;
+        let head = post(
+            "invocation/r1/response",
+            b"all",
+            "Lambda-Runtime-Function-Response-Mode: streaming\r\n",
+        );
+        let r = exchange(&mut conn, &head, b"all").await;
+        assert_eq!(r.status, 202);
+        let mut s = stream_of(rx).await;
+        assert_eq!(s.content_type, "application/octet-stream");
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::Chunk(Bytes::from_static(b"all")))
+        );
+        assert_eq!(
+            item(&mut s).await,
+            Some(StreamItem::End(StreamEnd::Complete))
+        );
     }
 
     #[tokio::test]

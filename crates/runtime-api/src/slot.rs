@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// One event handed to a runtime.
 #[derive(Debug)]
@@ -19,10 +19,13 @@ pub struct Invocation {
 }
 
 /// How an invocation ended, as the runtime (or the platform) reported it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outcome {
     /// `POST /invocation/{id}/response`.
     Response(Bytes),
+    /// `POST /invocation/{id}/response` with `Lambda-Runtime-Function-Response-Mode: streaming`:
+    /// given to the engine as soon as the runtime starts posting, its body as it arrives.
+    Stream(ResponseStream),
     /// `POST /invocation/{id}/error`: the error type header and the body as posted.
     Error {
         error_type: Option<String>,
@@ -30,6 +33,62 @@ pub enum Outcome {
     },
     /// The runtime posted a response larger than the limit.
     ResponseTooLarge,
+}
+
+impl PartialEq for Outcome {
+    /// Two streams are never equal (each is its own channel); the rest compare by value.
+    fn eq(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Response(a), Outcome::Response(b)) => a == b,
+            (
+                Outcome::Error {
+                    error_type: t1,
+                    body: b1,
+                },
+                Outcome::Error {
+                    error_type: t2,
+                    body: b2,
+                },
+            ) => t1 == t2 && b1 == b2,
+            (Outcome::ResponseTooLarge, Outcome::ResponseTooLarge) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A response the runtime streams (AWS's Runtime API, "Response streaming"): the body's chunks
+/// as the runtime writes them, then how it ended. The channel is bounded: a reader that does not
+/// keep up slows the runtime's POST down (back-pressure), never buffers without end. A channel
+/// that closes without a [`StreamItem::End`] is a runtime that went away mid-stream.
+#[derive(Debug)]
+pub struct ResponseStream {
+    /// The `Content-Type` the runtime posted with (`application/octet-stream` when none);
+    /// `application/vnd.awslambda.http-integration-response` when the body starts with a
+    /// function URL's prelude.
+    pub content_type: String,
+    pub body: mpsc::Receiver<StreamItem>,
+}
+
+/// One step of a [`ResponseStream`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamItem {
+    Chunk(Bytes),
+    End(StreamEnd),
+}
+
+/// How a streamed response ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The body ended without error trailers.
+    Complete,
+    /// The body ended with the trailers `Lambda-Runtime-Function-Error-Type` and
+    /// `Lambda-Runtime-Function-Error-Body` (base64, decoded here): a function error mid-stream.
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
+    /// The runtime streamed more than [`crate::MAX_STREAM_BYTES`].
+    TooLarge,
 }
 
 /// What [`Slot::ready`] learned.

@@ -191,6 +191,12 @@ pub static INVOCATION_TYPE: Shape = Shape {
     ..Shape::NONE
 };
 
+/// `ResponseStreamingInvocationType` (InvokeWithResponseStream's `InvocationType`).
+pub static RESPONSE_STREAMING_INVOCATION_TYPE: Shape = Shape {
+    values: Some(&["RequestResponse", "DryRun"]),
+    ..Shape::NONE
+};
+
 /// `LogType`.
 pub static LOG_TYPE: Shape = Shape {
     values: Some(&["None", "Tail"]),
