@@ -23,7 +23,7 @@ import base64
 import json
 import time
 
-from conftest import create_function, make_zip, unique_name
+from conftest import create_function, fixture_zip, make_zip, unique_name
 
 # A shell custom runtime streaming with curl: a chunked POST from curl's stdin (`-T -`), a first
 # chunk, a pause, then the last chunk with the time it was written.
@@ -101,3 +101,179 @@ def test_a_buffered_function_answers_one_payload_chunk(lambda_client):
     assert json.loads(events[0]["PayloadChunk"]["Payload"]) == {"hello": "you"}
     log = base64.b64decode(events[1]["InvokeComplete"]["LogResult"]).decode()
     assert "REPORT RequestId:" in log
+
+
+# Hako's own Python runtime client streams a generator handler (AWS has no Python streaming):
+# each yield is a chunk; a first yield that is a dict with statusCode is a URL's HTTP prelude.
+PY_STREAM = """
+import time
+def handler(event, context):
+    if event.get("prelude"):
+        yield {"statusCode": 201, "headers": {"content-type": "text/plain", "x-a": "b"},
+               "cookies": ["c=1"]}
+    yield "first|"
+    if event.get("fail"):
+        raise ValueError("broke mid-stream")
+    for _ in range(event.get("mb", 0)):
+        yield b"x" * (1024 * 1024)
+    time.sleep(event.get("pause", 1))
+    yield "last %.6f" % time.time()
+"""
+
+# Hako's own Node runtime client: the awslambda global.
+NODE_STREAM = """
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  if (event.prelude) {
+    responseStream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 201, headers: { 'content-type': 'text/plain', 'x-a': 'b' }, cookies: ['c=1'] });
+  }
+  responseStream.write('first|');
+  if (event.fail) throw new Error('broke mid-stream');
+  await new Promise((r) => setTimeout(r, 1000));
+  responseStream.write(`last ${(Date.now() / 1000).toFixed(3)}`);
+  responseStream.end();
+});
+"""
+
+
+def py_stream(client, **kw) -> str:
+    name = unique_name("stream-py")
+    create_function(client, name, "python3.11", "index.handler",
+                    make_zip({"index.py": PY_STREAM}), Timeout=kw.pop("Timeout", 10), **kw)
+    return name
+
+
+def node_stream(client, zip_bytes: bytes | None = None, runtime: str = "nodejs20.x",
+                handler: str = "index.handler") -> str:
+    name = unique_name("stream-node")
+    create_function(client, name, runtime, handler,
+                    zip_bytes or make_zip({"index.mjs": NODE_STREAM}), Timeout=10)
+    return name
+
+
+def node_ric_stream_zip() -> bytes:
+    """The aws-lambda-ric fixture with a streaming handler beside its echo handler."""
+    import io
+    import zipfile
+    src = zipfile.ZipFile(io.BytesIO(fixture_zip("node-ric")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            z.writestr(info, src.read(info))
+        info = zipfile.ZipInfo("stream.mjs", date_time=(2000, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        z.writestr(info, NODE_STREAM)
+    return out.getvalue()
+
+
+def invoke_stream(client, name: str, event: dict):
+    resp = client.invoke_with_response_stream(FunctionName=name, Payload=json.dumps(event).encode())
+    assert resp["StatusCode"] == 200
+    return read_events(resp)
+
+
+def test_python_generator_streams_and_an_error_mid_stream_completes_with_it(lambda_client):
+    name = py_stream(lambda_client)
+    body = assert_streamed(invoke_stream(lambda_client, name, {}))
+    assert body.startswith(b"first|last ")
+    events = [e for _, e in invoke_stream(lambda_client, name, {"fail": True})]
+    assert events[0] == {"PayloadChunk": {"Payload": b"first|"}}
+    assert events[-1] == {"InvokeComplete": {"ErrorCode": "ValueError",
+                                             "ErrorDetails": "broke mid-stream"}}
+    # A plain Invoke of the streaming function gets the stream collected.
+    out = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"pause": 0}).encode())
+    assert out["Payload"].read().startswith(b"first|last ")
+
+
+def test_node_managed_runtime_streams_with_the_awslambda_global(lambda_client):
+    name = node_stream(lambda_client)
+    body = assert_streamed(invoke_stream(lambda_client, name, {}))
+    assert body.startswith(b"first|last ")
+    events = [e for _, e in invoke_stream(lambda_client, name, {"fail": True})]
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Error", events
+    assert events[-1]["InvokeComplete"]["ErrorDetails"] == "broke mid-stream"
+
+
+def test_the_official_aws_lambda_ric_streams_through_hako(lambda_client):
+    name = node_stream(lambda_client, node_ric_stream_zip(), runtime="provided.al2023",
+                       handler="stream.handler")
+    body = assert_streamed(invoke_stream(lambda_client, name, {}))
+    assert body.startswith(b"first|last ")
+    events = [e for _, e in invoke_stream(lambda_client, name, {"fail": True})]
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Error", events
+
+
+def test_a_timeout_mid_stream_completes_with_sandbox_timedout(lambda_client):
+    name = py_stream(lambda_client, Timeout=1)
+    events = [e for _, e in invoke_stream(lambda_client, name, {"pause": 5})]
+    assert events[0] == {"PayloadChunk": {"Payload": b"first|"}}
+    done = events[-1]["InvokeComplete"]
+    assert done["ErrorCode"] == "Sandbox.Timedout", done
+    assert done["ErrorDetails"].endswith("Task timed out after 1.00 seconds"), done
+
+
+def test_the_six_mb_limit_does_not_apply_to_a_stream(lambda_client):
+    name = py_stream(lambda_client)
+    events = [e for _, e in invoke_stream(lambda_client, name, {"mb": 7, "pause": 0})]
+    body = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e)
+    assert len(body) > 7 * 1024 * 1024
+    assert events[-1] == {"InvokeComplete": {}}
+
+
+# -- function URLs in RESPONSE_STREAM mode ----------------------------------------------------
+def stream_url(client, name: str) -> str:
+    url = client.create_function_url_config(FunctionName=name, AuthType="NONE",
+                                            InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
+    return url.split("//", 1)[1].split(".", 1)[0]
+
+
+def get_streamed(hako, url_id: str, event_path: str):
+    """GET on the URL with a real HTTP client: (status, headers, [(time read, bytes)])."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", hako.port, timeout=30)
+    conn.putrequest("GET", event_path, skip_host=True)
+    conn.putheader("Host", f"{url_id}.lambda-url.us-east-1.on.aws")
+    conn.endheaders()
+    resp = conn.getresponse()
+    chunks = []
+    while True:
+        data = resp.read1(65536)
+        if not data:
+            break
+        chunks.append((time.time(), data))
+    conn.close()
+    return resp.status, resp.headers, chunks
+
+
+URL_EVENT_PY = PY_STREAM.replace('if event.get("prelude")', 'if True')
+
+
+def test_a_response_stream_url_sends_chunks_as_the_function_writes_them(hako, lambda_client):
+    # Node's HttpResponseStream.from gives the status, headers and cookies.
+    name = node_stream(lambda_client, make_zip({"index.mjs": NODE_STREAM.replace(
+        "if (event.prelude)", "if (true)")}))
+    uid = stream_url(lambda_client, name)
+    status, headers, chunks = get_streamed(hako, uid, "/")
+    assert status == 201
+    assert headers["content-type"] == "text/plain"
+    assert headers["x-a"] == "b"
+    assert headers.get_all("set-cookie") == ["c=1"]
+    body = b"".join(c for _, c in chunks)
+    assert body.startswith(b"first|last "), body
+    assert chunks[0][1].startswith(b"first|") and chunks[0][0] < last_written_at(body), chunks
+    # A Python generator with the prelude dict, the same.
+    name = unique_name("stream-py")
+    create_function(lambda_client, name, "python3.11", "index.handler",
+                    make_zip({"index.py": URL_EVENT_PY}), Timeout=10)
+    uid = stream_url(lambda_client, name)
+    status, headers, chunks = get_streamed(hako, uid, "/")
+    assert (status, headers["x-a"]) == (201, "b")
+    body = b"".join(c for _, c in chunks)
+    assert chunks[0][0] < last_written_at(body), chunks
+    # A shell runtime without a prelude: 200 with the stream's content type.
+    name = shell_function(lambda_client)
+    uid = stream_url(lambda_client, name)
+    status, headers, chunks = get_streamed(hako, uid, "/")
+    assert (status, headers["content-type"]) == (200, "text/plain")
+    body = b"".join(c for _, c in chunks)
+    assert chunks[0][0] < last_written_at(body), chunks

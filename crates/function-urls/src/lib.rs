@@ -9,11 +9,10 @@
 //! `{"Message":null}` (`AccessDeniedException`), a function error or a result that cannot be
 //! answered 502 `Internal Server Error`, a throttled invocation 429.
 //!
-//! Two places are left for what comes later: [`authorize`] (today every URL is served as
+//! One place is left for what comes later: [`authorize`] (today every URL is served as
 //! `AuthType: NONE`, its caller `anonymous`; `AWS_IAM`'s SigV4 check and the resource policy's
-//! `lambda:InvokeFunctionUrl` go there), and the `InvokeMode` match in [`serve`] (a
-//! `RESPONSE_STREAM` URL answers, today, the function's result as it is, as AWS does for a
-//! function that does not stream; streaming writes its chunks there).
+//! `lambda:InvokeFunctionUrl` go there). A `RESPONSE_STREAM` URL sends the function's chunks to
+//! the client as it writes them, after the head its HTTP prelude gives ([`response::prelude`]).
 
 pub mod cors;
 pub mod event;
@@ -31,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use bytes::Bytes;
 use hako_front_door::PeerAddr;
-use hako_lambda::{Invocation, Lambda};
+use hako_lambda::{stream_channel, Invocation, Lambda, StreamEvent};
 use hako_model::function_url::{AuthType, FunctionUrlRecord, InvokeMode};
 use hako_model::limits::INVOKE_REQUEST_MAX_BYTES;
 use hako_model::ErrorKind;
@@ -222,32 +221,114 @@ async fn serve(State(lambda): State<Arc<Lambda>>, req: Request) -> Response {
         request_id: Some(request_id.clone()),
         ..Invocation::default()
     };
-    let result = match lambda
-        .invoke(&url.function_name, url.invoke_qualifier(), inv)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return lambda_error(&e, &request_id),
-    };
-    if result.function_error.is_some() {
-        return bad_gateway(&request_id);
-    }
     let mut r = match url.mode() {
-        InvokeMode::Buffered => match response::answer(&result.payload) {
-            Ok(a) => buffered(a),
-            Err(response::Unanswerable(why)) => {
-                tracing::debug!(url = %url_id, why, "a function URL's result cannot be answered");
+        InvokeMode::Buffered => {
+            let result = match lambda
+                .invoke(&url.function_name, url.invoke_qualifier(), inv)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return lambda_error(&e, &request_id),
+            };
+            if result.function_error.is_some() {
                 return bad_gateway(&request_id);
             }
+            match response::answer(&result.payload) {
+                Ok(a) => buffered(a),
+                Err(response::Unanswerable(why)) => {
+                    tracing::debug!(url = %url_id, why, "a function URL's result cannot be answered");
+                    return bad_gateway(&request_id);
+                }
+            }
+        }
+        InvokeMode::ResponseStream => match streamed(lambda, &url, inv, &request_id).await {
+            Ok(r) => r,
+            Err(r) => return r,
         },
-        // A function that does not stream: its result as it is.
-        InvokeMode::ResponseStream => Response::new(Body::from(result.payload)),
     };
     if let Some(c) = &url.cors {
         add_cors(&mut r, cors::response_headers(c, origin.as_deref()));
     }
     set_request_id(&mut r, &request_id);
     r
+}
+
+/// A `RESPONSE_STREAM` URL's answer: the invocation on its own task, the answer sent at the
+/// function's first write (its prelude's status, headers and cookies when it opens with one,
+/// else 200 with the stream's content type), each chunk flushed to the client as it comes. A
+/// function that does not stream answers its result as it is (as AWS does); an error before
+/// the answer started is a 502, one after it ends the body early.
+async fn streamed(
+    lambda: Arc<Lambda>,
+    url: &FunctionUrlRecord,
+    inv: Invocation,
+    request_id: &str,
+) -> Result<Response, Response> {
+    let (sink, mut events) = stream_channel();
+    let (function, qualifier) = (
+        url.function_name.clone(),
+        url.invoke_qualifier().map(str::to_string),
+    );
+    let run = tokio::spawn(async move {
+        lambda
+            .invoke_streaming(&function, qualifier.as_deref(), inv, sink)
+            .await
+    });
+    let content_type = match events.recv().await {
+        Some(StreamEvent::Head { content_type, .. }) => content_type,
+        _ => {
+            // It did not stream: its result as it is.
+            let result = match run.await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return Err(lambda_error(&e, request_id)),
+                Err(_) => return Err(bad_gateway(request_id)),
+            };
+            if result.function_error.is_some() {
+                return Err(bad_gateway(request_id));
+            }
+            return Ok(Response::new(Body::from(result.payload)));
+        }
+    };
+    // The head: from the prelude, or the stream's content type.
+    let (head, first) = if content_type == response::PRELUDE_CONTENT_TYPE {
+        let mut split = response::PreludeSplitter::default();
+        loop {
+            match events.recv().await {
+                Some(StreamEvent::Chunk(c)) => match split.push(&c) {
+                    Ok(Some(found)) => break found,
+                    Ok(None) => {}
+                    Err(response::Unanswerable(why)) => {
+                        tracing::debug!(why, "a streamed response's prelude cannot be answered");
+                        return Err(bad_gateway(request_id));
+                    }
+                },
+                // Ended before its prelude did.
+                _ => return Err(bad_gateway(request_id)),
+            }
+        }
+    } else {
+        let head = response::Answer {
+            status: 200,
+            headers: vec![("content-type".into(), content_type)],
+            cookies: Vec::new(),
+            body: Bytes::new(),
+        };
+        (head, Bytes::new())
+    };
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes>::new(4);
+    tokio::spawn(async move {
+        let mut client_gone = !first.is_empty() && tx.send_data(first).await.is_err();
+        while let Some(ev) = events.recv().await {
+            if let (StreamEvent::Chunk(c), false) = (ev, client_gone) {
+                // A client that went away: the function runs to its end, its bytes dropped.
+                client_gone = tx.send_data(c).await.is_err();
+            }
+        }
+        let _ = run.await;
+    });
+    let mut r = buffered(head);
+    *r.body_mut() = Body::new(body);
+    Ok(r)
 }
 
 /// Whether reading a body failed on its length limit.

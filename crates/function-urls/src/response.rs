@@ -148,9 +148,102 @@ pub fn answer(payload: &[u8]) -> Result<Answer, Unanswerable> {
     })
 }
 
+/// The content type of a streamed response that opens with an HTTP prelude (Node's
+/// `awslambda.HttpResponseStream.from`, AWS's guide "Invoking Lambda function URLs", streaming).
+pub const PRELUDE_CONTENT_TYPE: &str = "application/vnd.awslambda.http-integration-response";
+
+/// What separates the prelude from the body: 8 NUL bytes.
+pub const PRELUDE_DELIMITER: [u8; 8] = [0; 8];
+
+/// The largest prelude read before giving up on finding its delimiter.
+pub const PRELUDE_MAX_BYTES: usize = 64 * 1024;
+
+/// A streamed response's prelude, `{"statusCode": ..., "headers": {...}, "cookies": [...]}`, as
+/// the answer's head (its body empty: the stream's bytes after the delimiter follow). A missing
+/// `statusCode` is 200.
+pub fn prelude(json: &[u8]) -> Result<Answer, Unanswerable> {
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(json) else {
+        return Err(Unanswerable("the prelude is not a JSON object"));
+    };
+    let status = match obj.get("statusCode") {
+        None | Some(Value::Null) => 200,
+        Some(code) => status_code(code).ok_or(Unanswerable("statusCode is not an HTTP status"))?,
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(Value::Object(h)) = obj.get("headers") {
+        for (k, v) in h {
+            if let Some(v) = header_value(v) {
+                headers.push((k.to_ascii_lowercase(), v));
+            }
+        }
+    }
+    let cookies = match obj.get("cookies") {
+        Some(Value::Array(c)) => c.iter().filter_map(header_value).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Answer {
+        status,
+        headers,
+        cookies,
+        body: Bytes::new(),
+    })
+}
+
+/// Splits a streamed response's prelude from its body as its chunks come.
+#[derive(Debug, Default)]
+pub struct PreludeSplitter {
+    buf: Vec<u8>,
+}
+
+impl PreludeSplitter {
+    /// Takes a chunk: `Ok(Some((prelude, body so far)))` once the delimiter has come, `Ok(None)`
+    /// while it has not, an error past [`PRELUDE_MAX_BYTES`] without it.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Option<(Answer, Bytes)>, Unanswerable> {
+        self.buf.extend_from_slice(chunk);
+        match memchr::memmem::find(&self.buf, &PRELUDE_DELIMITER) {
+            Some(at) => {
+                let head = prelude(&self.buf[..at])?;
+                let rest = Bytes::copy_from_slice(&self.buf[at + PRELUDE_DELIMITER.len()..]);
+                Ok(Some((head, rest)))
+            }
+            None if self.buf.len() > PRELUDE_MAX_BYTES => Err(Unanswerable("no prelude delimiter")),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Node's `HttpResponseStream.from` writes the prelude's JSON and the 8 NUL bytes as two
+    /// writes: the split finds them across chunks.
+    #[test]
+    fn the_prelude_is_split_across_chunks() {
+        let mut s = PreludeSplitter::default();
+        let json = br#"{"statusCode":201,"headers":{"Content-Type":"text/plain","X-A":"b"},"cookies":["a=1","b=2"]}"#;
+        assert_eq!(s.push(json), Ok(None));
+        assert_eq!(s.push(&[0, 0, 0]), Ok(None));
+        let (head, rest) = s.push(&[0, 0, 0, 0, 0, b'h', b'i']).unwrap().unwrap();
+        assert_eq!(head.status, 201);
+        assert_eq!(
+            head.headers,
+            vec![
+                ("content-type".to_string(), "text/plain".to_string()),
+                ("x-a".to_string(), "b".to_string())
+            ]
+        );
+        assert_eq!(head.cookies, vec!["a=1".to_string(), "b=2".to_string()]);
+        assert_eq!(rest, Bytes::from_static(b"hi"));
+        let mut s = PreludeSplitter::default();
+        let (head, rest) = s.push(b"{}\0\0\0\0\0\0\0\0").unwrap().unwrap();
+        assert_eq!(head.status, 200);
+        assert!(rest.is_empty());
+        let mut s = PreludeSplitter::default();
+        assert!(s.push(b"not json\0\0\0\0\0\0\0\0").is_err());
+        let mut s = PreludeSplitter::default();
+        assert!(s.push(&vec![b' '; PRELUDE_MAX_BYTES + 1]).is_err());
+    }
 
     fn ct_json() -> Vec<(String, String)> {
         vec![("content-type".into(), "application/json".into())]

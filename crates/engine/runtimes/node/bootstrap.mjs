@@ -911,6 +911,9 @@ class Runtime {
   }
 
   async handleOnce() {
+    if (this.handler[HANDLER_STREAMING] === STREAM_RESPONSE) {
+      return handleOnceStreaming(this, this.client.address);
+    }
     const { bodyJson, headers } = await this.client.nextInvocation();
     const invokeId = headers['lambda-runtime-aws-request-id'];
     if (!invokeId) throw new Error('invocation id is missing or invalid');
@@ -964,6 +967,159 @@ class Runtime {
       }
     });
   }
+}
+
+// ---------------------------------------------------------------------------
+// Response streaming (aws-lambda-ric src/ResponseStream.js, HttpResponseStream.js,
+// UserFunction.js): the `awslambda` global, and the streamed POST of a handler
+// wrapped by awslambda.streamifyResponse.
+// ---------------------------------------------------------------------------
+
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const STREAM_RESPONSE = 'response';
+const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  /** Opens the stream with a function URL's HTTP prelude: its JSON, then 8 NUL bytes. */
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(PRELUDE_CONTENT_TYPE);
+    const metadata = JSON.stringify(prelude);
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse: (handler, options) => {
+    handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+    void options;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+/**
+ * The response stream of one invocation: a chunked POST /response with
+ * Lambda-Runtime-Function-Response-Mode: streaming, on its own connection
+ * (the keep-alive one is idle meanwhile). `done` settles when the Runtime API
+ * has answered; `fail(err)` ends the body with the error trailers.
+ */
+function createResponseStream(address, id) {
+  const i = address.lastIndexOf(':');
+  let host = address.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  let started = false;
+  let resolveDone;
+  const done = new Promise((resolve) => (resolveDone = resolve));
+  // Loaded only by streaming functions (start-up time).
+  const http = require('node:http');
+  const req = http.request({
+    host: host || '127.0.0.1',
+    port: Number(address.slice(i + 1)),
+    method: 'POST',
+    path: `${API_PREFIX}/invocation/${encodeURIComponent(id)}/response`,
+    agent: false,
+    headers: {
+      'User-Agent': USER_AGENT,
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      'Content-Type': 'application/octet-stream',
+    },
+  });
+  req.on('socket', (sock) => sock.setNoDelay(true));
+  req.on('response', (res) => {
+    res.resume();
+    res.on('end', () => resolveDone(res.statusCode));
+    res.on('error', () => resolveDone(0));
+  });
+  req.on('error', (err) => {
+    runtimeLog(`streamed POST /invocation/${id}/response failed: ${err}`);
+    resolveDone(0);
+  });
+  const origWrite = req.write.bind(req);
+  req.setContentType = (contentType) => {
+    if (started) throw new InvalidStreamingOperation('Cannot set content-type, too late.');
+    req.setHeader('Content-Type', contentType);
+  };
+  req.write = function (chunk, encoding, callback) {
+    if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk) && chunk?.constructor !== Uint8Array) {
+      chunk = JSON.stringify(chunk);
+    }
+    if (!started && typeof req._onBeforeFirstWrite === 'function') {
+      req._onBeforeFirstWrite((c) => origWrite(c));
+    }
+    started = true;
+    return origWrite(chunk, encoding, callback);
+  };
+  const fail = (err) => {
+    const error = toRapidResponse(err);
+    if (!req.writableEnded) {
+      if (!started && typeof req._onBeforeFirstWrite === 'function') {
+        req._onBeforeFirstWrite((c) => origWrite(c));
+        started = true;
+      }
+      req.addTrailers({
+        'Lambda-Runtime-Function-Error-Type': error.errorType,
+        'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(error)).toString('base64'),
+      });
+      req.end();
+    }
+  };
+  return { stream: req, done, fail };
+}
+
+class InvalidStreamingOperation extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'Runtime.InvalidStreamingOperation';
+  }
+}
+
+async function handleOnceStreaming(runtime, address) {
+  const { bodyJson, headers } = await runtime.client.nextInvocation();
+  const invokeId = headers['lambda-runtime-aws-request-id'];
+  if (!invokeId) throw new Error('invocation id is missing or invalid');
+  globalThis[REQUEST_ID] = invokeId;
+  globalThis[TENANT_ID] = headers['lambda-runtime-aws-tenant-id'];
+  const { stream, done, fail } = createResponseStream(address, invokeId);
+  const failWith = (err) => {
+    logError('Invoke Error', err);
+    fail(err);
+  };
+  runtime.setErrorCallbacks(invokeId);
+  // The event loop emptied while the handler had not ended its stream.
+  setBeforeExit(() => {
+    resetBeforeExit();
+    failWith(new NodeJsExit());
+  });
+  let waitForEmptyEventLoop = true;
+  const ctx = {
+    get callbackWaitsForEmptyEventLoop() {
+      return waitForEmptyEventLoop;
+    },
+    set callbackWaitsForEmptyEventLoop(value) {
+      waitForEmptyEventLoop = value;
+    },
+  };
+  try {
+    const result = runtime.handler(JSON.parse(bodyJson), stream, attachEnvironmentData(ctx, headers));
+    if (!isPromise(result)) {
+      failWith(new InvalidStreamingOperation('Streaming does not support non-async handlers.'));
+    } else {
+      const value = await result;
+      if (typeof value !== 'undefined') console.warn('Streaming handlers ignore return values.');
+      // A handler that returned without ending its stream: it ends here.
+      if (!stream.writableEnded) stream.end();
+    }
+  } catch (err) {
+    failWith(err);
+  }
+  await done;
+  resetBeforeExit();
+  runtime.scheduleIteration();
 }
 
 // ---------------------------------------------------------------------------

@@ -397,6 +397,72 @@ class RuntimeClient:
     def post_invocation_result(self, invoke_id, payload, content_type):
         self._post("invocation/%s/response" % _quote(invoke_id), payload, content_type)
 
+    def stream_invocation_result(self, invoke_id, items):
+        """A streamed response (the Runtime API's response streaming): a chunked POST with
+        ``Lambda-Runtime-Function-Response-Mode: streaming``, each item of ``items`` sent as
+        its own chunk as the handler yields it. An error the generator raises ends the body with
+        the trailers ``Lambda-Runtime-Function-Error-Type`` / ``-Body`` (base64), as AWS's
+        clients send it; it is returned (an error result) for logging, else None."""
+        first = _SENTINEL
+        try:
+            first = next(items)
+        except StopIteration:
+            pass
+        except Exception:
+            return self._stream(invoke_id, "application/octet-stream", iter(()), _error_result(invoke_id))
+        content_type = "application/octet-stream"
+        prefix = []
+        if isinstance(first, dict) and "statusCode" in first:
+            # The HTTP prelude of a function URL (as Node's HttpResponseStream.from writes it).
+            content_type = "application/vnd.awslambda.http-integration-response"
+            prefix = [_json_dumps(first).encode("utf-8") + b"\0" * 8]
+        elif first is not _SENTINEL:
+            prefix = [first]
+        return self._stream(invoke_id, content_type, _chain(prefix, items), None)
+
+    def _stream(self, invoke_id, content_type, items, error_result):
+        head = (
+            "POST /%s/runtime/invocation/%s/response HTTP/1.1\r\n%sContent-Type: %s\r\n"
+            "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+            "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+            % (_API_VERSION, _quote(invoke_id), self._common, content_type)
+        ).encode("latin-1")
+        try:
+            if self._sock is None:
+                self._connect()
+            sock = self._sock
+            sock.sendall(head)
+            if error_result is None:
+                try:
+                    for item in items:
+                        data = _chunk_bytes(item)
+                        if data:
+                            sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+                except Exception:
+                    error_result = _error_result(invoke_id)
+            end = b"0\r\n"
+            if error_result is not None:
+                import base64
+
+                body = base64.b64encode(_json_dumps(error_result).encode("utf-8")).decode("ascii")
+                end += (
+                    "Lambda-Runtime-Function-Error-Type: %s\r\nLambda-Runtime-Function-Error-Body: %s\r\n"
+                    % (_header_value(error_result["errorType"]), body)
+                ).encode("latin-1")
+            sock.sendall(end + b"\r\n")
+            status, _, answer = self._read_response()
+        except OSError as e:
+            # The server stopped reading (a timeout, the limit passed): the invocation is the
+            # server's to fail now.
+            self.close()
+            _stderr("POST /invocation/%s/response (streaming) failed: %s" % (invoke_id, e))
+            return error_result
+        if not 200 <= status < 300:
+            _stderr("Runtime API answered %d to a streamed response: %r" % (status, bytes(answer[:1000])))
+            if status >= 500:
+                sys.exit(1)
+        return error_result
+
     def post_invocation_error(self, invoke_id, error_json, error_type, xray_fault):
         self._post(
             "invocation/%s/error" % _quote(invoke_id),
@@ -408,6 +474,33 @@ class RuntimeClient:
     def post_init_error(self, error_json, error_type):
         # (awslambdaric sends init errors without a Content-Type)
         self._post("init/error", error_json.encode("utf-8"), None, _error_headers(error_type, None))
+
+
+_SENTINEL = object()
+
+
+def _chain(prefix, items):
+    for item in prefix:
+        yield item
+    for item in items:
+        yield item
+
+
+def _chunk_bytes(item):
+    """A streamed item as bytes: bytes as they are, text as UTF-8, anything else as JSON."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    return _json_dumps(item).encode("utf-8")
+
+
+def _error_result(invoke_id):
+    """The error result of the exception being handled (a streaming handler's)."""
+    etype, value, tb = sys.exc_info()
+    frames = _user_frames(tb)
+    del tb
+    return make_error(str(value), etype.__name__, _format_frames(frames), invoke_id)
 
 
 def _error_headers(error_type, xray_fault):
@@ -865,6 +958,12 @@ def _get_handler(handler):
 # --------------------------------------------------------------------------
 
 
+def _is_generator(obj):
+    """Whether a handler's result is a generator (a streaming handler: ``yield``)."""
+    t = type(obj)
+    return t.__name__ == "generator" and t.__module__ == "builtins"
+
+
 def _handle_invocation(client, request_handler, headers, body):
     invoke_id = headers.get("lambda-runtime-aws-request-id", "")
     error_result = None
@@ -898,6 +997,13 @@ def _handle_invocation(client, request_handler, headers, body):
 
         response = request_handler(event, context)
 
+        if _is_generator(response):
+            # A streaming handler (Hako's own: AWS has no Python streaming): what it yields goes
+            # to the caller as it yields it.
+            error_result = client.stream_invocation_result(invoke_id, response)
+            if error_result is not None:
+                _log_error(error_result)
+            return
         if isinstance(response, bytes):
             payload, payload_type = response, "application/unknown"
         else:
