@@ -277,3 +277,22 @@ def test_a_response_stream_url_sends_chunks_as_the_function_writes_them(hako, la
     assert (status, headers["content-type"]) == (200, "text/plain")
     body = b"".join(c for _, c in chunks)
     assert chunks[0][0] < last_written_at(body), chunks
+
+
+def test_the_lambda_runtime_crate_streams_through_hako(hako, lambda_client):
+    # The rust-echo fixture with FIXTURE_STREAM: lambda_runtime::streaming, whose responses always
+    # open with the HTTP prelude (statusCode 200, content-type application/octet-stream).
+    name = unique_name("stream-rust")
+    create_function(lambda_client, name, "provided.al2023", "bootstrap", fixture_zip("rust-echo"),
+                    Timeout=10, Environment={"Variables": {"FIXTURE_STREAM": "1"}})
+    body = assert_streamed(invoke_stream(lambda_client, name, {}))
+    # InvokeWithResponseStream passes the bytes as written, the prelude included.
+    prelude, rest = body.split(b"\0" * 8, 1)
+    assert json.loads(prelude)["statusCode"] == 200, body
+    assert rest.startswith(b"first|last "), body
+    uid = stream_url(lambda_client, name)
+    status, headers, chunks = get_streamed(hako, uid, "/")
+    assert (status, headers["content-type"]) == (200, "application/octet-stream")
+    body = b"".join(c for _, c in chunks)
+    assert body.startswith(b"first|last "), body
+    assert chunks[0][0] < last_written_at(body), chunks
