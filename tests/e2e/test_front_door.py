@@ -25,7 +25,7 @@ def client(hako, service: str):
 
 
 # (service, call, kwargs, HTTP status, code, message): the protocol of each is botocore's model's
-# (sts and iam: query, s3: rest-xml). SQS, Kinesis, Scheduler and CloudWatch Logs are served
+# (sts and iam: query, s3: rest-xml). SQS, Kinesis, Scheduler, CloudWatch Logs, STS and IAM are served
 # (test_sqs.py, test_kinesis.py, test_scheduler.py, test_logs.py); no REST-JSON service is left
 # unserved among the known ones, so that protocol's shape is tested in
 # crates/front-door/tests/routing.rs.
@@ -35,7 +35,9 @@ FOREIGN = [
     ("sts", "assume_role_with_web_identity",
      {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "session", "WebIdentityToken": "token"},
      400, "InvalidAction", "Could not find operation AssumeRoleWithWebIdentity for version 2011-06-15"),
-    ("iam", "list_users", {}, 400, "InvalidAction", "Hako does not serve IAM yet (ListUsers)"),
+    # IAM is served (test_iam.py); an action it does not have is IAM's own InvalidAction.
+    ("iam", "list_users", {}, 400, "InvalidAction",
+     "The action ListUsers is not valid for this web service."),
     ("s3", "list_buckets", {}, 501, "NotImplemented", "Hako does not serve S3 yet (GET /)"),
 ]
 

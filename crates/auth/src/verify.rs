@@ -815,3 +815,68 @@ mod tests {
         assert!(a.is_empty());
     }
 }
+
+#[cfg(test)]
+mod cost {
+    //! `cargo test --release -p hako-auth -- --ignored --nocapture verify_cost`: what verifying
+    //! one signed invoke costs (the door's added work per request besides reading the body).
+    use super::tests_support::*;
+
+    #[test]
+    #[ignore]
+    fn verify_cost() {
+        let v = verifier();
+        let parts = invoke();
+        let mut samples = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let t = std::time::Instant::now();
+            let p = v.verify(&parts, br#"{"a": 1}"#, now());
+            samples.push(t.elapsed());
+            assert!(p.is_ok());
+        }
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() as f64) * q) as usize - 1];
+        println!(
+            "verify: median {:?}, p99 {:?}, max {:?}",
+            at(0.5),
+            at(0.99),
+            samples[samples.len() - 1]
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+
+    pub(super) fn now() -> SystemTime {
+        parse_amz_date("20261207T120010Z").unwrap()
+    }
+
+    pub(super) fn verifier() -> Verifier {
+        Verifier::new(
+            "123456789012",
+            &KeyPair::new(
+                "AKIAHAKOTESTROOT0001",
+                "hakoTestSecretKey/0123456789abcdefghijklmn",
+            )
+            .unwrap(),
+            Arc::new(Authority::new("123456789012")),
+            Arc::new(|_: &str| true),
+        )
+    }
+
+    pub(super) fn invoke() -> Parts {
+        http::Request::builder()
+            .method("POST")
+            .uri("/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Amy-fn/invocations")
+            .header("host", "127.0.0.1:9000")
+            .header("content-type", "application/json")
+            .header("x-amz-date", "20261207T120000Z")
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=AKIAHAKOTESTROOT0001/20261207/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=1fda2e3ed04e93d25786d87113149624e32616b84b5a61fc107606c8b5e90fa8")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+}

@@ -76,15 +76,22 @@ impl Auth {
                 max_body_bytes,
             } => {
                 let (mut parts, body) = req.into_parts();
-                let body = match axum::body::to_bytes(body, *max_body_bytes).await {
-                    Ok(b) => b,
-                    Err(_) => {
+                use http_body_util::BodyExt;
+                let body = match http_body_util::Limited::new(body, *max_body_bytes)
+                    .collect()
+                    .await
+                {
+                    Ok(b) => b.to_bytes(),
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                         return Err(protocol.error(
                             crate::Failure::TooLarge(StatusCode::PAYLOAD_TOO_LARGE),
-                            &format!(
-                                "The request's body is larger than {max_body_bytes} bytes, or \
-                                 stopped arriving"
-                            ),
+                            &format!("The request's body is larger than {max_body_bytes} bytes"),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(protocol.error(
+                            crate::Failure::BadRequest(StatusCode::BAD_REQUEST),
+                            &format!("Could not read the request body: {e}"),
                         ))
                     }
                 };
