@@ -582,22 +582,24 @@ def test_kill_9_loses_no_accepted_event(hako_factory):
     queued = [send(c, slow, {"n": i}) for i in range(10)]
     wait_for(lambda: {r["rid"] for r in runs(s, slow)} >= set(sleepers), "the sleepers to start")
     # The failing event is sent last, so that the kill lands in its first retry delay (0.6 s at
-    # this scale) rather than before or after it: running (the sleepers), waiting for a retry (the failing
-    # event), queued (the rest).
+    # this scale) rather than before or after it: running (the sleepers), waiting for a retry (the
+    # failing event), queued (the rest).
     fail_rid = send(c, failing, {"fail": "crash"})
     wait_for(lambda: len(runs_of(s, failing, fail_rid)) == 1, "the first failure", step_s=0.02)
     # The record is written as the attempt starts; until Hako has seen the crash and stored the
     # retry, the attempt is in flight and a kill reruns it (at least once). 0.2 s is far more than
     # Hako takes to store it, and well inside the retry delay.
     time.sleep(0.2)
+    killed_at = time.time()
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
-    # A sandbox outlives Hako's kill by a moment: let an attempt already started write its record.
-    time.sleep(0.3)
-    failing_at_kill = len(runs_of(s, failing, fail_rid))
-    done = {r["rid"] for r in runs(s, slow)}
-    assert not set(queued) <= done, "every queued event ran before the kill: nothing was tested"
     s.restart()
+    # `hako logs` asks the server: what ran before the kill is read after the restart, by the time
+    # each run recorded as it started (the function's clock is the host's).
+    before_kill = [r for r in runs(s, slow) + runs_of(s, failing, fail_rid) if r["t"] < killed_at]
+    failing_at_kill = sum(1 for r in before_kill if r["rid"] == fail_rid)
+    done = {r["rid"] for r in before_kill}
+    assert not set(queued) <= done, "every queued event ran before the kill: nothing was tested"
 
     def all_ran():
         ran = runs(s, slow)
