@@ -13,14 +13,12 @@ Sources of the expected answers (never from memory):
 """
 
 import datetime
-import io
 import json
 import os
 import stat
 import subprocess
 import urllib.error
 import urllib.request
-import zipfile
 from unittest import mock
 
 import boto3
@@ -31,7 +29,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from conftest import (CREDENTIALS, REGION, HakoServer, aws_cli_env, create_function, hako_cmd,
-                      hako_env, run_aws, unique_name)
+                      hako_env, make_zip, run_aws, unique_name)
 
 ACCOUNT = "123456789012"
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60)
@@ -129,18 +127,10 @@ def handler(event, context):
 '''
 
 
-def zip_of(files):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def test_a_function_has_its_roles_credentials_until_it_is_deleted(signed):
     lam = client(signed)
     name = unique_name("whoami")
-    create_function(lam, name, "python3.11", "app.handler", zip_of({"app.py": HANDLER}),
+    create_function(lam, name, "python3.11", "app.handler", make_zip({"app.py": HANDLER}),
                     Role=f"arn:aws:iam::{ACCOUNT}:role/whoami-role", Timeout=30)
     out = lam.invoke(FunctionName=name)
     body = json.loads(out["Payload"].read())
@@ -213,7 +203,7 @@ def test_a_nul_in_a_zip_entry_name_is_refused(signed):
     """`a\\0.py` is refused as AWS refuses a zip it cannot unzip (InvalidParameterValueException,
     "Could not unzip uploaded file...", crates/store/src/code/errors.rs), never stored as `a`
     (both the local header and the central directory carry the NUL)."""
-    raw = bytearray(zip_of({"ok.py": b"def handler(e, c):\n    return 1\n"}))
+    raw = bytearray(make_zip({"ok.py": b"def handler(e, c):\n    return 1\n"}))
     raw = bytes(raw).replace(b"ok.py", b"a\x00.py")
     code, status, msg = error_of(client(signed).create_function, FunctionName=unique_name("nul"),
                                Runtime="python3.11", Handler="a.handler",
