@@ -227,3 +227,57 @@ def test_iam_state_survives_a_restart(hako_factory, tmp_path):
     assert c.get_role_policy(RoleName="keep", PolicyName="list")["PolicyDocument"] == LIST_ONLY
     with pytest.raises(botocore.exceptions.ClientError):
         c.get_role(RoleName="gone")
+
+
+CALLER = """
+import boto3, botocore.exceptions
+
+def handler(event, context):
+    c = boto3.client("lambda")  # AWS_ENDPOINT_URL_LAMBDA and the role's credentials, set by Hako
+    out = {"listed": [f["FunctionName"] for f in c.list_functions()["Functions"]]}
+    try:
+        c.get_function(FunctionName=event["target"])
+        out["get"] = "ok"
+    except botocore.exceptions.ClientError as e:
+        out["get"] = [e.response["Error"]["Code"], e.response["Error"]["Message"],
+                      e.response["ResponseMetadata"]["HTTPStatusCode"]]
+    return out
+"""
+
+
+def test_enforced_iam_limits_a_function_to_its_roles_policies(hako_factory):
+    """With --auth sigv4 and --iam-enforce, a function whose role allows only
+    lambda:ListFunctions lists (ListFunctions returns environments on AWS too) but gets
+    AccessDenied on GetFunction of another function, until that function's resource policy
+    lets the role read it."""
+    from conftest import boto_lambda_client, create_function, make_zip
+    server = hako_factory(env={"HAKO_AUTH": "sigv4", "HAKO_IAM_ENFORCE": "true"})
+    iam = boto3.session.Session().client(
+        "iam", endpoint_url=server.endpoint, region_name=REGION, **CREDENTIALS,
+        config=Config(retries={"max_attempts": 1}))
+    lam = boto_lambda_client(server.endpoint)
+    iam.create_role(RoleName="lister", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="lister", PolicyName="list", PolicyDocument=json.dumps(LIST_ONLY))
+    role = f"arn:aws:iam::{ACCOUNT}:role/lister"
+    create_function(lam, "target", "python3.11", "index.handler",
+                    make_zip({"index.py": "def handler(e, c):\n    return 1\n"}), Role=role)
+    create_function(lam, "caller", "python3.11", "index.handler",
+                    make_zip({"index.py": CALLER}), Role=role, Timeout=30)
+
+    def run():
+        out = lam.invoke(FunctionName="caller", Payload=json.dumps({"target": "target"}))
+        body = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, body
+        return body
+
+    body = run()
+    assert sorted(body["listed"]) == ["caller", "target"]
+    target_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:target"
+    assert body["get"] == [
+        "AccessDeniedException",
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/lister/caller is not authorized to perform: "
+        f"lambda:GetFunction on resource: {target_arn} because no identity-based policy allows "
+        f"the lambda:GetFunction action", 403], body
+    lam.add_permission(FunctionName="target", StatementId="read", Action="lambda:GetFunction",
+                       Principal=role)
+    assert run()["get"] == "ok"

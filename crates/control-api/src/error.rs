@@ -42,6 +42,7 @@ pub fn aws_shape(kind: ErrorKind) -> (&'static str, StatusCode) {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
         InvalidRuntime => ("InvalidRuntimeException", StatusCode::BAD_GATEWAY),
+        AccessDenied => ("AccessDeniedException", StatusCode::FORBIDDEN),
         NotImplemented => ("NotImplementedException", StatusCode::NOT_IMPLEMENTED),
         Service => ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR),
     }

@@ -8,6 +8,7 @@
 
 mod account;
 mod aliases;
+pub mod authz;
 mod concurrency;
 pub mod error;
 mod event_config;

@@ -76,6 +76,12 @@ pub(crate) struct ServeArgs {
     /// start).
     #[arg(long, env = "HAKO_AUTH", value_enum, default_value_t = AuthChoice::None)]
     pub auth: AuthChoice,
+    /// Enforce IAM on Lambda's API (off by default for now): a request signed with a
+    /// function's credentials is allowed only by its role's policies or the target function's
+    /// resource policy, else AccessDeniedException. Root is never limited; meaningful with
+    /// `--auth sigv4`.
+    #[arg(long, env = "HAKO_IAM_ENFORCE")]
+    pub iam_enforce: bool,
     /// The root access key id (with HAKO_SECRET_ACCESS_KEY); when unset, Hako's own pair,
     /// generated at the first start in the data dir's `credentials` (0600).
     #[arg(

@@ -372,7 +372,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ))
         }
     };
-    let lambda_api = hako_control_api::router(lambda.clone());
+    let mut lambda_api = hako_control_api::router(lambda.clone());
+    if args.iam_enforce {
+        lambda_api = hako_control_api::authz::enforce(
+            lambda_api,
+            hako_control_api::authz::Authorizer {
+                lambda: lambda.clone(),
+                iam: iam.clone(),
+            },
+        );
+    }
     let urls = hako_function_urls::router(lambda.clone());
     let sqs_api = hako_sqs::api::router(sqs.clone());
     let door = FrontDoor::builder()

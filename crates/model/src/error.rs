@@ -33,6 +33,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// The runtime cannot run here (AWS: InvalidRuntimeException).
     InvalidRuntime,
+    /// The caller's policies do not allow the request (AWS: AccessDeniedException).
+    AccessDenied,
     /// An operation Hako does not implement yet.
     NotImplemented,
     /// Something broke inside Hako (AWS: ServiceException).
