@@ -88,7 +88,7 @@ def send(client, name, event, **kw) -> str:
 
 def runs(server, name) -> list[dict]:
     """Every `RAN` line of the function's log, in order."""
-    p = subprocess.run([str(HAKO_BIN), "logs", name, "--endpoint-url", server.endpoint],
+    p = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr
     out = []

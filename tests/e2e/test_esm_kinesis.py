@@ -102,7 +102,7 @@ def put(c: Clients, name, id_, do="ok", key=None) -> str:
 
 def calls(server, fn) -> list[dict]:
     """The function's `KINESIS` lines, in order; fails on any `SHAPE-ERROR`."""
-    p = subprocess.run([str(HAKO_BIN), "logs", fn, "--endpoint-url", server.endpoint],
+    p = subprocess.run([str(HAKO_BIN), "logs", fn, "--data-dir", str(server.data_dir)],
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr.decode()
     out = []

@@ -44,7 +44,7 @@ def tail_of(out) -> str:
 
 
 def hako_logs(server, name) -> str:
-    p = subprocess.run([str(HAKO_BIN), "logs", name, "--endpoint-url", server.endpoint],
+    p = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir)],
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr.decode()
     return p.stdout.decode()

@@ -279,6 +279,14 @@ def test_hako_logs_and_the_move_of_lines_an_older_hako_kept(hako_factory):
     group = f"/aws/lambda/{name}"
     wait_for(lambda: "new-line" in hako_logs(server, name).stdout.decode(), "hako logs")
     server.stop()
+    # A stopped server's lines: `--data-dir` reads its logs.db directly, the same filters apply.
+    p = subprocess.run([str(HAKO_BIN), "logs", name, "--data-dir", str(server.data_dir),
+                        "--filter", "new", "--since", "1h"], capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert [l.split(" ", 2)[2] for l in p.stdout.decode().splitlines()] == ["new-line"], p.stdout
+    p = subprocess.run([str(HAKO_BIN), "logs", "nope", "--data-dir", str(server.data_dir)],
+                       capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"The specified log group does not exist." in p.stderr
     db = sqlite3.connect(server.data_dir / "hako.db")
     t = now_ms() - 60_000
     db.executemany("INSERT INTO logs (log_group, log_stream, ts_ms, message) VALUES (?, ?, ?, ?)",
@@ -325,12 +333,13 @@ def test_hako_logs_since_and_filter(hako, logs, lambda_client):
     # Two lines written an hour and ten minutes ago, beside what the function prints now.
     invoke(lambda_client, name, "now-ERROR-one")
     invoke(lambda_client, name, "now-INFO-two")
+    # The log writer makes the group with the first lines (a batch after the invoke answered).
+    wait_for(lambda: "now-INFO-two" in hako_logs(hako, name).stdout.decode(), "both invocations")
     logs.create_log_stream(logGroupName=group, logStreamName="old")
     t = now_ms()
     logs.put_log_events(logGroupName=group, logStreamName="old", logEvents=[
         {"timestamp": t - 70 * 60_000, "message": "old-ERROR-70m"},
         {"timestamp": t - 10 * 60_000, "message": "old-INFO-10m"}])
-    wait_for(lambda: "now-INFO-two" in hako_logs(hako, name).stdout.decode(), "both invocations")
     every = hako_logs(hako, name).stdout.decode()
     assert "old-ERROR-70m" in every and "old-INFO-10m" in every and "now-ERROR-one" in every
     hour = hako_logs(hako, name, "--since", "1h").stdout.decode()
@@ -371,3 +380,34 @@ def test_hako_logs_follow_shows_a_new_line_within_a_second(hako, lambda_client):
     # Not a terminal: no progress line, and Hako's own log has no colour codes.
     assert b"\x1b[" not in p.stderr.read()
     assert "\x1b[" not in hako.log_text()
+
+
+def test_long_operations_say_what_they_do(hako, lambda_client):
+    """What a person waits for says so on Hako's log: a large code package checked, stored and
+    unpacked (sizes, seconds), provisioned concurrency starting, and ready."""
+    import io
+    import os
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(fixture_zip(ECHO))) as src, zipfile.ZipFile(buf, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        # 17 MiB that do not compress: a package past the 16 MiB that Hako reports on.
+        dst.writestr(zipfile.ZipInfo("blob.bin"), os.urandom(17 * 1024 * 1024))
+    name = unique_name("big")
+    create_function(lambda_client, name, "provided.al2023", "bootstrap", buf.getvalue())
+    text = hako.log_text()
+    size = r"1[78]\.\d MB"  # the blob and the function's bootstrap
+    assert re.search(f"checking an uploaded code package of {size}", text), hako.log_tail()
+    assert re.search(f"unpacking a code package of {size}", text)
+    assert re.search(r"code package unpacked in \d+\.\d s", text)
+    assert re.search(rf"code package checked and stored \({size} zipped, {size} unzipped\) in "
+                     r"\d+\.\d s", text)
+    # Provisioned concurrency: five sandboxes, four at a time.
+    v = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.put_provisioned_concurrency_config(FunctionName=name, Qualifier=v,
+                                                     ProvisionedConcurrentExecutions=5)
+    wait_for(lambda: "provisioned concurrency ready: 5 sandboxes (5 started in" in hako.log_text(),
+             "the ready line", timeout_s=30)
+    assert "provisioned concurrency: starting 5 sandboxes, 4 at a time" in hako.log_text()
+    lambda_client.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=v)

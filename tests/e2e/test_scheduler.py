@@ -282,7 +282,7 @@ def test_a_lambda_target_is_invoked_with_the_input(hako, scheduler, lambda_clien
                       Input=json.dumps({"job": 42})))
 
     def ran():
-        p = subprocess.run([str(HAKO_BIN), "logs", fn, "--endpoint-url", hako.endpoint],
+        p = subprocess.run([str(HAKO_BIN), "logs", fn, "--data-dir", str(hako.data_dir)],
                            capture_output=True, timeout=30)
         return re.findall(r"SCHEDULED (\{.*\})", p.stdout.decode(errors="replace"))
     lines = wait_for(ran, "the scheduled invocation's log line", timeout_s=60, step_s=0.5)

@@ -18,6 +18,9 @@ use hako_model::provisioned::{ProvisionedStatus, INIT_FAILURE_REASON};
 use parking_lot::Mutex;
 
 use crate::invoke::ColdStartGuard;
+
+/// How often a long fill says how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 use crate::metrics::ProvisionedMetrics;
 use crate::sandbox::Sandbox;
 use crate::{Engine, ResolvedFunction};
@@ -302,8 +305,17 @@ impl Engine {
         }
         let engine = self.clone();
         tokio::spawn(async move {
+            // What a person waiting at the terminal is told: the start of a fill that takes
+            // more than one round, its progress at most once a second, and when it is ready.
+            let since = Instant::now();
+            let from = p.allocated.load(Ordering::Acquire);
+            let to_start = p.target().saturating_sub(p.members.load(Ordering::Acquire));
+            if to_start > FILL_PARALLELISM {
+                tracing::info!(function = %p.f.name, qualifier = %p.qualifier, "provisioned concurrency: starting {to_start} sandboxes, {FILL_PARALLELISM} at a time");
+            }
+            let mut said = Instant::now();
             loop {
-                engine.fill_round(&p).await;
+                engine.fill_round(&p, &mut said).await;
                 p.filling.store(false, Ordering::Release);
                 let more = !p.retired.load(Ordering::Acquire)
                     && !engine.closing.load(Ordering::Acquire)
@@ -315,11 +327,15 @@ impl Engine {
                 }
             }
             p.settle();
+            let st = p.state();
+            if st.status == ProvisionedStatus::Ready && st.allocated > from {
+                tracing::info!(function = %p.f.name, qualifier = %p.qualifier, "provisioned concurrency ready: {} sandboxes ({} started in {:.1} s)", st.allocated, st.allocated - from, since.elapsed().as_secs_f64());
+            }
         });
     }
 
     /// Starts sandboxes until `p` has its target or one fails.
-    async fn fill_round(self: &Arc<Self>, p: &Arc<Provisioned>) {
+    async fn fill_round(self: &Arc<Self>, p: &Arc<Provisioned>, said: &mut Instant) {
         loop {
             if p.retired.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
                 return;
@@ -340,6 +356,10 @@ impl Engine {
                 failed |= !matches!(r, Ok(true));
             }
             p.metrics.set_utilization(p.utilization());
+            if said.elapsed() >= PROGRESS_EVERY && !failed {
+                *said = Instant::now();
+                tracing::info!(function = %p.f.name, qualifier = %p.qualifier, "provisioned concurrency: {} of {} sandboxes ready", p.allocated.load(Ordering::Acquire).min(p.target()), p.target());
+            }
             if failed {
                 *p.status.lock() = (
                     ProvisionedStatus::Failed,

@@ -205,6 +205,10 @@ pub(crate) struct LogsArgs {
     /// The region the requests are signed for.
     #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Read the lines from this data directory's `logs.db` instead of asking a server: for a
+    /// server that is not running (after a crash), or beside one, read-only.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

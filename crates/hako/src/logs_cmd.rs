@@ -130,14 +130,88 @@ async fn log_group(client: &SignedClient, function: &str) -> Result<(String, boo
     }
 }
 
+/// Where the lines come from: the running server's Logs API, or (`--data-dir`) the data dir's
+/// `logs.db` read directly, for a server that is not running.
+enum Source {
+    Server(Box<SignedClient>),
+    DataDir(hako_logs::Logs),
+}
+
+impl Source {
+    /// FilterLogEvents with the JSON `body`: its answer, or AWS's error.
+    async fn filter(&self, body: Value) -> Result<std::result::Result<Value, AwsError>> {
+        match self {
+            Source::Server(client) => {
+                let a = client
+                    .json(
+                        "logs",
+                        "Logs_20140328.FilterLogEvents",
+                        "application/x-amz-json-1.1",
+                        body.to_string().into(),
+                    )
+                    .await?;
+                if a.status != 200 {
+                    return Ok(Err(aws_error(&a)));
+                }
+                Ok(Ok(serde_json::from_slice(&a.body)
+                    .context("FilterLogEvents' answer is not JSON")?))
+            }
+            Source::DataDir(logs) => {
+                let input = serde_json::from_value(body)?;
+                Ok(match logs.filter_log_events(input) {
+                    Ok(out) => Ok(serde_json::to_value(out)?),
+                    Err(e) => Err(AwsError {
+                        code: e.code.name().to_string(),
+                        message: e.message,
+                    }),
+                })
+            }
+        }
+    }
+}
+
+/// The source, the function's log group and whether the function exists.
+async fn open(args: &LogsArgs) -> Result<(Source, String, bool)> {
+    let Some(dir) = &args.data_dir else {
+        let client =
+            SignedClient::new(&args.endpoint_url, identity(&args.region), REQUEST_TIMEOUT)?;
+        let (group, exists) = log_group(&client, &args.function).await.with_context(|| {
+            format!(
+                "asking {} (is `hako serve` running there? --data-dir reads a stopped server's logs)",
+                args.endpoint_url
+            )
+        })?;
+        return Ok((Source::Server(Box::new(client)), group, exists));
+    };
+    let db_path = dir.join("hako.db");
+    if !db_path.exists() {
+        anyhow::bail!(
+            "no Hako database at {}: is --data-dir right?",
+            db_path.display()
+        );
+    }
+    let db =
+        hako_store::Db::open_read_only(&db_path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let exists = db
+        .get_function(&args.function, "$LATEST")
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .is_some();
+    let group = db
+        .log_group_of(&args.function)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?
+        .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
+    let logs_path = dir.join("logs.db");
+    let logs = hako_logs::Logs::open_read_only(
+        &logs_path,
+        hako_logs::LogsConfig::new("", ""),
+        std::sync::Arc::new(hako_model::clock::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("reading {}: {e}", logs_path.display()))?;
+    Ok((Source::DataDir(logs), group, exists))
+}
+
 async fn run(args: LogsArgs) -> Result<()> {
-    let client = SignedClient::new(&args.endpoint_url, identity(&args.region), REQUEST_TIMEOUT)?;
-    let (group, function_exists) = log_group(&client, &args.function).await.with_context(|| {
-        format!(
-            "asking {} (is `hako serve` running there?)",
-            args.endpoint_url
-        )
-    })?;
+    let (source, group, function_exists) = open(&args).await?;
     let mut start = args
         .since
         .as_deref()
@@ -163,24 +237,12 @@ async fn run(args: LogsArgs) -> Result<()> {
             if let Some(t) = &token {
                 body["nextToken"] = json!(t);
             }
-            let a = client
-                .json(
-                    "logs",
-                    "Logs_20140328.FilterLogEvents",
-                    "application/x-amz-json-1.1",
-                    body.to_string().into(),
-                )
-                .await?;
-            if a.status != 200 {
-                let e = aws_error(&a);
+            let v = match source.filter(body).await? {
+                Ok(v) => v,
                 // A function that never printed has no group yet: nothing to print (yet).
-                if e.code == "ResourceNotFoundException" && function_exists {
-                    break;
-                }
-                return Err(fail("FilterLogEvents", &e));
-            }
-            let v: Value =
-                serde_json::from_slice(&a.body).context("FilterLogEvents' answer is not JSON")?;
+                Err(e) if e.code == "ResourceNotFoundException" && function_exists => break,
+                Err(e) => return Err(fail("FilterLogEvents", &e)),
+            };
             for e in v["events"]
                 .as_array()
                 .map(Vec::as_slice)

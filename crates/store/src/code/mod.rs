@@ -82,6 +82,14 @@ const TMP_PREFIX: &str = ".tmp-";
 const STALE_TMP: Duration = Duration::from_secs(3600);
 /// Mode of every directory of a tree: read-only.
 const DIR_MODE: u32 = 0o555;
+/// A package at least this large is one a person waits for: checking, storing and unpacking it
+/// say so on Hako's log (info), with how long each took.
+pub(crate) const LARGE_PACKAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Megabytes of `bytes`, for a person.
+pub(crate) fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
 
 /// What the store learned of a package it accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,12 +157,29 @@ impl CodeStore {
                 format!("Zipped size must be smaller than {} bytes", self.max_zip),
             ));
         }
+        let large = zip.len() >= LARGE_PACKAGE_BYTES;
+        let since = std::time::Instant::now();
+        if large {
+            tracing::info!(
+                "checking an uploaded code package of {}",
+                mb(zip.len() as u64)
+            );
+        }
         let (sha256_hex, checked) = with_sha256(zip, || self.check(zip));
         let unzipped_size = checked?;
         let path = self.zip_path(&sha256_hex);
         let stored = fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == zip.len() as u64);
         if !stored {
             self.write_atomically(&path, zip)?;
+        }
+        if large {
+            tracing::info!(
+                code = &sha256_hex[..12],
+                "code package checked and stored ({} zipped, {} unzipped) in {:.1} s",
+                mb(zip.len() as u64),
+                mb(unzipped_size),
+                since.elapsed().as_secs_f64()
+            );
         }
         Ok(CodeInfo {
             sha256_hex,

@@ -14,7 +14,7 @@ use super::disk::{is_dir, remove_tree, sync_dir, tmp_name};
 use super::errors::{check_hex, io_error};
 use super::inflate::{inflate_all, with_sha256, Output};
 use super::validate::plan;
-use super::{CodeStore, DIR_MODE};
+use super::{mb, CodeStore, DIR_MODE, LARGE_PACKAGE_BYTES};
 
 impl CodeStore {
     /// The unpacked tree of `sha256_hex`, unpacking it on first use.
@@ -53,6 +53,15 @@ impl CodeStore {
 
     fn unpack(&self, sha256_hex: &str, dir: &Path) -> Result<(), Error> {
         let zip = self.read_zip(sha256_hex)?;
+        let large = zip.len() >= LARGE_PACKAGE_BYTES;
+        let since = std::time::Instant::now();
+        if large {
+            tracing::info!(
+                code = &sha256_hex[..12],
+                "unpacking a code package of {}",
+                mb(zip.len() as u64)
+            );
+        }
         let tmp = self.make_tmp_dir()?;
         let (actual_hex, extracted) = with_sha256(&zip, || self.extract(&zip, &tmp));
         let extracted = extracted.and_then(|()| {
@@ -67,6 +76,13 @@ impl CodeStore {
         if let Err(e) = extracted {
             remove_tree(&tmp);
             return Err(e);
+        }
+        if large {
+            tracing::info!(
+                code = &sha256_hex[..12],
+                "code package unpacked in {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
         }
         match fs::rename(&tmp, dir) {
             Ok(()) => {
