@@ -17,6 +17,8 @@ pub struct LogRecord {
     /// Milliseconds since the epoch.
     pub timestamp_ms: i64,
     pub message: String,
+    /// A line of the platform's (START, END, REPORT...), not of the function's output.
+    pub platform: bool,
 }
 
 /// Where log lines go (the binary wires it to the store).
@@ -154,11 +156,11 @@ impl LogCapture {
     /// A line of the function's output: kept unless `ApplicationLogLevel` drops it.
     fn emit_output(&self, st: &mut CaptureState, message: String) {
         if self.controls.keeps(&message) {
-            self.emit_locked(st, message);
+            self.emit_locked(st, message, false);
         }
     }
 
-    fn emit_locked(&self, st: &mut CaptureState, message: String) {
+    fn emit_locked(&self, st: &mut CaptureState, message: String, platform: bool) {
         if let Some(t) = st.tail.as_mut() {
             t.push_str(&message);
             t.push('\n');
@@ -169,13 +171,14 @@ impl LogCapture {
             stream: self.stream.clone(),
             timestamp_ms: now_ms(),
             message,
+            platform,
         });
     }
 
     /// Emits a platform line (START, END, REPORT...), in order with the function's output.
     pub(crate) fn platform(&self, message: String) {
         let mut st = self.state.lock();
-        self.emit_locked(&mut st, message);
+        self.emit_locked(&mut st, message, true);
     }
 
     /// Emits a platform line when the format and `SystemLogLevel` have one.

@@ -284,5 +284,42 @@ pub(crate) fn doctor(args: DoctorArgs) -> Result<()> {
             println!("default  process (`--sandbox auto`)");
         }
     }
+    println!("{}", logs_report(&args.log_limits.limits(), &args.data_dir));
     Ok(())
+}
+
+/// `hako doctor`'s lines about function logs: the limits that keep them from filling the
+/// host, and what `logs.db` takes now.
+fn logs_report(l: &hako_logs::LogLimits, data_dir: &std::path::Path) -> String {
+    let retention = match l.default_retention_days {
+        Some(d) => format!("{d} days for groups without a retention policy"),
+        None => "forever for groups without a retention policy".to_string(),
+    };
+    let ingest = match (l.ingest_lines_per_sec, l.ingest_bytes_per_sec) {
+        (None, None) => "no ingestion limit".to_string(),
+        (lines, bytes) => format!(
+            "a function's output stored up to {} lines and {} per second (beyond: dropped, counted in hako_logs_dropped_log_events_total)",
+            lines.map_or("unlimited".to_string(), |n| n.to_string()),
+            bytes.map_or("unlimited bytes".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+        ),
+    };
+    let bound = match l.max_db_bytes {
+        Some(b) => format!(
+            "logs.db bounded at {} MiB (oldest events deleted first)",
+            b / 1048576
+        ),
+        None => "logs.db unbounded".to_string(),
+    };
+    let db = data_dir.join("logs.db");
+    let on_disk: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|x| std::fs::metadata(format!("{}{x}", db.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    let now = if db.exists() {
+        format!("now {:.1} MiB on disk", on_disk as f64 / 1048576.0)
+    } else {
+        "no logs.db yet".to_string()
+    };
+    format!("logs     retention {retention}; {ingest}; {bound}; {now}")
 }

@@ -108,6 +108,42 @@ pub(crate) struct ServeArgs {
     pub sandbox: SandboxChoice,
     #[command(flatten)]
     pub linux: LinuxArgs,
+    #[command(flatten)]
+    pub log_limits: LogLimitArgs,
+}
+
+/// What keeps function logs from filling the host (`hako serve`; `hako doctor` reports them).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LogLimitArgs {
+    /// Days a log group with no retention policy of its own keeps its events (0: forever).
+    #[arg(long, env = "HAKO_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub log_retention_days: u32,
+    /// Lines of a function's output stored per second at most (its log group); lines beyond
+    /// are dropped and counted, with one marker line per burst (0: no limit).
+    #[arg(
+        long,
+        env = "HAKO_LOG_INGEST_LINES_PER_SECOND",
+        default_value_t = 10_000
+    )]
+    pub log_ingest_lines_per_second: u64,
+    /// Bytes of a function's output stored per second at most, likewise (0: no limit).
+    #[arg(long, env = "HAKO_LOG_INGEST_BYTES_PER_SECOND", default_value_t = 4 * 1024 * 1024)]
+    pub log_ingest_bytes_per_second: u64,
+    /// The bound of logs.db in MiB: past it the oldest events are deleted (0: no bound).
+    #[arg(long, env = "HAKO_LOGS_MAX_MB", default_value_t = 1024)]
+    pub logs_max_mb: u64,
+}
+
+impl LogLimitArgs {
+    pub(crate) fn limits(&self) -> hako_logs::LogLimits {
+        let some = |v: u64| (v > 0).then_some(v);
+        hako_logs::LogLimits {
+            default_retention_days: some(self.log_retention_days as u64).map(|d| d as i64),
+            ingest_lines_per_sec: some(self.log_ingest_lines_per_second),
+            ingest_bytes_per_sec: some(self.log_ingest_bytes_per_second),
+            max_db_bytes: some(self.logs_max_mb).map(|mb| mb * 1024 * 1024),
+        }
+    }
 }
 
 /// Settings of the linux sandbox backend (`hako serve` and `hako doctor`).
@@ -139,6 +175,8 @@ pub(crate) struct DoctorArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub linux: LinuxArgs,
+    #[command(flatten)]
+    pub log_limits: LogLimitArgs,
 }
 
 /// How requests are authenticated.

@@ -56,6 +56,7 @@ impl DbSink {
                         stream: r.stream,
                         timestamp_ms: r.timestamp_ms,
                         message: r.message,
+                        platform: r.platform,
                     })
                     .collect();
                 if let Err(e) = logs.ingest(&lines) {

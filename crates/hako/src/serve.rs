@@ -108,7 +108,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Hako kept in hako.db's `logs` table move there first.
     let logs = hako_logs::Logs::open(
         &data_dir.join("logs.db"),
-        hako_logs::LogsConfig::new(&args.region, &args.account_id),
+        hako_logs::LogsConfig::new(&args.region, &args.account_id)
+            .with_limits(args.log_limits.limits()),
         Arc::new(hako_model::clock::SystemClock),
     )
     .map_err(|e| anyhow::anyhow!("opening logs.db: {e}"))?;
@@ -592,6 +593,7 @@ fn move_legacy_logs(db: &Db, logs: &hako_logs::Logs) -> Result<()> {
                         stream: l.log_stream.into(),
                         timestamp_ms: l.timestamp_ms,
                         message: l.message,
+                        platform: false,
                     },
                 )
             })

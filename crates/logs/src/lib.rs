@@ -21,6 +21,7 @@ pub mod error;
 mod events;
 pub mod filter;
 mod groups;
+mod limits;
 pub mod metrics;
 pub mod model;
 mod storage;
@@ -29,6 +30,7 @@ pub mod wire;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hako_model::clock::Clock;
@@ -36,6 +38,7 @@ use hako_store::ServiceDb;
 use parking_lot::Mutex;
 
 pub use crate::error::{Code, Error, Result};
+pub use crate::limits::LogLimits;
 pub use crate::metrics::LogsMetrics;
 
 /// What the binary decides for Logs.
@@ -43,6 +46,8 @@ pub use crate::metrics::LogsMetrics;
 pub struct LogsConfig {
     pub region: String,
     pub account_id: String,
+    /// What keeps function logs from filling the host (none by default).
+    pub limits: LogLimits,
 }
 
 impl LogsConfig {
@@ -50,7 +55,14 @@ impl LogsConfig {
         LogsConfig {
             region: region.to_string(),
             account_id: account_id.to_string(),
+            limits: LogLimits::default(),
         }
+    }
+
+    /// The same, with `limits`.
+    pub fn with_limits(mut self, limits: LogLimits) -> LogsConfig {
+        self.limits = limits;
+        self
     }
 }
 
@@ -62,6 +74,8 @@ pub struct IngestLine {
     /// Milliseconds since the epoch.
     pub timestamp_ms: i64,
     pub message: String,
+    /// A line of the platform's (START, END, REPORT...): never held to the ingestion limit.
+    pub platform: bool,
 }
 
 /// One stored event as `hako logs` prints it, in the order events were stored.
@@ -105,6 +119,10 @@ struct Inner {
     metrics: LogsMetrics,
     /// (group, stream) -> (group id, stream id), for `ingest`; cleared on every deletion.
     ids: Mutex<HashMap<StreamKey, (i64, i64)>>,
+    /// Functions' output per group and second, against the ingestion limit.
+    throttle: Mutex<limits::Throttle>,
+    /// Message bytes ingested since the size bound was last checked.
+    unchecked_bytes: AtomicU64,
 }
 
 impl std::fmt::Debug for Logs {
@@ -142,6 +160,8 @@ impl Logs {
                 cfg,
                 metrics: LogsMetrics::default(),
                 ids: Mutex::new(HashMap::new()),
+                throttle: Mutex::new(limits::Throttle::default()),
+                unchecked_bytes: AtomicU64::new(0),
             }),
         }
     }
@@ -166,9 +186,50 @@ impl Logs {
 
     /// Stores lines of functions' output, creating their groups and streams when missing (as
     /// Lambda does), in transactions of at most [`INGEST_CHUNK`] lines. Lines keep their order
-    /// within a stream.
+    /// within a stream. Lines past a group's ingestion limit are dropped and counted, with one
+    /// marker line per burst; the size bound is checked every 1/32 of it written.
     pub fn ingest(&self, lines: &[IngestLine]) -> Result<()> {
         let now = self.now();
+        let limits = self.inner.cfg.limits;
+        let admitted = self.inner.throttle.lock().admit(lines, &limits, now);
+        let kept: Vec<&IngestLine> = match &admitted {
+            None => lines.iter().collect(),
+            Some(a) => {
+                for (group, n) in &a.dropped {
+                    self.inner.metrics.dropped(group, *n);
+                }
+                let mut out = Vec::with_capacity(a.keep.len() + a.markers.len());
+                let mut markers = a.markers.iter().peekable();
+                for (pos, &i) in a.keep.iter().enumerate() {
+                    while let Some((_, m)) = markers.next_if(|(at, _)| *at == pos) {
+                        out.push(m);
+                    }
+                    out.push(&lines[i]);
+                }
+                out.extend(markers.map(|(_, m)| m));
+                out
+            }
+        };
+        for chunk in kept.chunks(INGEST_CHUNK) {
+            self.store_lines(chunk, now)?;
+            // A flood arrives in large batches: the bound is checked between chunks.
+            if let Some(max) = limits.max_db_bytes {
+                let bytes: u64 = chunk.iter().map(|l| l.message.len() as u64).sum();
+                let since = self
+                    .inner
+                    .unchecked_bytes
+                    .fetch_add(bytes, Ordering::Relaxed)
+                    + bytes;
+                if since >= (max / 32).max(1) {
+                    self.inner.unchecked_bytes.store(0, Ordering::Relaxed);
+                    self.enforce_size(max)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn store_lines(&self, lines: &[&IngestLine], now: i64) -> Result<()> {
         for chunk in lines.chunks(INGEST_CHUNK) {
             let mut runs: Vec<(StreamKey, Vec<(i64, &str)>)> = Vec::new();
             for l in chunk {
@@ -304,7 +365,10 @@ impl Logs {
         let groups = self.inner.db.read(storage::all_groups)?;
         let mut removed = 0;
         for g in groups {
-            let Some(days) = g.retention_days else {
+            let Some(days) = g
+                .retention_days
+                .or(self.inner.cfg.limits.default_retention_days)
+            else {
                 continue;
             };
             let before = now - days * 86_400_000;
@@ -326,6 +390,41 @@ impl Logs {
                 break;
             }
         }
+        if let Some(max) = self.inner.cfg.limits.max_db_bytes {
+            removed += self.enforce_size_in_chunks(max, chunk)?;
+        }
+        Ok(removed)
+    }
+
+    /// The bytes of `logs.db`'s pages in use (its file less the free pages).
+    pub fn used_bytes(&self) -> Result<u64> {
+        Ok(self.inner.db.read(storage::used_bytes)?)
+    }
+
+    fn enforce_size(&self, max: u64) -> Result<usize> {
+        self.enforce_size_in_chunks(max, PURGE_CHUNK)
+    }
+
+    /// Deletes the oldest events (of every group) while the database uses more than `max`
+    /// bytes, down to 90 % of it, in transactions of at most `chunk` events; the number
+    /// deleted. The write-ahead log is kept under the same bound when checkpointed.
+    fn enforce_size_in_chunks(&self, max: u64, chunk: usize) -> Result<usize> {
+        if self.inner.db.read(storage::used_bytes)? <= max {
+            return Ok(0);
+        }
+        let target = max - max / 10;
+        let mut removed = 0;
+        loop {
+            let n = self.inner.db.write(|tx| storage::trim_oldest(tx, chunk))?;
+            removed += n;
+            if n == 0 || self.inner.db.read(storage::used_bytes)? <= target {
+                break;
+            }
+        }
+        self.inner.metrics.evicted(removed as u64);
+        self.inner
+            .db
+            .read(|c| c.pragma_update(None, "journal_size_limit", (max / 4).max(1 << 20) as i64))?;
         Ok(removed)
     }
 }

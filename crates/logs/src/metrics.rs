@@ -11,6 +11,8 @@
 //! | `hako_logs_incoming_log_events_total` | counter | IncomingLogEvents (function output and PutLogEvents) |
 //! | `hako_logs_incoming_bytes_total` | counter | IncomingBytes (message bytes) |
 //! | `hako_logs_stored_bytes` | gauge | (Hako's: StoredBytes of DescribeLogGroups, read when rendered) |
+//! | `hako_logs_dropped_log_events_total` | counter | (Hako's: functions' lines past the ingestion limit, not stored) |
+//! | `hako_logs_evicted_log_events_total` | counter | (Hako's, no label: the oldest events deleted to keep `logs.db` under its size bound) |
 //!
 //! # Cardinality
 //!
@@ -35,6 +37,8 @@ struct GroupLabels {
 pub struct LogsMetrics {
     incoming_events: Family<GroupLabels, Counter>,
     incoming_bytes: Family<GroupLabels, Counter>,
+    dropped_events: Family<GroupLabels, Counter>,
+    evicted_events: Counter,
 }
 
 impl LogsMetrics {
@@ -45,6 +49,29 @@ impl LogsMetrics {
         };
         self.incoming_events.get_or_create(&l).inc_by(events);
         self.incoming_bytes.get_or_create(&l).inc_by(bytes);
+    }
+
+    /// Lines of a group's functions dropped at the ingestion limit.
+    pub(crate) fn dropped(&self, group: &str, events: u64) {
+        self.dropped_events
+            .get_or_create(&GroupLabels {
+                log_group: group.to_string(),
+            })
+            .inc_by(events);
+    }
+
+    /// Events deleted to keep the database under its size bound.
+    pub(crate) fn evicted(&self, events: u64) {
+        self.evicted_events.inc_by(events);
+    }
+
+    /// Lines of `group` dropped at the ingestion limit since the start.
+    pub fn dropped_of(&self, group: &str) -> u64 {
+        self.dropped_events
+            .get_or_create(&GroupLabels {
+                log_group: group.to_string(),
+            })
+            .get()
     }
 
     /// The OpenMetrics text of these metrics and of `groups`' counts (ends with `# EOF`).
@@ -59,6 +86,16 @@ impl LogsMetrics {
             "hako_logs_incoming_bytes",
             "Bytes of log event messages stored (AWS: IncomingBytes)",
             self.incoming_bytes.clone(),
+        );
+        r.register(
+            "hako_logs_dropped_log_events",
+            "Lines of functions' output dropped past the ingestion limit",
+            self.dropped_events.clone(),
+        );
+        r.register(
+            "hako_logs_evicted_log_events",
+            "Oldest events deleted to keep logs.db under its size bound",
+            self.evicted_events.clone(),
         );
         let stored = Family::<GroupLabels, Gauge>::default();
         for g in groups {

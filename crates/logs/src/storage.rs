@@ -481,16 +481,37 @@ pub(crate) fn group_events_by_id(
 /// Deletes up to `chunk` events of a group older than `before_ms`, keeping the streams'
 /// stored bytes true; the number deleted.
 pub(crate) fn trim(tx: &Transaction<'_>, group: i64, before_ms: i64, chunk: usize) -> Sql<usize> {
+    delete_doomed(
+        tx,
+        "SELECT id, stream_id, length(CAST(message AS BLOB)) FROM events
+         WHERE group_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3",
+        params![group, before_ms, chunk as i64],
+    )
+}
+
+/// Deletes up to `chunk` of the oldest stored events of any group (the size bound), keeping
+/// the streams' stored bytes true; the number deleted.
+pub(crate) fn trim_oldest(tx: &Transaction<'_>, chunk: usize) -> Sql<usize> {
+    delete_doomed(
+        tx,
+        "SELECT id, stream_id, length(CAST(message AS BLOB)) FROM events ORDER BY id LIMIT ?1",
+        params![chunk as i64],
+    )
+}
+
+/// Deletes the events `select` names (id, stream id, bytes), keeping the streams' stored
+/// bytes true.
+fn delete_doomed(
+    tx: &Transaction<'_>,
+    select: &str,
+    args: &[&dyn hako_store::service_db::sql::ToSql],
+) -> Sql<usize> {
     tx.execute(
         "CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY, stream_id INTEGER, bytes INTEGER)",
         [],
     )?;
     tx.execute("DELETE FROM temp.doomed", [])?;
-    let n = tx.execute(
-        "INSERT INTO temp.doomed SELECT id, stream_id, length(CAST(message AS BLOB)) FROM events
-         WHERE group_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3",
-        params![group, before_ms, chunk as i64],
-    )?;
+    let n = tx.execute(&format!("INSERT INTO temp.doomed {select}"), args)?;
     if n == 0 {
         return Ok(0);
     }
@@ -506,6 +527,14 @@ pub(crate) fn trim(tx: &Transaction<'_>, group: i64, before_ms: i64, chunk: usiz
     )?;
     tx.execute("DELETE FROM temp.doomed", [])?;
     Ok(n)
+}
+
+/// The bytes of the database's pages in use.
+pub(crate) fn used_bytes(c: &Connection) -> Sql<u64> {
+    let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(((pages - free).max(0) * size) as u64)
 }
 
 /// Deletes up to `chunk` events of deleted streams; forgets a stream with none left. The

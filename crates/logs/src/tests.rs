@@ -631,6 +631,7 @@ fn ingest_creates_groups_and_streams_implicitly_and_keeps_order() {
     let s1: Arc<str> = "2024/01/01/[$LATEST]0123".into();
     let s2: Arc<str> = "2024/01/01/[$LATEST]4567".into();
     let line = |s: &Arc<str>, m: &str, t: i64| IngestLine {
+        platform: false,
         group: g.clone(),
         stream: s.clone(),
         timestamp_ms: t,
@@ -681,6 +682,7 @@ fn a_legacy_import_resumes_after_its_watermark() {
         (
             i,
             IngestLine {
+                platform: false,
                 group: "/aws/lambda/f".into(),
                 stream: "s".into(),
                 timestamp_ms: NOW + i,
@@ -762,6 +764,7 @@ fn filter_over_a_million_lines() {
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..1_000_000i64 {
         batch.push(IngestLine {
+            platform: false,
             group: g.clone(),
             stream: streams[(i % 10) as usize].clone(),
             timestamp_ms: NOW - 1_000_000 + i,
@@ -837,6 +840,7 @@ fn the_database_prefilter_never_hides_a_match() {
 fn ingest_never_writes_into_a_stream_deleted_behind_its_cache() {
     let (l, _) = logs();
     let line = |m: &str| IngestLine {
+        platform: false,
         group: "/aws/lambda/f".into(),
         stream: "s".into(),
         timestamp_ms: NOW,
@@ -866,4 +870,178 @@ fn ingest_never_writes_into_a_stream_deleted_behind_its_cache() {
         .read(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
         .unwrap();
     assert_eq!(n, 1);
+}
+
+// --- What keeps function logs from filling the host (issue 14, point 6) ---
+
+fn limited(limits: LogLimits) -> (Logs, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let cfg = LogsConfig::new("us-east-1", "000000000000").with_limits(limits);
+    (Logs::in_memory(cfg, clock.clone()).unwrap(), clock)
+}
+
+fn line(g: &str, s: &str, ts: i64, m: &str) -> IngestLine {
+    IngestLine {
+        platform: false,
+        group: g.into(),
+        stream: s.into(),
+        timestamp_ms: ts,
+        message: m.to_string(),
+    }
+}
+
+fn stored(l: &Logs, g: &str) -> Vec<String> {
+    l.tail(g, 0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
+#[test]
+fn ingestion_past_the_limit_is_dropped_counted_and_marked_once_per_burst() {
+    let (l, clock) = limited(LogLimits {
+        ingest_lines_per_sec: Some(3),
+        ..Default::default()
+    });
+    let batch = |tag: &str, n: usize| -> Vec<IngestLine> {
+        (0..n)
+            .map(|i| line("/aws/lambda/f", "s", NOW, &format!("{tag}{i}")))
+            .collect()
+    };
+    // Another group has a budget of its own.
+    let mut first = batch("a", 5);
+    first.insert(1, line("/aws/lambda/g", "s", NOW, "g0"));
+    l.ingest(&first).unwrap();
+    let f = stored(&l, "/aws/lambda/f");
+    assert_eq!(&f[..3], ["a0", "a1", "a2"]);
+    assert_eq!(f.len(), 4, "{f:?}");
+    assert!(f[3].starts_with("[hako] log lines dropped:") && f[3].contains("3 lines"));
+    assert_eq!(stored(&l, "/aws/lambda/g"), ["g0"]);
+    assert_eq!(l.metrics().dropped_of("/aws/lambda/f"), 2);
+    // Still in the same second: all dropped, no second marker.
+    l.ingest(&batch("b", 2)).unwrap();
+    assert_eq!(stored(&l, "/aws/lambda/f").len(), 4);
+    // The next second of the same burst: a new budget, no new marker.
+    clock.advance(1000);
+    l.ingest(&batch("c", 4)).unwrap();
+    let f = stored(&l, "/aws/lambda/f");
+    assert_eq!(&f[4..], ["c0", "c1", "c2"]);
+    assert_eq!(l.metrics().dropped_of("/aws/lambda/f"), 5);
+    // A quiet second ends the burst; the next one gets its marker.
+    clock.advance(2000);
+    l.ingest(&batch("d", 3)).unwrap();
+    clock.advance(1000);
+    l.ingest(&batch("e", 4)).unwrap();
+    let f = stored(&l, "/aws/lambda/f");
+    assert_eq!(f.len(), 7 + 3 + 3 + 1);
+    assert!(f.last().unwrap().starts_with("[hako] log lines dropped:"));
+    let text = l.render_metrics();
+    assert!(text.contains("hako_logs_dropped_log_events_total{log_group=\"/aws/lambda/f\"} 6"));
+}
+
+#[test]
+fn ingestion_limit_in_bytes() {
+    let (l, _clock) = limited(LogLimits {
+        ingest_bytes_per_sec: Some(10),
+        ..Default::default()
+    });
+    l.ingest(&[
+        line("g", "s", NOW, "12345"),
+        line("g", "s", NOW, "67890"),
+        line("g", "s", NOW, "x"),
+    ])
+    .unwrap();
+    let m = stored(&l, "g");
+    assert_eq!(&m[..2], ["12345", "67890"]);
+    assert!(m[2].contains("10 bytes"));
+}
+
+#[test]
+fn default_retention_applies_to_groups_without_a_policy() {
+    let (l, clock) = limited(LogLimits {
+        default_retention_days: Some(2),
+        ..Default::default()
+    });
+    l.ingest(&[line("/aws/lambda/f", "s", NOW, "old")]).unwrap();
+    group(&l, "/kept");
+    l.put_retention_policy(PutRetentionPolicyInput {
+        log_group_name: Some("/kept".into()),
+        retention_in_days: Some(5),
+    })
+    .unwrap();
+    stream(&l, "/kept", "s");
+    put(&l, "/kept", "s", &[(NOW, "kept")]);
+    clock.advance(86_400_000);
+    l.ingest(&[line("/aws/lambda/f", "s", NOW + 86_400_000, "new")])
+        .unwrap();
+    clock.advance(86_400_000 + 1);
+    l.housekeep().unwrap();
+    assert_eq!(stored(&l, "/aws/lambda/f"), ["new"]);
+    assert_eq!(stored(&l, "/kept"), ["kept"]);
+    // Not shown as a policy of the group.
+    let d = l
+        .describe_log_groups(DescribeLogGroupsInput {
+            log_group_name_prefix: Some("/aws/lambda/f".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(d.log_groups[0].retention_in_days, None);
+}
+
+#[test]
+fn the_database_stays_under_its_size_bound_oldest_first() {
+    let max = 2 * 1024 * 1024;
+    let (l, _clock) = limited(LogLimits {
+        max_db_bytes: Some(max),
+        ..Default::default()
+    });
+    let payload = "x".repeat(500);
+    for b in 0..40 {
+        let batch: Vec<IngestLine> = (0..200)
+            .map(|i| {
+                line(
+                    "/aws/lambda/f",
+                    "s",
+                    NOW + b,
+                    &format!("{b:03}-{i:03} {payload}"),
+                )
+            })
+            .collect();
+        l.ingest(&batch).unwrap();
+        assert!(l.used_bytes().unwrap() <= max + max / 16, "batch {b}");
+    }
+    l.housekeep().unwrap();
+    assert!(l.used_bytes().unwrap() <= max);
+    let m = stored(&l, "/aws/lambda/f");
+    // The newest line is kept, the oldest went first, and what is kept is a suffix.
+    assert!(m.last().unwrap().starts_with("039-199"));
+    assert!(!m.iter().any(|x| x.starts_with("000-")));
+    assert!(m.len() < 8000 && m.len() > 1000, "{}", m.len());
+    let first: usize = m[0][..3].parse().unwrap();
+    assert_eq!(
+        m.len(),
+        (40 - first) * 200 - m[0][4..7].parse::<usize>().unwrap()
+    );
+    // The stream's stored bytes follow the deletions.
+    let stored = l.group_counts().unwrap()[0].stored_bytes;
+    assert_eq!(stored, m.iter().map(|x| x.len() as i64).sum::<i64>());
+}
+
+#[test]
+fn platform_lines_are_never_throttled() {
+    let (l, _clock) = limited(LogLimits {
+        ingest_lines_per_sec: Some(1),
+        ..Default::default()
+    });
+    let mut batch = vec![line("g", "s", NOW, "a"), line("g", "s", NOW, "b")];
+    batch.push(IngestLine {
+        platform: true,
+        ..line("g", "s", NOW, "REPORT RequestId: r")
+    });
+    l.ingest(&batch).unwrap();
+    let m = stored(&l, "g");
+    assert_eq!(m[0], "a");
+    assert!(m[1].starts_with("[hako] log lines dropped"));
+    assert_eq!(m[2], "REPORT RequestId: r");
 }
