@@ -436,7 +436,9 @@ def test_logs_cannot_fill_the_host(hako_factory):
     logs = logs_client(server.endpoint)
     name = unique_name("flood")
     create_function(client, name, "python3.11", "app.handler", make_zip({"app.py": FLOOD_APP}), Timeout=30)
+    began = time.monotonic()
     r = client.invoke(FunctionName=name, Payload=json.dumps({"tag": "burst", "size": 10, "lines": 2000}).encode())
+    took = time.monotonic() - began
     assert r["StatusCode"] == 200 and "FunctionError" not in r
     group = f"/aws/lambda/{name}"
 
@@ -449,8 +451,8 @@ def test_logs_cannot_fill_the_host(hako_factory):
     ev = [e["message"] for e in wait_for(stored, "the flood's REPORT", timeout_s=15)]
     burst = [m for m in ev if "burst" in m]
     markers = [m for m in ev if m.startswith("[hako] log lines dropped")]
-    # A 2000-line burst spans a second or two at most: up to 100 lines a second are kept.
-    assert 100 <= len(burst) <= 300, len(burst)
+    # Up to 100 lines a second are kept, for each second the burst spanned (more on a loaded host).
+    assert 100 <= len(burst) <= 100 * (int(took) + 2), (len(burst), took)
     assert len(markers) == 1 and "100 lines" in markers[0], markers
     assert burst == sorted(burst)
     text = scrape_metrics(server.endpoint)
