@@ -819,10 +819,10 @@ def _install_logging():
 
 def _log_error(error_result):
     if _LOG_FORMAT_JSON:
-        # awslambdaric's key (bootstrap.py, log_error): "log_level", not "level".
+        # awslambdaric's key (4.2.2, bootstrap.py, log_error): "level".
         record = {
             "timestamp": time.strftime(_JSON_DATETIME_FORMAT, time.gmtime(time.time())),
-            "log_level": "ERROR",
+            "level": "ERROR",
         }
         record.update(error_result)
         _log_sink.log_error([_json_dumps(record)])
