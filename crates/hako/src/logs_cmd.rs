@@ -192,14 +192,13 @@ async fn open(args: &LogsArgs) -> Result<(Source, String, bool)> {
     }
     let db =
         hako_store::Db::open_read_only(&db_path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let exists = db
-        .get_function(&args.function, "$LATEST")
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .is_some();
-    let group = db
+    // The read-only view has no keys: a record with environment variables cannot be decoded
+    // there, so the function is looked up by its log group alone.
+    let found = db
         .log_group_of(&args.function)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?
-        .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let exists = found.is_some();
+    let group = found.unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
     let logs_path = dir.join("logs.db");
     let logs = hako_logs::Logs::open_read_only(
         &logs_path,

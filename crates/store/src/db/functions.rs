@@ -23,9 +23,12 @@ impl Db {
         record_in(&self.conn.lock(), self.keys.as_deref(), name, version)
     }
 
-    /// The log group of a function's `$LATEST` (needs no keys: for the read-only view).
+    /// The log group of a function's `$LATEST` (its own, else `/aws/lambda/NAME`), or `None`
+    /// when there is no such function. Needs no keys, and decodes no record: for the
+    /// read-only view (`hako logs --data-dir`), which cannot open sealed environments.
     pub fn log_group_of(&self, name: &str) -> Result<Option<String>, Error> {
-        self.conn
+        let group: Option<Option<String>> = self
+            .conn
             .lock()
             .query_row(
                 "SELECT json_extract(record, '$.log_group') FROM functions
@@ -34,7 +37,8 @@ impl Db {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(db_err)
+            .map_err(db_err)?;
+        Ok(group.map(|g| g.unwrap_or_else(|| format!("/aws/lambda/{name}"))))
     }
 
     /// Inserts a new function version; `false` if it exists already.

@@ -130,6 +130,7 @@ mod tests {
             ro.log_group_of("f").unwrap().as_deref(),
             Some("/aws/lambda/f")
         );
+        assert_eq!(ro.log_group_of("no-such-function").unwrap(), None);
         // Another keyring (a lost key directory) cannot open them.
         let other = tempfile::tempdir().unwrap();
         let db2 = Db::open(&path, keyring(other.path())).unwrap();
