@@ -180,6 +180,9 @@ def test_generated_credentials_are_kept_owner_only(hako_factory, tmp_path):
     """Without HAKO_ACCESS_KEY_ID (empty is unset), `hako serve` generates a pair into the data
     dir (0600), prints it, and `hako credentials` prints it again."""
     no_keys = {"HAKO_ACCESS_KEY_ID": "", "HAKO_SECRET_ACCESS_KEY": ""}
+    # Rootless runs Hako as another user: pytest's tmp_path (root's, 0700) must be traversable
+    # for it to find that the data dir holds no credentials (rather than that it may not look).
+    tmp_path.chmod(0o755)
     p = subprocess.run(hako_cmd("credentials", "--data-dir", str(tmp_path / "none")),
                        capture_output=True, timeout=30, env=hako_env(no_keys))
     assert p.returncode != 0 and b"no root credentials yet" in p.stderr, p.stderr
